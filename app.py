@@ -1,0 +1,62 @@
+"""Assemble every tab of the computer-vision lab into one Gradio app and launch it."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import gradio as gr
+import torch
+
+from demos import TAB_MODULES
+
+CSS = """
+.gradio-container {max-width: 1360px !important}
+.formula {font-size: 1.05em}
+"""
+
+MAX_FILE_SIZE = "20mb"
+"""Uploads above this are refused by Gradio before they reach a tab."""
+
+
+def configure_torch() -> None:
+    """Few threads per request: many students share 2 cores, and a request never waits on others' thread pools."""
+    torch.set_num_threads(int(os.environ.get("LAB_TORCH_THREADS", "2")))
+
+
+def build_app() -> gr.Blocks:
+    """One `gr.Blocks` with a tab per module listed in `demos.TAB_MODULES`."""
+    with gr.Blocks(title="Computer-vision lab", delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(
+            "# Computer-vision lab\nInteractive companion to *Dive into Deep Learning*'s computer-vision and GAN "
+            "chapters: every picture is computed live, every number is returned by a named API endpoint."
+        )
+        with gr.Tabs():
+            for module_name in TAB_MODULES:
+                module = importlib.import_module(module_name)
+                with gr.Tab(module.TITLE, id=module_name.split(".")[-1]):
+                    module.build()
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+def launch_options() -> dict:
+    """Settings shared by `main` and the in-process test server.
+
+    show_error=False: only our own `gr.Error` messages reach the browser, never a traceback.
+    """
+    return dict(max_file_size=MAX_FILE_SIZE, css=CSS, theme=gr.themes.Soft(), show_error=False)
+
+
+def main() -> None:
+    configure_torch()
+    demo = build_app()
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        **launch_options(),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""UI helpers shared by every tab: the upload loader, the book link, JSON-friendly numbers.
+
+This is the only place where core's user-facing errors become `gr.Error`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+from typing import Any, Callable, Iterator, TypeVar
+
+import gradio as gr
+import numpy as np
+
+from core.images import SAMPLE_IMAGES, ImageLoadError, load_image, sample_image
+
+D2L = "https://d2l.ai/chapter_computer-vision/"
+D2L_GAN = "https://d2l.ai/chapter_generative-adversarial-networks/"
+
+T = TypeVar("T")
+
+
+def book_link(page: str, label: str, chapter: str = D2L) -> str:
+    """Markdown link to a section of Dive into Deep Learning, e.g. `book_link("anchor.html", "14.4 Anchor Boxes")`."""
+    return f"[📖 d2l.ai — {label}]({chapter}{page})"
+
+
+def header(title: str, formula_markdown: str, link: str) -> None:
+    """The short explanation every tab starts with: what it shows, the formula, the book link."""
+    gr.Markdown(f"### {title}\n{formula_markdown}\n\n{link}", latex_delimiters=LATEX)
+
+
+LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+
+def read_image(upload: Any, *, max_side: int | None = 1024, sample: str | None = None) -> np.ndarray:
+    """The one entry point for uploaded images in every tab.
+
+    `upload` is whatever a `gr.Image(type="filepath")` or `gr.File` gives (a path, a dict with
+    a `path`, a PIL image or an array). When it is empty and `sample` names a bundled image,
+    that sample is used. Loader problems become a clear `gr.Error`; notices become `gr.Info`.
+    Returns (H, W, 3) uint8 RGB.
+    """
+    if isinstance(upload, dict):
+        upload = upload.get("path") or upload.get("name")
+    try:
+        if upload is None or (isinstance(upload, str) and upload == ""):
+            if sample is None:
+                raise gr.Error("Please upload an image or choose a sample.")
+            loaded_array = sample_image(sample)
+            notices: list[str] = []
+            if max_side is not None and max(loaded_array.shape[:2]) > max_side:
+                loaded = load_image(loaded_array, max_side=max_side)
+                loaded_array, notices = loaded.array, loaded.notices
+        else:
+            loaded = load_image(upload, max_side=max_side)
+            loaded_array, notices = loaded.array, loaded.notices
+    except ImageLoadError as error:
+        raise gr.Error(str(error)) from None
+    for notice in notices:
+        gr.Info(notice)
+    return loaded_array
+
+
+def sample_names() -> list[str]:
+    return list(SAMPLE_IMAGES)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn ValueError/ImageLoadError raised by core into a readable `gr.Error`."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except (ValueError, ImageLoadError) as error:
+        raise gr.Error(str(error)) from None
+
+
+def parse_number_list(text: str, *, name: str, low: float | None = None, high: float | None = None,
+                      min_count: int = 1, max_count: int = 64) -> list[float]:
+    """Parse '0.75, 0.5 0.25' into floats with a clear message on bad input."""
+    parts = [p for p in str(text).replace(";", ",").replace(" ", ",").split(",") if p.strip()]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise gr.Error(f"{name}: expected numbers separated by commas, got {text!r}.") from None
+    if not (min_count <= len(values) <= max_count):
+        raise gr.Error(f"{name}: expected between {min_count} and {max_count} numbers, got {len(values)}.")
+    for value in values:
+        if not math.isfinite(value):
+            raise gr.Error(f"{name}: {value} is not a finite number.")
+        if low is not None and value <= low:
+            raise gr.Error(f"{name}: every value must be greater than {low}, got {value}.")
+        if high is not None and value > high:
+            raise gr.Error(f"{name}: every value must be at most {high}, got {value}.")
+    return values
+
+
+def parse_seed(seed: Any) -> int:
+    """Seeds are non-negative integers below 2**31."""
+    try:
+        value = int(float(seed))
+    except (TypeError, ValueError):
+        raise gr.Error(f"Seed must be an integer, got {seed!r}.") from None
+    if not 0 <= value < 2**31:
+        raise gr.Error("Seed must be between 0 and 2147483647.")
+    return value
+
+
+def to_jsonable(value: Any, digits: int = 6) -> Any:
+    """Tensors/arrays/np scalars -> plain lists and floats rounded to `digits` (JSON outputs)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist(), digits)
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, digits) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v, digits) for k, v in value.items()}
+    if isinstance(value, (np.floating, float)):
+        return round(float(value), digits) if math.isfinite(float(value)) else None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(to_jsonable(value))
+
+
+class LazyResource:
+    """A value built once, on first use, safely under concurrent requests (models, datasets)."""
+
+    def __init__(self, factory: Callable[[], T]):
+        self._factory = factory
+        self._value: Any = None
+        self._built = False
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        if not self._built:
+            with self._lock:
+                if not self._built:
+                    self._value = self._factory()
+                    self._built = True
+        return self._value

@@ -1,0 +1,38 @@
+"""Playwright helpers shared by the per-tab browser tests."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+ERROR_SELECTOR = ".toast-body.error, [data-testid='toast-body'].error, .error-message"
+
+
+def open_tab(page: Page, title: str) -> None:
+    """Click the tab whose label contains `title` and wait until it is shown."""
+    tab = page.get_by_role("tab", name=title)
+    tab.first.click()
+    expect(tab.first).to_have_attribute("aria-selected", "true", timeout=10_000)
+
+
+def wait_until_idle(page: Page, timeout_ms: int = 60_000) -> None:
+    """Wait until no Gradio component shows a pending/generating state."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.pending, .generating, .eta-bar').length === 0",
+        timeout=timeout_ms,
+    )
+
+
+def click_and_wait(page: Page, button_text: str, timeout_ms: int = 60_000) -> None:
+    page.get_by_role("button", name=button_text).first.click()
+    wait_until_idle(page, timeout_ms)
+
+
+def error_messages(page: Page) -> list[str]:
+    """Texts of the error toasts Gradio shows (empty when everything went well)."""
+    return [e.inner_text() for e in page.locator(ERROR_SELECTOR).all() if e.is_visible()]
+
+
+def assert_no_error(page: Page) -> None:
+    errors = error_messages(page)
+    assert not errors, f"the page shows errors: {errors}"

@@ -1,0 +1,90 @@
+"""Shared fixtures: the whole app launched once in-process, a gradio_client on it, a browser page.
+
+Every test runs offline (HF_HUB_OFFLINE=1).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url() -> str:
+    """URL of the full app, launched once per test session in this process."""
+    import app
+
+    app.configure_torch()
+    demo = app.build_app()
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1",
+        server_port=_free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        **app.launch_options(),
+    )
+    yield url.rstrip("/") + "/"
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(app_url: str):
+    """A gradio_client.Client on the in-process app."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium through Playwright. In CI (CI=true) a missing browser fails, never skips."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def page(browser, app_url: str):
+    """A fresh 1366x768 page on the app, loaded; errors shown by Gradio are collected in `page.lab_errors`."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(app_url, wait_until="domcontentloaded")
+    page.wait_for_selector(".gradio-container", timeout=60_000)
+    page.wait_for_selector("button[role=tab]", timeout=60_000)
+    yield page
+    context.close()
