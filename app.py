@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 
 import gradio as gr
@@ -24,6 +25,13 @@ def configure_torch() -> None:
     torch.set_num_threads(int(os.environ.get("LAB_TORCH_THREADS", "2")))
 
 
+def tab_modules() -> list[str]:
+    """The tab modules to show, in order. `LAB_TABS=demos.nms,demos.anchors` restricts them (development)."""
+    only = [m.strip() for m in os.environ.get("LAB_TABS", "").split(",") if m.strip()]
+    names = [m for m in TAB_MODULES if not only or m in only]
+    return [m for m in names if importlib.util.find_spec(m) is not None]
+
+
 def build_app() -> gr.Blocks:
     """One `gr.Blocks` with a tab per module listed in `demos.TAB_MODULES`."""
     with gr.Blocks(title="Computer-vision lab", delete_cache=(3600, 3600)) as demo:
@@ -32,7 +40,7 @@ def build_app() -> gr.Blocks:
             "chapters: every picture is computed live, every number is returned by a named API endpoint."
         )
         with gr.Tabs():
-            for module_name in TAB_MODULES:
+            for module_name in tab_modules():
                 module = importlib.import_module(module_name)
                 with gr.Tab(module.TITLE, id=module_name.split(".")[-1]):
                     module.build()
