@@ -58,8 +58,8 @@ def _open(source: str | os.PathLike | bytes | Image.Image) -> Image.Image:
         raise ImageLoadError("This file is not an image Pillow can read (try PNG or JPEG).") from None
     except Image.DecompressionBombError:
         raise ImageLoadError(f"The image is too large (over {MAX_PIXELS / 1e6:.0f} megapixels).") from None
-    except Exception as error:  # pragma: no cover - Pillow raises many types for broken headers
-        raise ImageLoadError(f"The image could not be opened: {error}") from None
+    except Exception as error:  # Pillow raises many types for broken headers
+        raise ImageLoadError(f"The image file is truncated or corrupt ({error}).") from None
     return image
 
 
