@@ -1,0 +1,43 @@
+"""The assembled app: every listed tab present, no stray file access, offline start."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+import app
+from demos import TAB_MODULES
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_every_listed_tab_is_built():
+    assert app.tab_modules() == [m for m in TAB_MODULES if m in app.tab_modules()]
+    assert len(app.tab_modules()) >= 3
+
+
+def test_app_page_is_served(app_url):
+    status, body = _get(app_url)
+    assert status == 200 and b"<html" in body.lower()
+
+
+SECRET_NAMES = ["app.py", ".env", "/etc/passwd", "../app.py", "../../etc/passwd", "requirements.txt"]
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES)
+@pytest.mark.parametrize("encode", [False, True])
+def test_file_route_refuses_files_outside_the_cache(app_url, name, encode):
+    target = urllib.parse.quote(name, safe="") if encode else name
+    for prefix in ("gradio_api/file=", "file="):
+        status, body = _get(app_url + prefix + target)
+        assert status in (403, 404), (prefix + target, status)
+        assert b"root:x:0:0" not in body and b"def build_app" not in body and b"torch==" not in body
