@@ -84,21 +84,21 @@ def box_inter_union(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
     """Pairwise intersection and union areas.
 
     Args:
-        boxes1 (Tensor[N, 4]): boxes in ``(x1, y1, x2, y2)`` format.
-        boxes2 (Tensor[M, 4]): boxes in ``(x1, y1, x2, y2)`` format.
+        boxes1 (Tensor[..., N, 4]): boxes in ``(x1, y1, x2, y2)`` format.
+        boxes2 (Tensor[..., M, 4]): boxes in ``(x1, y1, x2, y2)`` format; leading dims broadcast with boxes1's.
 
     Returns:
-        tuple[Tensor[N, M], Tensor[N, M]]: intersection areas and union areas.
+        tuple[Tensor[..., N, M], Tensor[..., N, M]]: intersection areas and union areas.
     """
     if not boxes1.is_floating_point():
         boxes1 = boxes1.float()
     if not boxes2.is_floating_point():
         boxes2 = boxes2.float()
-    # Column views (N, 1) against rows (M,): every pairwise tensor below is a contiguous (N, M).
-    x1a, y1a, x2a, y2a = (c[:, None] for c in boxes1.unbind(-1))
-    x1b, y1b, x2b, y2b = boxes2.unbind(-1)
-    area1 = (x2a - x1a) * (y2a - y1a)  # (N, 1)
-    area2 = (x2b - x1b) * (y2b - y1b)  # (M,)
+    # Columns (..., N, 1) against rows (..., 1, M): every pairwise tensor below is a contiguous (..., N, M).
+    x1a, y1a, x2a, y2a = (c.unsqueeze(-1) for c in boxes1.unbind(-1))
+    x1b, y1b, x2b, y2b = (c.unsqueeze(-2) for c in boxes2.unbind(-1))
+    area1 = (x2a - x1a) * (y2a - y1a)  # (..., N, 1)
+    area2 = (x2b - x1b) * (y2b - y1b)  # (..., 1, M)
     # In-place ops on two (N, M) buffers: this is ~5x faster than building (N, M, 2) tensors.
     inter = torch.minimum(x2a, x2b)
     tmp = torch.maximum(x1a, x1b)
@@ -115,11 +115,11 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     """Pairwise intersection over union (Jaccard index).
 
     Args:
-        boxes1 (Tensor[N, 4]): boxes in ``(x1, y1, x2, y2)`` format.
-        boxes2 (Tensor[M, 4]): boxes in ``(x1, y1, x2, y2)`` format.
+        boxes1 (Tensor[N, 4]): boxes in ``(x1, y1, x2, y2)`` format (or Tensor[..., N, 4], batched).
+        boxes2 (Tensor[M, 4]): boxes in ``(x1, y1, x2, y2)`` format (or Tensor[..., M, 4]; leading dims broadcast).
 
     Returns:
-        Tensor[N, M]: IoU of every pair, in [0, 1]. Pairs of zero-area boxes give 0 (torchvision gives NaN):
+        Tensor[N, M]: IoU of every pair (Tensor[..., N, M] when batched), in [0, 1]. Pairs of zero-area boxes give 0 (torchvision gives NaN):
         their intersection is 0 and the union is clamped to the smallest positive normal number.
     """
     inter, union = box_inter_union(boxes1, boxes2)

@@ -137,3 +137,13 @@ def _random_boxes(n: int, g: torch.Generator) -> torch.Tensor:
     xy = torch.rand(n, 2, generator=g) * 100
     wh = torch.rand(n, 2, generator=g) * 50 + 0.5
     return torch.cat((xy, xy + wh), dim=1)
+
+
+def test_iou_batched_leading_dims() -> None:
+    g = torch.Generator().manual_seed(3)
+    anchors = _random_boxes(7, g)
+    gts = torch.stack([_random_boxes(3, g), _random_boxes(3, g)])  # (B=2, G=3, 4)
+    batched = box_iou(anchors, gts)  # (2, 7, 3)
+    assert batched.shape == (2, 7, 3)
+    for b in range(2):
+        torch.testing.assert_close(batched[b], torchvision.ops.box_iou(anchors, gts[b]))
