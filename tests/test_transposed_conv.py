@@ -85,7 +85,7 @@ def test_bad_arguments() -> None:
         trans_conv(X_BOOK[None], K_BOOK)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(
     h=st.integers(1, 5),
     w=st.integers(1, 5),
