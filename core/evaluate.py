@@ -1,0 +1,39 @@
+"""``python -m core.evaluate <model>``: measure a trained model on a held-out split and record it in its card.
+
+Models register by one line in `EVALUATORS` ("name": "module:function"). The function receives the same
+namespace as a trainer (see `core.train`) plus ``split`` (default "test") and ``count`` (None = the whole
+split), returns a dict of metrics, and records them with ``core.hub.update_card(name, metrics=...)``.
+This command prints the returned dict as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Sequence
+
+from core.train import build_parser, run_cli
+
+EVALUATORS: dict[str, str] = {
+    # "ssd": "core.detection:evaluate_ssd",    (issue 5 adds its line)
+    # "fcn": "core.segmentation:evaluate",     (issue 6)
+}
+"""Model name -> "module:function" that evaluates it. Each model's issue adds one line."""
+
+PROG = "python -m core.evaluate"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser(PROG, EVALUATORS, "evaluator")
+    parser.add_argument("--split", default="test", help="scene split to measure on (train, val, test)")
+    parser.add_argument("--count", type=int, default=None, help="only the first COUNT scenes of the split")
+    status, metrics = run_cli(argv, EVALUATORS, kind="evaluator", prog=PROG, parser=parser)
+    if status == 0:
+        from core.metrics import jsonable
+
+        print(json.dumps(jsonable(metrics), indent=2))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
