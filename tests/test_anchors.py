@@ -247,3 +247,20 @@ def _random_boxes(n: int, g: torch.Generator, scale: float = 1.0) -> torch.Tenso
     xy = torch.rand(n, 2, generator=g) * 0.7 * scale
     wh = (torch.rand(n, 2, generator=g) * 0.3 + 0.02) * scale
     return torch.cat((xy, xy + wh), dim=1)
+
+
+def test_multibox_target_ties_match_single_image_assignment() -> None:
+    # Regular anchors and boxes on the same grid: many exactly equal IoUs; duplicated boxes tie everywhere.
+    anchors = multibox_prior(torch.zeros(8, 8), [0.25], [1.0])  # (1, 64, 4)
+    boxes = torch.tensor(
+        [[0.25, 0.25, 0.5, 0.5], [0.25, 0.25, 0.5, 0.5], [0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 0.75, 0.875]]
+    )
+    labels = torch.cat((torch.tensor([[0.0], [1.0], [2.0], [1.0]]), boxes), dim=1)
+    batch = torch.stack((labels, labels.flip(0), labels[[2, 0, 3, 1]]))  # (3, 4, 5)
+    for threshold in (0.5, 0.2):
+        _, _, cls = multibox_target(anchors, batch, iou_threshold=threshold)
+        for b in range(3):
+            amap = assign_anchor_to_bbox(batch[b, :, 1:], anchors[0], threshold)
+            assert torch.equal(amap, ref_assign(batch[b, :, 1:], anchors[0], threshold))
+            expected = torch.where(amap >= 0, batch[b, amap.clamp(min=0), 0].long() + 1, BACKGROUND)
+            assert torch.equal(cls[b], expected), (threshold, b)
