@@ -707,7 +707,7 @@ def draw_sample(
         width = max(2, round(max(image.shape[:2]) / 200))
         tensor = draw_bounding_boxes(
             tensor,
-            torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            torch.tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4),  # a copy: boxes may be read-only
             labels=[names[k] for k in box_ids],
             colors=[PALETTE[k % len(PALETTE)] for k in box_ids],
             width=width,
