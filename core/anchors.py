@@ -361,7 +361,8 @@ def multibox_target(
     gt_boxes = labels[..., 1:].to(dtype)  # (B, G, 4)
     # (B, G, A), anchors innermost: contiguous rows make the reductions below fast.
     iou = box_iou(gt_boxes, anchors)
-    iou[labels[..., 0] == PADDING_CLASS] = DISCARDED_IOU  # padding rows take no part
+    pad_b, pad_g = torch.nonzero(labels[..., 0] == PADDING_CLASS, as_tuple=True)
+    iou[pad_b, pad_g] = DISCARDED_IOU  # padding rows take no part
 
     # Threshold step: each anchor's best box if its IoU is high enough.
     anc_map = torch.full((batch, num_anc), UNASSIGNED, dtype=torch.long, device=device)

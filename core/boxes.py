@@ -96,7 +96,8 @@ def box_inter_union(boxes1: Tensor, boxes2: Tensor) -> tuple[Tensor, Tensor]:
         boxes2 = boxes2.float()
     # Columns (..., N, 1) against rows (..., 1, M): every pairwise tensor below is a contiguous (..., N, M).
     x1a, y1a, x2a, y2a = (c.unsqueeze(-1) for c in boxes1.unbind(-1))
-    x1b, y1b, x2b, y2b = (c.unsqueeze(-2) for c in boxes2.unbind(-1))
+    # boxes2's coordinates run along the inner dimension: make them contiguous (stride 1, not 4) to vectorise.
+    x1b, y1b, x2b, y2b = (c.contiguous().unsqueeze(-2) for c in boxes2.unbind(-1))
     area1 = (x2a - x1a) * (y2a - y1a)  # (..., N, 1)
     area2 = (x2b - x1b) * (y2b - y1b)  # (..., 1, M)
     # In-place ops on two (N, M) buffers: this is ~5x faster than building (N, M, 2) tensors.
