@@ -120,8 +120,9 @@ def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
         boxes2 (Tensor[M, 4]): boxes in ``(x1, y1, x2, y2)`` format (or Tensor[..., M, 4]; leading dims broadcast).
 
     Returns:
-        Tensor[N, M]: IoU of every pair (Tensor[..., N, M] when batched), in [0, 1]. Pairs of zero-area boxes give 0 (torchvision gives NaN):
-        their intersection is 0 and the union is clamped to the smallest positive normal number.
+        Tensor[N, M]: IoU of every pair (Tensor[..., N, M] when batched), in [0, 1]. Pairs of zero-area boxes
+        give 0 (torchvision gives NaN): their intersection is 0 and the union is clamped to the smallest positive
+        normal number.
     """
     inter, union = box_inter_union(boxes1, boxes2)
     return inter.div_(union.clamp_(min=torch.finfo(union.dtype).tiny))

@@ -30,7 +30,13 @@ SIZES, RATIOS = [0.75, 0.5, 0.25], [1, 2, 0.5]
 # The book's labeling example: the dog (class 0) and the cat (class 1), and five anchors.
 GROUND_TRUTH = torch.tensor([[0, 0.1, 0.08, 0.52, 0.92], [1, 0.55, 0.2, 0.9, 0.88]])
 ANCHORS = torch.tensor(
-    [[0, 0.1, 0.2, 0.3], [0.15, 0.2, 0.4, 0.4], [0.63, 0.05, 0.88, 0.98], [0.66, 0.45, 0.8, 0.8], [0.57, 0.3, 0.92, 0.9]]
+    [
+        [0, 0.1, 0.2, 0.3],
+        [0.15, 0.2, 0.4, 0.4],
+        [0.63, 0.05, 0.88, 0.98],
+        [0.66, 0.45, 0.8, 0.8],
+        [0.57, 0.3, 0.92, 0.9],
+    ]
 )
 
 
@@ -71,8 +77,10 @@ def ref_assign(gt: torch.Tensor, anchors: torch.Tensor, threshold: float = 0.5) 
 
 
 def ref_offsets(anchor: list[float], box: list[float]) -> list[float]:
-    ax, ay, aw, ah = (anchor[0] + anchor[2]) / 2, (anchor[1] + anchor[3]) / 2, anchor[2] - anchor[0], anchor[3] - anchor[1]
-    bx, by, bw, bh = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[2] - box[0], box[3] - box[1]
+    ax, ay = (anchor[0] + anchor[2]) / 2, (anchor[1] + anchor[3]) / 2
+    aw, ah = anchor[2] - anchor[0], anchor[3] - anchor[1]
+    bx, by = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    bw, bh = box[2] - box[0], box[3] - box[1]
     return [10 * (bx - ax) / aw, 10 * (by - ay) / ah, 5 * math.log(1e-6 + bw / aw), 5 * math.log(1e-6 + bh / ah)]
 
 

@@ -11,11 +11,15 @@ from core.boxes import box_iou
 from core.nms import BACKGROUND_ID, batched_nms, multibox_detection, nms, nms_steps
 
 # The book's example: three boxes on the dog, one on the cat (normalised), and their class probabilities.
-BOOK_ANCHORS = torch.tensor([[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95], [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]])
+BOOK_ANCHORS = torch.tensor(
+    [[0.1, 0.08, 0.52, 0.92], [0.08, 0.2, 0.56, 0.95], [0.15, 0.3, 0.62, 0.91], [0.55, 0.2, 0.9, 0.88]]
+)
 BOOK_CLS_PROBS = torch.tensor([[0.0] * 4, [0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.9]])  # background, dog, cat
 
 
-def clustered_boxes(n: int, g: torch.Generator, clusters: int = 8, img: float = 100.0) -> tuple[torch.Tensor, torch.Tensor]:
+def clustered_boxes(
+    n: int, g: torch.Generator, clusters: int = 8, img: float = 100.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Detector-like candidates: jittered boxes around a few objects, random scores."""
     cxy = torch.rand(clusters, 2, generator=g) * img
     cwh = torch.rand(clusters, 2, generator=g) * img * 0.3 + 2

@@ -26,7 +26,10 @@ K_BOOK = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
 
 
 def torch_trans_conv(X, K, stride=1, padding=0, output_padding=0):
-    return F.conv_transpose2d(X[None, None], K[None, None], stride=stride, padding=padding, output_padding=output_padding)[0, 0]
+    out = F.conv_transpose2d(
+        X[None, None], K[None, None], stride=stride, padding=padding, output_padding=output_padding
+    )
+    return out[0, 0]
 
 
 def test_book_examples() -> None:
