@@ -15,6 +15,7 @@ from typing import Sequence
 from core.train import build_parser, run_cli
 
 EVALUATORS: dict[str, str] = {
+    "finetune_source": "core.finetune:evaluate",  # issue 9
     # "ssd": "core.detection:evaluate_ssd",    (issue 5 adds its line)
     # "fcn": "core.segmentation:evaluate",     (issue 6)
 }

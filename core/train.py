@@ -25,6 +25,7 @@ import torch
 T = TypeVar("T")
 
 TRAINERS: dict[str, str] = {
+    "finetune_source": "core.finetune:train",  # issue 9
     # "ssd": "core.detection:train_ssd",       (issue 5 adds its line)
     # "fcn": "core.segmentation:train",        (issue 6)
 }
