@@ -56,7 +56,10 @@ MAX_BOXES = 32
 
 IOU_CANVAS_HW = (300, 400)
 """The IoU canvas is at least this size (pixels); it grows to hold both boxes."""
-MAX_COORDINATE = 2000.0
+MAX_COORDINATE = 1000.0
+"""IoU boxes lie in [0, MAX_COORDINATE] pixels (keeps the canvas, and the response time, bounded)."""
+MAX_BOX_COORDINATE = 100_000.0
+"""Boxes-table coordinates lie within ±MAX_BOX_COORDINATE pixels."""
 DEFAULT_BOX_A = "40, 40, 240, 200"
 DEFAULT_BOX_B = "140, 100, 340, 280"
 
@@ -206,7 +209,7 @@ def draw_boxes(image: np.ndarray, boxes: torch.Tensor, colors: Sequence[tuple[in
     if len(boxes) == 0:
         return np.array(image)
     tensor = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
-    drawn = draw_bounding_boxes(tensor, boxes.float().round(), colors=[tuple(c) for c in colors], width=line)
+    drawn = draw_bounding_boxes(tensor, boxes.float(), colors=[tuple(c) for c in colors], width=line)
     canvas = Image.fromarray(drawn.permute(1, 2, 0).numpy())  # (3, H, W) -> (H, W, 3)
     draw = ImageDraw.Draw(canvas)
     size = _font_size(image.shape[:2])
@@ -277,8 +280,8 @@ def parse_labeled_boxes(table: Any, form: str) -> tuple[list[str], list[list[flo
             values.append(None)
             continue
         numbers = [_number(v, f"{form} form, row {index}, {headers[k + 1]}") for k, v in enumerate(row[1:])]
-        if any(abs(v) > 100 * MAX_COORDINATE for v in numbers):
-            raise gr.Error(f"{form} form, row {index}: coordinates must lie within ±{100 * MAX_COORDINATE:g}.")
+        if any(abs(v) > MAX_BOX_COORDINATE for v in numbers):
+            raise gr.Error(f"{form} form, row {index}: coordinates must lie within ±{MAX_BOX_COORDINATE:g}.")
         if form == "corner" and (numbers[2] < numbers[0] or numbers[3] < numbers[1]):
             raise gr.Error(f"Corner form, row {index}: need x1 ≤ x2 and y1 ≤ y2, got {numbers}.")
         if form == "center" and (numbers[2] < 0 or numbers[3] < 0):
@@ -375,18 +378,19 @@ def iou_view(box_a_text: str, box_b_text: str) -> tuple[np.ndarray, str, dict]:
 
     height = int(max(IOU_CANVAS_HW[0], math.ceil(max(box_a[3], box_b[3])) + 20))
     width = int(max(IOU_CANVAS_HW[1], math.ceil(max(box_a[2], box_b[2])) + 20))
-    canvas = Image.fromarray(_iou_canvas(height, width))
-    shade = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
-    shade_draw = ImageDraw.Draw(shade)
-    union_fill = (255, 213, 79, 110)  # the union: both boxes shaded in pale yellow
+    pixels = _iou_canvas(height, width).astype(np.float32)
+
+    def region(box: Sequence[float]) -> tuple[slice, slice]:
+        return slice(round(box[1]), round(box[3]) + 1), slice(round(box[0]), round(box[2]) + 1)
+
+    union_mask = np.zeros((height, width), dtype=bool)
     for box in (box_a, box_b):
-        shade_draw.rectangle(box, fill=union_fill)
-    canvas = Image.alpha_composite(canvas.convert("RGBA"), shade)
+        union_mask[region(box)] = True
+    pixels[union_mask] = pixels[union_mask] * 0.55 + np.array([255, 213, 79]) * 0.45  # the union: pale yellow
     if intersection > 0:
-        overlay = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
-        ImageDraw.Draw(overlay).rectangle(inter_box.tolist(), fill=(67, 160, 71, 170))  # intersection: green
-        canvas = Image.alpha_composite(canvas, overlay)
-    canvas = canvas.convert("RGB")
+        rows, cols = region(inter_box.tolist())
+        pixels[rows, cols] = pixels[rows, cols] * 0.3 + np.array([67, 160, 71]) * 0.7  # the intersection: green
+    canvas = Image.fromarray(pixels.astype(np.uint8))
     draw = ImageDraw.Draw(canvas)
     line = 3
     for box, color in ((box_a, _color(0)), (box_b, _color(1))):
@@ -458,6 +462,16 @@ class StepView:
         self.threshold_phase = threshold_phase
 
 
+@lru_cache(maxsize=1024)
+def _text_mask(text: str, size: int) -> Image.Image:
+    """The text as an 'L' mask cropped to its ink (paste it with a colour)."""
+    font = _font(size)
+    left, top, right, bottom = font.getbbox(text)
+    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font)
+    return mask
+
+
 def _heat_color(value: float) -> tuple[int, int, int]:
     """IoU in [0, 1] -> white ... dark blue."""
     v = min(max(value, 0.0), 1.0)
@@ -476,13 +490,15 @@ def render_iou_matrix(iou: np.ndarray, view: StepView, gt_names: Sequence[str], 
     height = header_h + anchors_count * cell_h + legend_h
     canvas = Image.new("RGB", (width, height), WHITE)
     draw = ImageDraw.Draw(canvas)
-    font = _font(17 if cell_h >= 40 else 14)
-    small = _font(14)
+    font = 17 if cell_h >= 40 else 14
+    small = 14
 
-    def center_text(box: tuple[float, float, float, float], text: str, fill: tuple[int, int, int], f=font) -> None:
-        left, top, right, bottom = draw.textbbox((0, 0), text, font=f)
-        draw.text(((box[0] + box[2] - (right - left)) / 2 - left, (box[1] + box[3] - (bottom - top)) / 2 - top),
-                  text, fill=fill, font=f)
+    def center_text(box: tuple[float, float, float, float], text: str, fill: tuple[int, int, int],
+                    size: int = font) -> None:
+        mask = _text_mask(text, size)  # cached: a 64 x 16 matrix draws ~1,000 numbers
+        x = round((box[0] + box[2] - mask.width) / 2)
+        y = round((box[1] + box[3] - mask.height) / 2)
+        canvas.paste(fill, (x, y, x + mask.width, y + mask.height), mask)
 
     for j in range(truths):
         box = (label_w + j * cell_w, 0, label_w + (j + 1) * cell_w, header_h)
@@ -533,7 +549,7 @@ def render_iou_matrix(iou: np.ndarray, view: StepView, gt_names: Sequence[str], 
     for k, (color, text) in enumerate(legend):
         y = legend_top + k * 17
         draw.rectangle((6, y + 3, 18, y + 14), outline=color, width=3)
-        draw.text((24, y), text, fill=BLACK, font=_font(13))
+        draw.text((24, y), text, fill=BLACK, font=_font(14))
     return np.asarray(canvas)
 
 
@@ -673,12 +689,13 @@ def anchors_grid(upload: Any, sample: str, fh: Any, fw: Any, sizes_text: str, ra
          "width_px": s.width * width, "height_px": s.height * height}
         for s in core_anchors.anchor_shapes(sizes, ratios, (rows, cols))
     ]
-    result = {
+    result = to_jsonable({
         "fmap_hw": [rows, cols], "image_hw": [height, width], "anchors_per_cell": per_cell,
         "total": rows * cols * per_cell, "shapes": shapes, "centers_px": centers,
-        "boxes_normalized": normalized.tolist(),
-    }
-    return np.asarray(canvas), to_jsonable(result, 4)
+    }, 4)
+    # up to 32 * 32 * 19 boxes: round them in one numpy call rather than number by number
+    result["boxes_normalized"] = np.round(normalized.numpy().astype(np.float64), 6).tolist()
+    return np.asarray(canvas), result
 
 
 # --- 5. Labeling: the book's example, step by step -----------------------------------------------------
@@ -819,6 +836,10 @@ def anchors_label(gt_table: Any, anchor_table: Any, threshold: Any, step: Any, u
     picture = draw_boxes(_dim(image, 0.7), anchors_px, [_color(i) for i in range(len(anchors))], anchor_labels)
     picture = draw_boxes(picture, truth_px, [BLACK] * len(labels), gt_names,
                          width=_line_width(image.shape[:2]) + 2, label_at="above")
+    if view.current is not None:  # this step's pick: its anchor drawn thick
+        anchor = view.current[0]
+        picture = draw_boxes(picture, anchors_px[anchor:anchor + 1], [_color(anchor)],
+                             width=2 * _line_width(image.shape[:2]) + 2)
 
     table = []
     for i, g in enumerate(final.tolist()):
@@ -960,11 +981,11 @@ def build() -> None:
                         corner_table = gr.Dataframe(
                             DEFAULT_BOXES, headers=BOX_HEADERS_CORNER, datatype=["str"] + ["number"] * 4,
                             type="array", interactive=True, label="Corner form (x1, y1, x2, y2)",
-                            column_count=5, max_height=230)
+                            elem_id="anchors-corner", column_count=5, max_height=230)
                         center_table = gr.Dataframe(
                             center_rows, headers=BOX_HEADERS_CENTER, datatype=["str"] + ["number"] * 4,
                             type="array", interactive=True, label="Center form (cx, cy, w, h)",
-                            column_count=5, max_height=230)
+                            elem_id="anchors-center", column_count=5, max_height=230)
                     gr.Markdown(BOXES_MD, latex_delimiters=LATEX)
             with gr.Accordion("JSON (what the boxes_convert endpoint returns)", open=False):
                 boxes_json = gr.JSON(boxes_data, show_label=False)
@@ -973,10 +994,11 @@ def build() -> None:
             with gr.Row():
                 with gr.Column(scale=7):
                     with gr.Row():
-                        sizes = gr.Textbox(DEFAULT_SIZES, label="Sizes s (0 < s ≤ 1)", max_lines=1, min_width=120)
+                        sizes = gr.Textbox(DEFAULT_SIZES, label="Sizes s (0 < s ≤ 1)", max_lines=1, min_width=120,
+                                           elem_id="anchors-sizes")
                         ratios = gr.Textbox(DEFAULT_RATIOS, label="Ratios r (> 0)", max_lines=1, min_width=120)
-                        x = gr.Number(x0, label="center x", precision=0, min_width=90)
-                        y = gr.Number(y0, label="center y", precision=0, min_width=90)
+                        x = gr.Number(x0, label="center x", precision=0, min_width=90, elem_id="anchors-center-x")
+                        y = gr.Number(y0, label="center y", precision=0, min_width=90, elem_id="anchors-center-y")
                     legend = gr.Dataframe(legend_rows, headers=LEGEND_HEADERS, datatype=["html"] + ["str"] * 5,
                                           type="array", interactive=False, max_height=330, wrap=True,
                                           column_widths=["11%", "9%", "9%", "27%", "27%", "17%"],
@@ -985,6 +1007,7 @@ def build() -> None:
                 with gr.Column(scale=5):
                     gr.Markdown("**Click the picture** to move the center (the ringed pixel).")
                     anchors_image = gr.Image(anchors_pic, label="Anchors at the center", show_label=False,
+                                             elem_id="anchors-pixel-image",
                                              interactive=False, height=340, buttons=["download", "fullscreen"])
             gr.Markdown(ANCHORS_MD, latex_delimiters=LATEX)
             with gr.Accordion("JSON (what the anchors_at_pixel endpoint returns)", open=False):
@@ -1013,12 +1036,14 @@ def build() -> None:
                 with gr.Column(scale=4, min_width=320):
                     with gr.Row():
                         box_a = gr.Textbox(DEFAULT_BOX_A, label="box A, red (x1, y1, x2, y2)", max_lines=1)
-                        box_b = gr.Textbox(DEFAULT_BOX_B, label="box B, blue (x1, y1, x2, y2)", max_lines=1)
-                    iou_numbers = gr.Markdown(iou_md, latex_delimiters=LATEX)
+                        box_b = gr.Textbox(DEFAULT_BOX_B, label="box B, blue (x1, y1, x2, y2)", max_lines=1,
+                                           elem_id="anchors-box-b")
+                    iou_numbers = gr.Markdown(iou_md, latex_delimiters=LATEX, elem_id="anchors-iou-numbers")
                     gr.Markdown(IOU_MD, latex_delimiters=LATEX)
                 with gr.Column(scale=6):
                     gr.Markdown("**Click the grid** to move box B's center there.")
                     iou_image = gr.Image(iou_pic, label="A ∪ B (yellow) and A ∩ B (green)", show_label=False,
+                                         elem_id="anchors-iou-image",
                                          interactive=False, height=400, buttons=["download", "fullscreen"])
             with gr.Accordion("JSON (what the anchors_iou endpoint returns)", open=False):
                 iou_json = gr.JSON(iou_data, show_label=False)
@@ -1028,7 +1053,8 @@ def build() -> None:
                 with gr.Column(scale=4, min_width=330):
                     # Built with the largest possible range so that API callers with up to MAX_GT boxes can ask
                     # for any step; the page narrows it to this example's steps on load and after table edits.
-                    step = gr.Slider(0, MAX_STEPS, value=steps0, step=1, label="Step of the assignment (0 = IoU only)")
+                    step = gr.Slider(0, MAX_STEPS, value=steps0, step=1, label="Step of the assignment (0 = IoU only)",
+                                     elem_id="anchors-step")
                     threshold = gr.Slider(0.0, 1.0, value=DEFAULT_IOU_THRESHOLD, step=0.01, label="IoU threshold")
                     gt_table = gr.Dataframe(
                         BOOK_GROUND_TRUTH, headers=GT_HEADERS, datatype="number", type="array", interactive=True,
@@ -1041,7 +1067,7 @@ def build() -> None:
                 with gr.Column(scale=4):
                     heatmap = gr.Image(heat_pic, label="IoU matrix", show_label=False, interactive=False,
                                        height=340, buttons=["download", "fullscreen"])
-                    step_text = gr.Markdown(step_md)
+                    step_text = gr.Markdown(step_md, elem_id="anchors-step-text")
                 with gr.Column(scale=4):
                     label_image = gr.Image(label_pic, label="Ground truth (black) and anchors", show_label=False,
                                            interactive=False, height=340, buttons=["download", "fullscreen"])
