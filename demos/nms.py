@@ -493,7 +493,7 @@ def status_at(trace: Trace, n: int, step: int) -> tuple[dict[int, str], dict[int
     return status, by
 
 
-LEGEND_HEIGHT = 34
+LEGEND_HEIGHT = 38
 MAX_WAITING_LABELS = 40
 """Waiting boxes get labels only when there are at most this many (beyond, they are just clutter)."""
 
@@ -504,7 +504,7 @@ def _legend(width: int) -> Image.Image:
     strip = Image.new("RGB", (width, LEGEND_HEIGHT), (255, 255, 255))
     draw = ImageDraw.Draw(strip)
     dashed = _DashedBoxes(strip.size)
-    small = _font(15)
+    small = _font(17)
     x, y = 8, 8
     for sample, text in (("kept", "kept"), ("baseline", "baseline"), ("suppressed", "suppressed now (IoU)"),
                          ("earlier", "earlier"), ("waiting", "waiting"), ("below", "below score thr.")):
@@ -573,13 +573,13 @@ def render(candidates: Candidates, trace: Trace, step: int, background: str = CA
         name = f"#{i} {candidates.class_name(int(candidates.labels[i]))} {candidates.scores[i]:.2f}"
         kind = status[i]
         if kind == "baseline":
-            labels.add(box, f"baseline {name}", BASELINE_HALO, 17, text_color=(0, 0, 0))
+            labels.add(box, f"baseline {name}", BASELINE_HALO, 20, text_color=(0, 0, 0))
         elif kind == "kept":
-            labels.add(box, name, color, 17)
+            labels.add(box, name, color, 20)
         elif kind == "suppressed" and by[i][0] == current:
-            labels.add(box, f"#{i} IoU {by[i][1]:.2f}", (80, 80, 80), 17)
+            labels.add(box, f"#{i} IoU {by[i][1]:.2f}", (80, 80, 80), 20)
         elif kind == "waiting" and label_waiting:
-            labels.add(box, name, color, 15, required=False)
+            labels.add(box, name, color, 17, required=False)
     return np.asarray(canvas), note
 
 
@@ -743,12 +743,10 @@ def _nms_move(delta: int):
 
 
 EXPLANATION = r"""
-Greedy **non-maximum suppression** keeps one box per object: sort the candidates by score; take the best remaining
-one as the *baseline*, keep it, and delete every remaining box whose overlap with it exceeds the threshold,
-$\text{IoU}(B_1, B_2) = \frac{|B_1 \cap B_2|}{|B_1 \cup B_2|} > \epsilon$; repeat until no box is left.
-Boxes below the score threshold are dropped first. *Class-aware* NMS (torchvision's `batched_nms`) lets a box only
-suppress boxes of its own class; the book's `multibox_detection` is class-agnostic. The book's catdog photo is not
-bundled, so its example is drawn on a neutral canvas of the photo's size (728×561).
+Sort the candidates by score; the best remaining one becomes the *baseline* and is kept; every remaining box with
+$\text{IoU}(B_1, B_2) = |B_1 \cap B_2| \,/\, |B_1 \cup B_2| > \epsilon$ is removed; repeat. Boxes under the score
+threshold go first. *Class-aware* NMS (torchvision's `batched_nms`) only suppresses within a class; the book's
+`multibox_detection` is class-agnostic. The book's photo is not bundled: its boxes are drawn on a 728×561 canvas.
 """
 
 
@@ -760,41 +758,46 @@ def build() -> None:
     book = book_candidates()
     with gr.Row(equal_height=False):
         with gr.Column(scale=4, min_width=330):
-            with gr.Row():
-                book_button = gr.Button("Book's example", variant="primary", size="sm")
-                clutter_button = gr.Button("Random clutter", size="sm")
-            with gr.Row():
-                seed = gr.Number(value=0, precision=0, label="seed", min_width=70)
-                n_objects = gr.Slider(1, 12, value=5, step=1, label="objects", min_width=90)
-                per_object = gr.Slider(1, 10, value=4, step=1, label="boxes / object", min_width=90)
-                n_classes = gr.Slider(1, len(CLUTTER_CLASS_NAMES), value=3, step=1, label="classes", min_width=90)
-            score_threshold = gr.Slider(0.0, 1.0, value=0.0, step=0.01, label="score threshold",
-                                        info="drop candidates scoring below this first")
-            iou_threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="IoU threshold ε",
-                                      info="suppress boxes overlapping the baseline more than this")
-            class_aware = gr.Checkbox(value=False, label="class-aware (suppress only boxes of the same class)")
+            with gr.Row(equal_height=True):
+                book_button = gr.Button("Book's example", variant="primary", size="sm", elem_id="nms-book",
+                                        min_width=90)
+                clutter_button = gr.Button("Random clutter", size="sm", elem_id="nms-clutter", min_width=90)
+                seed = gr.Number(value=0, precision=0, label="seed", min_width=70, elem_id="nms-seed")
+            with gr.Accordion("clutter settings", open=False):
+                with gr.Row():
+                    n_objects = gr.Slider(1, 12, value=5, step=1, label="objects", min_width=90)
+                    per_object = gr.Slider(1, 10, value=4, step=1, label="boxes / object", min_width=90)
+                    n_classes = gr.Slider(1, len(CLUTTER_CLASS_NAMES), value=3, step=1, label="classes",
+                                          min_width=90)
+            score_threshold = gr.Slider(0.0, 1.0, value=0.0, step=0.01, label="score threshold (drop below)",
+                                        elem_id="nms-score")
+            iou_threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="IoU threshold ε (suppress above)",
+                                      elem_id="nms-iou")
+            class_aware = gr.Checkbox(value=False, label="class-aware (suppress only boxes of the same class)",
+                                      elem_id="nms-class-aware")
             background = gr.Dropdown([CANVAS, *sample_names(), UPLOADED], value=CANVAS, label="draw on")
             table = gr.Dataframe(value=book.table(), headers=TABLE_HEADERS, datatype=["number"] * 6 + ["str"],
                                  interactive=True, label="candidates (edit cells, add rows; class = number or name)",
-                                 max_height=260, static_columns=[0])
+                                 max_height=260, static_columns=[0], elem_id="nms-table")
             with gr.Accordion("Candidates as JSON (paste raw detector outputs here)", open=False):
                 candidates_box = gr.Textbox(value=book.to_json(), lines=8, max_lines=14, label="candidates JSON",
-                                            buttons=["copy"])
-                apply_json = gr.Button("Use this JSON", size="sm")
+                                            elem_id="nms-json", buttons=["copy"])
+                apply_json = gr.Button("Use this JSON", size="sm", elem_id="nms-apply-json")
                 upload = gr.Image(type="filepath", label="background picture (choose 'uploaded / sent image')",
                                   height=160)
         with gr.Column(scale=7, min_width=520):
             with gr.Row(equal_height=True):
-                previous = gr.Button("◀ step", size="sm", min_width=60, scale=0)
+                previous = gr.Button("◀ step", size="sm", min_width=60, scale=0, elem_id="nms-previous")
                 step = gr.Slider(0, FINAL_STEP, value=FINAL_STEP, step=1, label="greedy step (0 = before NMS)",
-                                 scale=5)
-                following = gr.Button("step ▶", size="sm", min_width=60, scale=0)
-            caption = gr.Markdown()
-            picture = gr.Image(type="numpy", label="candidates after this step", interactive=False, height=470,
-                               buttons=["download", "fullscreen"])
+                                 scale=5, elem_id="nms-step")
+                following = gr.Button("step ▶", size="sm", min_width=60, scale=0, elem_id="nms-next")
+            picture = gr.Image(type="numpy", show_label=False, interactive=False, height=450,
+                               buttons=["download", "fullscreen"], elem_id="nms-picture")
+            caption = gr.Markdown(elem_id="nms-caption")
             steps_table = gr.Dataframe(headers=STEP_HEADERS, label="the greedy steps (▶ = shown)", interactive=False,
-                                       max_height=220, wrap=True)
-            result = gr.JSON(label="result (nms_run endpoint)", open=False)
+                                       max_height=220, wrap=True, elem_id="nms-steps")
+            with gr.Accordion("all the numbers (JSON, as the nms_run endpoint returns them)", open=False):
+                result = gr.JSON(show_label=False, max_height=400)
 
     CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD = candidates_box, table, background, upload
     LOAD_TARGETS = [candidates_box, table, background, upload]

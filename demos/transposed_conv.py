@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from demos.common import book_link, header, to_jsonable, user_errors
+from demos.common import LATEX, book_link, header, to_jsonable, user_errors
 
 TITLE = "Transposed convolution"
 
@@ -494,9 +494,10 @@ def formula_markdown(problem: Problem, shape: tuple[int, int]) -> str:
     (h, w), (kh, kw) = problem.X.shape, problem.K.shape
     s, p, op = problem.stride, problem.padding, problem.output_padding
     return (
-        r"**Output size** $n_\text{out} = (n-1)\,s - 2p + k + \text{output\_padding}$" + "\n\n"
-        f"$n_h = ({h}-1)\\cdot{s} - 2\\cdot{p} + {kh} + {op} = {shape[0]}$, "
-        f"$n_w = ({w}-1)\\cdot{s} - 2\\cdot{p} + {kw} + {op} = {shape[1]}$"
+        "**Output size** (per dimension)\n\n"
+        r"$$n_\text{out} = (n-1)\,s - 2p + k + \text{output\_padding}$$" + "\n\n"
+        f"$$\\text{{rows}} = ({h}-1)\\cdot{s} - 2\\cdot{p} + {kh} + {op} = {shape[0]}$$\n\n"
+        f"$$\\text{{columns}} = ({w}-1)\\cdot{s} - 2\\cdot{p} + {kw} + {op} = {shape[1]}$$"
     )
 
 
@@ -516,9 +517,17 @@ def overlap_note(problem: Problem, views: Views) -> str:
             "[Odena et al., Distill 2016](https://distill.pub/2016/deconv-checkerboard/).")
 
 
+def _tensor_literal(values: np.ndarray) -> str:
+    """[[0., 1.5], [2., 3.]]: exact, and written as floats so that torch.tensor makes a float tensor."""
+    def number(v: float) -> str:
+        text = np.format_float_positional(v, trim="-")
+        return text + "." if text.lstrip("-").isdigit() else text
+    return "[" + ", ".join("[" + ", ".join(number(float(v)) for v in row) + "]" for row in values) + "]"
+
+
 def torch_code(problem: Problem) -> str:
-    X = json.dumps(to_jsonable(problem.X.tolist()))
-    K = json.dumps(to_jsonable(problem.K.tolist()))
+    X = _tensor_literal(problem.X)
+    K = _tensor_literal(problem.K)
     extra = f", output_padding={problem.output_padding}" if problem.output_padding else ""
     return (
         "import torch\n"
@@ -591,7 +600,7 @@ def transposed_conv_views(X: str, K: str, stride: float, padding: float, output_
         h, w = problem.X.shape
         step_value = int(min(max(float(step if step is not None else h * w), 0), h * w))
         result = _result(problem, views)
-    status = "✅ identical to our scatter-add result" if result["matches_pytorch"] else "❌ differs from our result"
+    status = "identical to our scatter-add result" if result["matches_pytorch"] else "DIFFERENT from our result"
     return (
         formula_markdown(problem, views.output.shape),
         gr.update(maximum=h * w, value=step_value),
@@ -627,41 +636,43 @@ def build() -> None:
     default = PRESETS[DEFAULT_PRESET]
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
-            preset = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="preset")
+            preset = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="preset", elem_id="tc-preset")
             with gr.Row():
                 x_box = gr.Textbox(value=default["X"], lines=4, max_lines=8, label=f"input X (≤ {MAX_INPUT_SIDE}×{MAX_INPUT_SIDE})",
-                                   min_width=120)
+                                   min_width=120, elem_id="tc-x")
                 k_box = gr.Textbox(value=default["K"], lines=4, max_lines=5, label=f"kernel K (≤ {MAX_KERNEL_SIDE}×{MAX_KERNEL_SIDE})",
-                                   min_width=120)
+                                   min_width=120, elem_id="tc-k")
             stride = gr.Slider(1, MAX_STRIDE, value=default["stride"], step=1, label="stride s")
             padding = gr.Slider(0, MAX_PADDING, value=default["padding"], step=1, label="padding p")
             output_padding = gr.Slider(0, MAX_STRIDE - 1, value=default["output_padding"], step=1,
                                        label="output padding (< s)")
-            run = gr.Button("Compute", variant="primary", size="sm")
-            formula = gr.Markdown(latex_delimiters=[{"left": "$", "right": "$", "display": False}])
+            run = gr.Button("Compute", variant="primary", size="sm", elem_id="tc-run")
+            formula = gr.Markdown(latex_delimiters=LATEX, elem_id="tc-formula")
         with gr.Column(scale=8, min_width=600):
             step = gr.Slider(0, MAX_INPUT_SIDE ** 2, value=MAX_INPUT_SIDE ** 2, step=1,
-                             label="scatter-add step: input elements added so far (all three views highlight it)")
+                             label="scatter-add step: input elements added so far (all three views highlight it)",
+                             elem_id="tc-step")
             with gr.Tabs():
                 with gr.Tab("① scatter-add"):
                     scatter = gr.Image(type="numpy", show_label=False, interactive=False, height=330,
-                                       buttons=["download", "fullscreen"])
+                                       buttons=["download", "fullscreen"], elem_id="tc-scatter")
                 with gr.Tab("② zero-insertion + convolution"):
                     zero = gr.Image(type="numpy", show_label=False, interactive=False, height=330,
-                                    buttons=["download", "fullscreen"])
+                                    buttons=["download", "fullscreen"], elem_id="tc-zero")
                 with gr.Tab("③ matrix  Wᵀ"):
                     matrix = gr.Image(type="numpy", show_label=False, interactive=False, height=420,
-                                      buttons=["download", "fullscreen"])
+                                      buttons=["download", "fullscreen"], elem_id="tc-matrix")
                 with gr.Tab("overlap count (checkerboard)"):
                     with gr.Row():
                         overlap = gr.Image(type="numpy", show_label=False, interactive=False, height=330,
-                                           buttons=["download", "fullscreen"])
+                                           buttons=["download", "fullscreen"], elem_id="tc-overlap")
                         overlap_md = gr.Markdown()
             with gr.Row(equal_height=False):
                 code = gr.Code(language="python", label="the same in one line of PyTorch", interactive=False,
-                               scale=3)
-                torch_value = gr.Markdown()
-            result = gr.JSON(label="result (transposed_conv endpoint)", open=False)
+                               scale=3, elem_id="tc-code", wrap_lines=True, lines=4)
+                torch_value = gr.Markdown(elem_id="tc-torch-value")
+            with gr.Accordion("all the numbers (JSON, as the transposed_conv endpoint returns them)", open=False):
+                result = gr.JSON(show_label=False, max_height=400)
 
     inputs = [x_box, k_box, stride, padding, output_padding]
     outputs = [formula, step, scatter, zero, matrix, overlap, overlap_md, code, torch_value, result]

@@ -1,0 +1,64 @@
+"""The NMS tab in Chromium at 1366x768: the book's example on load, stepping, clutter, a bad JSON.
+
+Run alone with `LAB_TABS=demos.nms pytest tests/browser/test_nms_browser.py`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.ui import assert_no_error, error_messages, open_tab, wait_until_idle
+
+SCREENSHOT = os.environ.get("NMS_SCREENSHOT", "/tmp/nms.png")
+ERROR_TOAST = ".toast-body.error, [data-testid='toast-body'].error"
+
+
+def test_nms_tab_steps_through_the_book_example_and_clutter(page: Page):
+    open_tab(page, "NMS")
+    wait_until_idle(page)
+    caption = page.locator("#nms-caption")
+    # rendered on load: the book's example, finished
+    expect(caption).to_contain_text("2 kept after NMS", timeout=20_000)
+    expect(caption).to_contain_text("Step 2/2")
+    expect(page.locator("#nms-picture img").first).to_be_visible()
+    assert_no_error(page)
+
+    # the step slider (keyboard on the range input) and the step buttons walk through the greedy process
+    page.locator("#nms-step input[type=range]").press("ArrowLeft")
+    wait_until_idle(page)
+    expect(caption).to_contain_text("Step 1/2", timeout=10_000)
+    expect(caption).to_contain_text("suppresses #1 (IoU 0.74)")
+    page.locator("#nms-previous").click()
+    wait_until_idle(page)
+    expect(caption).to_contain_text("Step 0", timeout=10_000)
+    expect(page.locator("#nms-step input[type=number]")).to_have_value("0")
+    page.locator("#nms-next").click()
+    wait_until_idle(page)
+    expect(caption).to_contain_text("Step 1/2", timeout=10_000)
+    assert_no_error(page)
+    page.screenshot(path=SCREENSHOT)
+
+    # random clutter, class-aware
+    page.locator("#nms-clutter").click()
+    wait_until_idle(page)
+    expect(caption).to_contain_text("23 candidates", timeout=10_000)
+    page.locator("#nms-class-aware input").check()
+    wait_until_idle(page)
+    expect(caption).to_contain_text("Mode: class-aware", timeout=10_000)
+    assert_no_error(page)
+    page.screenshot(path=SCREENSHOT.replace(".png", "_clutter.png"))
+
+    # a bad JSON: a clear message, and the tab still works afterwards
+    page.get_by_text("Candidates as JSON").first.click()
+    box = page.locator("#nms-json textarea")
+    box.fill("{oops")
+    page.locator("#nms-apply-json").click()
+    wait_until_idle(page)
+    expect(page.locator(ERROR_TOAST).first).to_be_visible(timeout=10_000)
+    assert any("not valid JSON" in message for message in error_messages(page)), error_messages(page)
+    page.locator("#nms-book").click()
+    wait_until_idle(page)
+    expect(caption).to_contain_text("4", timeout=10_000)
+    expect(caption).to_contain_text("2 kept after NMS")
