@@ -73,7 +73,7 @@ class TransformSpec:
     """One transform offered by the builder: its category and the arguments it starts with.
 
     `defaults` only overrides Albumentations' own defaults where those are required (crop sizes)
-    or show nothing (Affine's identity ranges).
+    or show nothing (Affine's identity ranges); see `default_step` for p.
     """
 
     name: str
@@ -155,11 +155,15 @@ def _argument_names(cls: type) -> set[str]:
 
 def default_step(name: str) -> dict[str, Any]:
     """The serialized dict of one curated transform with its starting arguments,
-    e.g. `{"__class_fullname__": "HorizontalFlip", "p": 0.5}`."""
+    e.g. `{"__class_fullname__": "HorizontalFlip", "p": 0.5}`.
+
+    Flips keep the book's p = 0.5; every other transform starts at p = 1 so that adding it shows its effect
+    on every sample (p is in the arguments, to be lowered)."""
     spec = TRANSFORMS.get(name)
     if spec is None:
         transform_class(name)  # raises the clear message
-    return make_step(name, dict(spec.defaults))
+    start = {"p": 1.0} if spec.category != "geometric" or "Flip" not in name else {}
+    return make_step(name, {**start, **spec.defaults})
 
 
 def make_step(name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -459,10 +463,16 @@ def _python_call(node: dict[str, Any], indent: int) -> str:
         inner = ",\n".join(" " * (indent + 4) + _python_call(c, indent + 4) for c in children)
         rest = "".join(f", {k}={_python_value(v)}" for k, v in args.items() if k != "id")
         return f"A.{name}([\n{inner},\n{' ' * indent}]{rest})"
-    defaults = _class_defaults(name, args)
-    # ranges (lists) are what a sample draws from: always shown; scalars only when not the default
-    shown = {k: v for k, v in args.items() if k == "p" or isinstance(v, list) or defaults.get(k, object()) != v}
+    shown = step_arguments(node)
     return f"A.{name}(" + ", ".join(f"{k}={_python_value(v)}" for k, v in shown.items()) + ")"
+
+
+def step_arguments(step: dict[str, Any]) -> dict[str, Any]:
+    """The arguments worth showing for a serialized leaf step: p, every range (lists are what a sample draws
+    from), and the scalars that differ from the transform's defaults."""
+    args = step_params(step)
+    defaults = _class_defaults(_short_name(step), args)
+    return {k: v for k, v in args.items() if k == "p" or isinstance(v, list) or defaults.get(k, object()) != v}
 
 
 def _class_defaults(name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -662,6 +672,8 @@ def summary(step: AppliedStep, digits: int = 3) -> str:
         return "applied"
     parts = []
     for key, value in step.params.items():
+        if key == "matrix" and "angle_deg" in step.params:
+            continue  # the angle and scale read from it say more
         parts.append(f"{key}={_short(value, digits)}")
     return ", ".join(parts)
 
@@ -704,15 +716,29 @@ def draw_sample(
             masks = torch.from_numpy(np.stack([mask == k + 1 for k in ids]))  # (M, H, W) bool
             tensor = draw_segmentation_masks(tensor, masks, alpha=alpha, colors=[PALETTE[k % len(PALETTE)] for k in ids])
     if len(boxes):
-        width = max(2, round(max(image.shape[:2]) / 200))
+        side = max(image.shape[:2])
+        font = _label_font()
         tensor = draw_bounding_boxes(
             tensor,
             torch.tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4),  # a copy: boxes may be read-only
             labels=[names[k] for k in box_ids],
             colors=[PALETTE[k % len(PALETTE)] for k in box_ids],
-            width=width,
+            width=max(2, round(side / 200)),
+            font=font,
+            font_size=max(11, round(side / 18)) if font else None,
         )
     return np.ascontiguousarray(tensor.permute(1, 2, 0).numpy())
+
+
+FONT_CANDIDATES = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+)
+"""Readable label fonts when the system has one; otherwise Pillow's small built-in bitmap font."""
+
+
+def _label_font() -> str | None:
+    return next((path for path in FONT_CANDIDATES if os.path.exists(path)), None)
 
 
 # --- scenes: images with ground-truth boxes and masks ----------------------------------------

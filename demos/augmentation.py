@@ -1,0 +1,393 @@
+"""Augmentation playground: Albumentations pipelines you can see, reproduce and export.
+
+Presets reproduce the book's figures (flips, RandomResizedCrop, ColorJitter, the composed pipeline);
+a builder chains any of the curated transforms; a grid of n samples from one seed shows what every
+sample drew; boxes and masks follow the image; the pipeline exports as Albumentations JSON/YAML and code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from demos.common import LazyResource, book_link, header, parse_seed, read_image, user_errors
+
+TITLE = "Augmentation"
+
+MAX_UPLOAD_SIDE = 1024
+MAX_BOXES = 32
+
+_core = LazyResource(lambda: importlib.import_module("core.augment"))
+"""core.augment imports Albumentations (seconds): loaded on first use, not at import of this module."""
+
+FORMULA = r"""
+Each sample draws its own random parameters $\theta$ (flip or not, the crop box, the brightness factor …) and
+applies **the same** transform to the image, its boxes and its mask:
+$\tilde x = T_\theta(x),\ \tilde b = T_\theta(b),\ \tilde m = T_\theta(m),\ \theta \sim p(\theta)$.
+A box is kept when $\lvert T_\theta(b) \cap \text{image}\rvert \,/\, \lvert T_\theta(b)\rvert \ge$ `min_visibility`.
+RandomResizedCrop draws an area fraction $s \sim U(0.1, 1)$ and an aspect ratio $\log r \sim U(\log 0.5, \log 2)$,
+crops $w = \sqrt{s r HW} \times h = \sqrt{s HW / r}$ and resizes it to 200 × 200; ColorJitter(brightness = 0.5)
+multiplies by a factor drawn from $U(0.5, 1.5)$. The table lists what each sample actually drew; the same seed
+always gives the same grid. `p` is the probability that a step is applied.
+"""
+
+
+def _aug():
+    return _core.get()
+
+
+# --- text <-> values ------------------------------------------------------------------------
+
+
+def boxes_text(boxes: np.ndarray, names: list[str]) -> str:
+    """'x1, y1, x2, y2, name' per line."""
+    return "\n".join(
+        f"{x1:g}, {y1:g}, {x2:g}, {y2:g}, {name}" for (x1, y1, x2, y2), name in zip(boxes.tolist(), names)
+    )
+
+
+def parse_boxes(text: str | None) -> tuple[np.ndarray, list[str]]:
+    """Parse 'x1, y1, x2, y2[, name]' lines into (K, 4) float32 pixel boxes and their names."""
+    boxes, names = [], []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = [p.strip() for p in line.replace(";", ",").split(",")]
+        if len(parts) < 4:
+            raise gr.Error(f"Boxes, line {number}: expected 'x1, y1, x2, y2, name', got {line!r}.")
+        try:
+            coordinates = [float(p) for p in parts[:4]]
+        except ValueError:
+            raise gr.Error(f"Boxes, line {number}: the first four values must be numbers, got {line!r}.") from None
+        boxes.append(coordinates)
+        names.append(", ".join(p for p in parts[4:] if p) or f"box {len(names) + 1}")
+    if len(boxes) > MAX_BOXES:
+        raise gr.Error(f"At most {MAX_BOXES} boxes, got {len(boxes)}.")
+    return np.asarray(boxes, dtype=np.float32).reshape(-1, 4), names
+
+
+def _pipeline_json(pipeline: dict) -> str:
+    return json.dumps(pipeline, indent=2)
+
+
+def _steps_table(pipeline: dict) -> list[list[Any]]:
+    aug = _aug()
+    rows = []
+    for number, step in enumerate(aug.pipeline_steps(pipeline), start=1):
+        name = step["__class_fullname__"]
+        if "transforms" in step:
+            args = aug.step_params(step)
+            inner = ", ".join(child["__class_fullname__"] for child in args.pop("transforms"))
+            args = {"of": inner, **args}
+        else:
+            args = aug.step_arguments(step)  # p, the ranges, and non-default scalars
+        p = args.pop("p", None)
+        rows.append([number, name, p, ", ".join(f"{k}={json.dumps(v)}" for k, v in args.items())])
+    return rows or [["", "(empty: add a step)", "", ""]]
+
+
+def _builder_views(pipeline: dict) -> tuple:
+    """Outputs shared by every builder action: state, steps table, JSON, YAML."""
+    return pipeline, _steps_table(pipeline), _pipeline_json(pipeline), _aug().to_yaml(pipeline)
+
+
+def _step_index(step_number: Any, pipeline: dict) -> int:
+    try:
+        index = int(float(step_number)) - 1
+    except (TypeError, ValueError):
+        raise gr.Error(f"Step must be a whole number, got {step_number!r}.") from None
+    count = len(_aug().pipeline_steps(pipeline))
+    if count == 0:
+        raise gr.Error("The pipeline is empty: add a step first.")
+    if not 0 <= index < count:
+        raise gr.Error(f"Step {index + 1} does not exist: the pipeline has {count} step(s).")
+    return index
+
+
+def _parse_params(text: str, name: str) -> dict:
+    text = (text or "").strip() or "{}"
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise gr.Error(f"Parameters of {name} are not valid JSON: {error.msg} (line {error.lineno}).") from None
+    if not isinstance(params, dict):
+        raise gr.Error(f"Parameters of {name} must be a JSON object like {{\"p\": 0.5}}.")
+    return params
+
+
+# --- actions --------------------------------------------------------------------------------
+
+
+def load_preset(name: str, min_visibility: float):
+    with user_errors():
+        return _builder_views(_aug().preset(name, min_visibility=float(min_visibility)))
+
+
+def transform_defaults(name: str) -> str:
+    with user_errors():
+        return json.dumps(_aug().step_params(_aug().default_step(name)))
+
+
+def add_step(pipeline: dict, name: str, params_text: str):
+    with user_errors():
+        aug = _aug()
+        step = aug.make_step(name, _parse_params(params_text, name))
+        steps = aug.pipeline_steps(pipeline) + [step]
+        if len(steps) > aug.MAX_STEPS:
+            raise gr.Error(f"At most {aug.MAX_STEPS} steps.")
+        new = aug.with_steps(pipeline, steps)
+        return (*_builder_views(new), len(steps))
+
+
+def replace_selected(pipeline: dict, step_number: Any, name: str, params_text: str):
+    with user_errors():
+        aug = _aug()
+        index = _step_index(step_number, pipeline)
+        step = aug.make_step(name, _parse_params(params_text, name))
+        return _builder_views(aug.with_steps(pipeline, aug.replace_step(aug.pipeline_steps(pipeline), index, step)))
+
+
+def move(pipeline: dict, step_number: Any, offset: int):
+    with user_errors():
+        aug = _aug()
+        index = _step_index(step_number, pipeline)
+        steps = aug.move_step(aug.pipeline_steps(pipeline), index, offset)
+        new_index = min(max(index + offset, 0), len(steps) - 1)
+        return (*_builder_views(aug.with_steps(pipeline, steps)), new_index + 1)
+
+
+def remove(pipeline: dict, step_number: Any):
+    with user_errors():
+        aug = _aug()
+        index = _step_index(step_number, pipeline)
+        steps = aug.remove_step(aug.pipeline_steps(pipeline), index)
+        return (*_builder_views(aug.with_steps(pipeline, steps)), max(1, min(index + 1, len(steps))))
+
+
+def select_step(pipeline: dict, evt: gr.SelectData):
+    """Clicking a row of the steps table selects that step and loads it into the editor."""
+    aug = _aug()
+    steps = aug.pipeline_steps(pipeline)
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    if not steps or row is None or not 0 <= int(row) < len(steps):
+        return gr.update(), gr.update(), gr.update()
+    step = steps[int(row)]
+    name = step["__class_fullname__"]
+    editor_name = name if name in aug.TRANSFORMS else gr.update()
+    return int(row) + 1, editor_name, json.dumps(aug.step_params(step))
+
+
+def set_min_visibility(pipeline: dict, min_visibility: float):
+    with user_errors():
+        return _builder_views(_aug().with_min_visibility(pipeline, float(min_visibility)))
+
+
+def import_pipeline(text: str, data_format: str):
+    """Paste JSON or YAML in Albumentations' serialized form: restores the builder."""
+    with user_errors():
+        aug = _aug()
+        pipeline = aug.from_text(text, data_format) if data_format == "yaml" else aug.parse_pipeline(text)
+        return (*_builder_views(pipeline), aug.min_visibility_of(pipeline))
+
+
+def scene_boxes(scene_name: str):
+    with user_errors():
+        scene = _aug().scene(scene_name)
+        return boxes_text(scene.boxes, scene.names)
+
+
+def _source(scene_name: str | None, upload: Any, boxes_text_value: str | None):
+    """(image, boxes, names, mask, label): an upload with typed boxes, or a bundled scene."""
+    aug = _aug()
+    if upload:
+        image = read_image(upload, max_side=MAX_UPLOAD_SIDE)
+        boxes, names = parse_boxes(boxes_text_value)
+        return image, boxes, names, None, "your image"
+    name = scene_name or aug.DEFAULT_SCENE
+    scene = aug.scene(name)
+    if boxes_text_value is None:
+        boxes, names = scene.boxes, scene.names
+    else:
+        boxes, names = parse_boxes(boxes_text_value)
+    return scene.image, boxes, names, scene.mask, name
+
+
+def _n(n: Any) -> int:
+    try:
+        value = int(float(n))
+    except (TypeError, ValueError):
+        raise gr.Error(f"Number of samples must be a whole number, got {n!r}.") from None
+    limit = _aug().MAX_SAMPLES
+    if not 1 <= value <= limit:
+        raise gr.Error(f"Number of samples must be between 1 and {limit}, got {value}.")
+    return value
+
+
+def _pipeline_from_text(pipeline: Any) -> dict:
+    if isinstance(pipeline, dict):
+        return _aug().validate_pipeline(pipeline)
+    return _aug().parse_pipeline(pipeline)
+
+
+def compute(image, boxes, names, mask, pipeline: dict, n: int, seed: int):
+    """Run and draw: (gallery items, status markdown, table rows, JSON, Python code)."""
+    aug = _aug()
+    samples = aug.augment_samples(image, pipeline, n, seed, boxes, mask)
+    gallery, rows, records, dropped_lines = [], [], [], []
+    for sample in samples:
+        picture = aug.draw_sample(sample.image, sample.boxes, sample.kept, names, sample.mask)
+        caption = f"#{sample.index + 1}"
+        if sample.dropped:
+            lost = ", ".join(names[k] for k in sample.dropped)
+            caption += f" · dropped: {lost}"
+            dropped_lines.append(f"#{sample.index + 1}: {lost}")
+        gallery.append((picture, caption))
+        for step in sample.steps:
+            rows.append([sample.index + 1, step.name, aug.summary(step)])
+        records.append({
+            "sample": sample.index + 1,
+            "seed": sample.seed,
+            "size": list(sample.image.shape[:2]),
+            "transforms": [{"name": s.name, "applied": s.applied, "params": s.params} for s in sample.steps],
+            "boxes": [[round(float(v), 2) for v in box] for box in sample.boxes.tolist()],
+            "labels": [names[k] for k in sample.kept],
+            "dropped": [names[k] for k in sample.dropped],
+        })
+    height, width = samples[0].image.shape[:2]
+    status = f"**{len(samples)} samples of {width}×{height}** from seed {seed}"
+    if len(boxes):
+        if dropped_lines:
+            status += (f" · boxes dropped (min_visibility {aug.min_visibility_of(pipeline):g}) in "
+                       f"{len(dropped_lines)} of {len(samples)}: " + "; ".join(dropped_lines))
+        else:
+            status += " · every box kept in every sample"
+    result = {"seed": seed, "n": n, "output_size": [height, width], "samples": records}
+    return gallery, status, rows, result, aug.to_python(pipeline, seed=seed, n=n)
+
+
+def run(scene_name: str, upload: Any, boxes_text_value: str, pipeline: str, n: Any, seed: Any):
+    """The tab's main action: the grid, the status line, the drawn-parameters table and JSON, the code."""
+    with user_errors():
+        pipeline_dict = _pipeline_from_text(pipeline)
+        image, boxes, names, mask, _ = _source(scene_name, upload, boxes_text_value)
+        return compute(image, boxes, names, mask, pipeline_dict, _n(n), parse_seed(seed))
+
+
+def augment(image: Any, pipeline: str, n: Any, seed: Any):
+    """API `augment`: (image or None, pipeline JSON, n, seed) -> (gallery of n images, drawn parameters JSON).
+
+    With no image the default scene (with its boxes and mask) is used; the gallery images have the
+    pipeline's output size.
+    """
+    with user_errors():
+        pipeline_dict = _pipeline_from_text(pipeline)
+        source = _source(None, image, "" if image else None)
+        image_array, boxes, names, mask, _ = source
+        gallery, _, _, result, _ = compute(image_array, boxes, names, mask, pipeline_dict, _n(n), parse_seed(seed))
+        return gallery, result
+
+
+# --- layout ---------------------------------------------------------------------------------
+
+
+def build() -> None:
+    aug = _aug()
+    header(TITLE + " — see, reproduce and export Albumentations pipelines", FORMULA,
+           book_link("image-augmentation.html", "14.1 Image Augmentation"))
+    pipeline0 = aug.preset(aug.DEFAULT_PRESET)
+    scene0 = aug.scene(aug.DEFAULT_SCENE)
+    n0, seed0 = 8, 0
+    gallery0, status0, rows0, json0, python0 = compute(
+        scene0.image, scene0.boxes, scene0.names, scene0.mask, pipeline0, n0, seed0)
+
+    state = gr.State(pipeline0)
+    with gr.Row():
+        with gr.Column(scale=2, min_width=420):
+            preset = gr.Dropdown(list(aug.PRESETS), value=aug.DEFAULT_PRESET, label="Preset",
+                                 elem_id="augmentation-preset")
+            with gr.Row():
+                scene = gr.Dropdown(list(aug.SCENES), value=aug.DEFAULT_SCENE, label="Scene", scale=2)
+                upload = gr.Image(type="filepath", label="…or upload (type its boxes below)", height=130, scale=1)
+            with gr.Row():
+                n = gr.Slider(1, aug.MAX_SAMPLES, n0, step=1, label="Samples n")
+                seed = gr.Number(seed0, precision=0, minimum=0, label="Seed", min_width=90)
+                next_seed = gr.Button("Next seed", min_width=80)
+            with gr.Row():
+                min_visibility = gr.Slider(0.0, 1.0, aug.DEFAULT_MIN_VISIBILITY, step=0.05, scale=2,
+                                           label="min_visibility (drop less visible boxes)")
+                run_button = gr.Button("Augment", variant="primary", elem_id="augmentation-run", scale=1)
+            boxes = gr.Textbox(boxes_text(scene0.boxes, scene0.names), lines=2, max_lines=8,
+                               label="Boxes: x1, y1, x2, y2, name (one per line, pixels)",
+                               elem_id="augmentation-boxes")
+            with gr.Accordion("Pipeline builder", open=True):
+                with gr.Row():
+                    transform = gr.Dropdown(
+                        [(f"{spec.category} · {name}", name) for name, spec in aug.TRANSFORMS.items()],
+                        value="Rotate", label="Transform", scale=2, elem_id="augmentation-transform")
+                    add_button = gr.Button("Add step", variant="secondary", scale=1, elem_id="augmentation-add")
+                params = gr.Textbox(transform_defaults("Rotate"), lines=2, max_lines=6, elem_id="augmentation-params",
+                                    label="Its arguments as JSON (Albumentations' names; edit, then Add or Replace)")
+                steps = gr.Dataframe(_steps_table(pipeline0), headers=["#", "transform", "p", "arguments"],
+                                     interactive=False, wrap=True, max_height=240,
+                                     column_widths=["7%", "30%", "8%", "55%"],
+                                     label="Pipeline (click a row to select it)", elem_id="augmentation-steps")
+                with gr.Row():
+                    step_number = gr.Number(1, precision=0, minimum=1, label="Selected step", min_width=90)
+                    up_button = gr.Button("↑ Up", min_width=60)
+                    down_button = gr.Button("↓ Down", min_width=60)
+                    remove_button = gr.Button("✕ Remove", min_width=60)
+                    replace_button = gr.Button("Replace", min_width=60)
+        with gr.Column(scale=3):
+            gallery = gr.Gallery(gallery0, columns=4, height=430, format="png", object_fit="contain",
+                                 label="Samples (boxes and mask drawn)", elem_id="augmentation-gallery")
+            status = gr.Markdown(status0, elem_id="augmentation-status")
+            table = gr.Dataframe(rows0, headers=["sample", "transform", "drawn parameters"], interactive=False,
+                                 wrap=True, max_height=260, column_widths=["12%", "22%", "66%"],
+                                 label="What each sample drew", elem_id="augmentation-table")
+            with gr.Tabs():
+                with gr.Tab("JSON"):
+                    json_code = gr.Code(_pipeline_json(pipeline0), language="json", interactive=True, lines=8,
+                                        max_lines=18, label="A.to_dict(pipeline): edit or paste, then Import")
+                    import_json = gr.Button("Import JSON")
+                with gr.Tab("YAML"):
+                    yaml_code = gr.Code(aug.to_yaml(pipeline0), language="yaml", interactive=True, lines=8,
+                                        max_lines=18, label="A.save(pipeline, f, data_format='yaml')")
+                    import_yaml = gr.Button("Import YAML")
+                with gr.Tab("Python"):
+                    python_code = gr.Code(python0, language="python", interactive=False, lines=8, max_lines=24,
+                                          label="The same pipeline and sample seeds in code")
+                with gr.Tab("Drawn parameters (JSON)"):
+                    drawn = gr.JSON(json0, label="Per sample: seed, size, transforms' parameters, boxes")
+            api_button = gr.Button("augment (API)", visible=False)
+
+    views = [state, steps, json_code, yaml_code]
+    run_inputs = [scene, upload, boxes, json_code, n, seed]
+    run_outputs = [gallery, status, table, drawn, python_code]
+    ui = dict(api_visibility="private")  # builder events belong to the page; the API is augment / augmentation_run
+    rerun = dict(fn=run, inputs=run_inputs, outputs=run_outputs, **ui)
+
+    preset.input(load_preset, [preset, min_visibility], views, **ui).success(**rerun)
+    transform.input(transform_defaults, transform, params, **ui)
+    add_button.click(add_step, [state, transform, params], views + [step_number], **ui).success(**rerun)
+    replace_button.click(replace_selected, [state, step_number, transform, params], views, **ui).success(**rerun)
+    up_button.click(lambda p, k: move(p, k, -1), [state, step_number], views + [step_number], **ui).success(**rerun)
+    down_button.click(lambda p, k: move(p, k, +1), [state, step_number], views + [step_number], **ui).success(**rerun)
+    remove_button.click(remove, [state, step_number], views + [step_number], **ui).success(**rerun)
+    steps.select(select_step, [state], [step_number, transform, params], **ui)
+    min_visibility.release(set_min_visibility, [state, min_visibility], views, **ui).success(**rerun)
+    import_json.click(lambda text: import_pipeline(text, "json"), json_code, views + [min_visibility],
+                      **ui).success(**rerun)
+    import_yaml.click(lambda text: import_pipeline(text, "yaml"), yaml_code, views + [min_visibility],
+                      **ui).success(**rerun)
+    scene.input(scene_boxes, scene, boxes, **ui).success(lambda: None, None, upload, **ui).success(**rerun)
+    upload.upload(lambda: "", None, boxes, **ui).success(**rerun)
+    upload.clear(scene_boxes, scene, boxes, **ui).success(**rerun)
+    next_seed.click(lambda s: parse_seed(s) + 1, seed, seed, **ui).success(**rerun)
+    gr.on([run_button.click, seed.submit, n.release, boxes.submit], run, run_inputs, run_outputs,
+          api_name="augmentation_run")
+    api_button.click(augment, [upload, json_code, n, seed], [gallery, drawn], api_name="augment")

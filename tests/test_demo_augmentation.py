@@ -1,0 +1,118 @@
+"""The Augmentation tab's endpoints through gradio_client: /augment (the API contract) and /augmentation_run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from gradio_client import handle_file
+from PIL import Image
+
+from core import augment as aug
+
+pytestmark = pytest.mark.filterwarnings("ignore:Got processor for bboxes")
+
+CROP_96x128 = json.dumps(aug.pipeline_dict([
+    aug.make_step("HorizontalFlip", {"p": 0.5}),
+    aug.make_step("RandomResizedCrop", {"size": [96, 128], "scale": [0.1, 1.0], "ratio": [0.5, 2.0], "p": 1.0}),
+]))
+FLIP = json.dumps(aug.pipeline_dict([aug.make_step("HorizontalFlip", {"p": 1.0})]))
+SHAPES = "shapes (exact boxes and mask)"
+
+
+def pictures(gallery: list) -> list[np.ndarray]:
+    return [np.asarray(Image.open(item["image"]).convert("RGB")) for item in gallery]
+
+
+def test_augment_returns_n_images_of_the_pipelines_output_size(client):
+    gallery, drawn = client.predict(None, CROP_96x128, 5, 3, api_name="/augment")
+    images = pictures(gallery)
+    assert len(images) == 5
+    assert all(image.shape == (96, 128, 3) for image in images)
+    assert drawn["n"] == 5 and drawn["output_size"] == [96, 128]
+    first = drawn["samples"][0]
+    assert [t["name"] for t in first["transforms"]] == ["HorizontalFlip", "RandomResizedCrop"]
+    x1, y1, x2, y2 = first["transforms"][1]["params"]["crop_coords"]
+    assert x2 > x1 and y2 > y1
+    assert {"boxes", "labels", "dropped", "seed"} <= set(first)
+
+
+def test_augment_same_inputs_same_outputs_new_seed_new_grid(client):
+    gallery_a, drawn_a = client.predict(None, CROP_96x128, 4, 11, api_name="/augment")
+    gallery_b, drawn_b = client.predict(None, CROP_96x128, 4, 11, api_name="/augment")
+    gallery_c, drawn_c = client.predict(None, CROP_96x128, 4, 12, api_name="/augment")
+    assert drawn_a == drawn_b
+    assert all(np.array_equal(a, b) for a, b in zip(pictures(gallery_a), pictures(gallery_b), strict=True))
+    assert drawn_a != drawn_c
+    assert not any(np.array_equal(a, c) for a, c in zip(pictures(gallery_a), pictures(gallery_c), strict=True))
+
+
+def test_augment_on_an_upload_is_downscaled_and_flipped(client, tmp_path):
+    yy, xx = np.mgrid[0:1500, 0:2000]
+    big = np.stack([(xx * 255 // 2000), (yy * 255 // 1500), ((xx + yy) % 256)], axis=-1).astype(np.uint8)
+    path = tmp_path / "big.png"
+    Image.fromarray(big).save(path)
+    gallery, drawn = client.predict(handle_file(str(path)), FLIP, 2, 0, api_name="/augment")
+    images = pictures(gallery)
+    assert drawn["output_size"] == [768, 1024]  # max side 1024
+    expected = np.asarray(Image.fromarray(big).resize((1024, 768), Image.Resampling.LANCZOS))
+    assert all(np.array_equal(image, expected[:, ::-1]) for image in images)
+    assert drawn["samples"][0]["boxes"] == []
+
+
+def test_run_draws_boxes_and_says_which_were_dropped(client):
+    pipeline = aug.to_json(aug.preset(aug.DEFAULT_PRESET))
+    scene = aug.scene(aug.DEFAULT_SCENE)
+    boxes = "\n".join(f"{x1:g}, {y1:g}, {x2:g}, {y2:g}, {name}" for (x1, y1, x2, y2), name in
+                      zip(scene.boxes.tolist(), scene.names))
+    gallery, status, table, drawn, code = client.predict(aug.DEFAULT_SCENE, None, boxes, pipeline, 16, 0,
+                                                         api_name="/augmentation_run")
+    assert len(gallery) == 16 and "16 samples of 200×200" in status
+    dropped = [s for s in drawn["samples"] if s["dropped"]]
+    assert dropped, "the book's crop drops some of the cat's small boxes"
+    for item, sample in zip(gallery, drawn["samples"]):
+        assert ("dropped" in item["caption"]) == bool(sample["dropped"])
+        for name in sample["dropped"]:
+            assert name in item["caption"]
+        assert len(sample["boxes"]) == len(sample["labels"])
+    assert len(table["data"]) == 16 * 3  # one row per sample and step
+    assert "A.Compose(" in code and "RandomResizedCrop" in code
+
+
+def test_run_on_an_upload_with_typed_boxes(client, tmp_path):
+    scene = aug.shapes_scene(240, 320)
+    path = tmp_path / "shapes.png"
+    Image.fromarray(scene.image).save(path)
+    x1, y1, x2, y2 = scene.boxes[0].tolist()
+    gallery, _, _, drawn, _ = client.predict(SHAPES, handle_file(str(path)), f"{x1}, {y1}, {x2}, {y2}, red box",
+                                             FLIP, 1, 0, api_name="/augmentation_run")
+    sample = drawn["samples"][0]
+    assert sample["labels"] == ["red box"]
+    assert sample["boxes"][0] == pytest.approx([320 - x2, y1, 320 - x1, y2])
+    assert pictures(gallery)[0].shape == (240, 320, 3)
+
+
+BAD = [
+    ((None, '{"transform": ', 2, 0), "not valid JSON"),
+    ((None, '{"transform": {"__class_fullname__": "Compose", "transforms": [{"__class_fullname__": "Nope"}]}}', 2, 0),
+     "Unknown transform 'Nope'"),
+    ((None, FLIP, 17, 0), "greater than maximum value 16"),  # gradio's own slider check
+    ((None, FLIP, 2, -5), "less than minimum value 0"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "message"), BAD)
+def test_bad_inputs_get_clear_messages_and_the_server_keeps_serving(client, inputs, message):
+    with pytest.raises(Exception) as error:
+        client.predict(*inputs, api_name="/augment")
+    assert message in str(error.value)
+    gallery, _ = client.predict(None, FLIP, 1, 0, api_name="/augment")
+    assert len(gallery) == 1
+
+
+def test_bad_boxes_get_a_clear_message(client):
+    with pytest.raises(Exception, match="expected 'x1, y1, x2, y2, name'"):
+        client.predict(SHAPES, None, "10, 20, 30", FLIP, 1, 0, api_name="/augmentation_run")
+    with pytest.raises(Exception, match="x2 > x1"):
+        client.predict(SHAPES, None, "50, 20, 30, 40, a", FLIP, 1, 0, api_name="/augmentation_run")
