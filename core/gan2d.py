@@ -691,7 +691,7 @@ class Trainer:
             if cfg.loss == "wgan-gp" and cfg.gp_weight > 0:
                 penalty = gradient_penalty(self.D, real, fake, self._gen, cfg.gp_weight)
                 total = loss_d + penalty
-                penalty_value = float(penalty)
+                penalty_value = float(penalty.detach())
             self.opt_d.zero_grad(set_to_none=True)
             total.backward()
             self.opt_d.step()
@@ -705,7 +705,7 @@ class Trainer:
         self.opt_g.step()
         self.D.requires_grad_(True)
         self.step_count += 1
-        return StepStats(self.step_count, loss_d_value, float(loss_g), penalty_value)
+        return StepStats(self.step_count, loss_d_value, float(loss_g.detach()), penalty_value)
 
     def advance(self, steps: int = 1, max_seconds: float | None = None) -> list[StepStats]:
         """Do up to `steps` generator updates (each after `d_steps` discriminator updates), stopping early

@@ -1,0 +1,114 @@
+"""The GAN lab tab's endpoints through gradio_client: WGAN Figure 1 numbers, a training run from a JSON
+config, one session's reset/step, and clear errors.
+
+Run alone with `LAB_TABS=demos.gan_lab pytest tests/test_demo_gan_lab.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import demos.gan_lab as lab
+from core import gan2d
+
+LOG2 = math.log(2)
+
+
+def controls(**changes) -> list:
+    """The /gan_lab_reset and /gan_lab_step inputs: the default controls with `changes`, then the points text."""
+    config = lab.DEFAULT.to_dict() | changes
+    points = config.pop("points", "")
+    values = lab._controls(gan2d.GANConfig(**{k: v for k, v in config.items() if k in lab.DEFAULT.to_dict()}))
+    return [*values, points]
+
+
+def test_wgan_distances_exact_values_and_estimates(client):
+    result = client.predict(0.5, api_name="/wgan_distances")
+    assert result["em"] == 0.5 and result["js"] == pytest.approx(LOG2) and result["tv"] == 1.0
+    assert result["em_estimate_gp"] == pytest.approx(0.5, abs=0.07)
+    assert result["em_estimate_clip"] == pytest.approx(0.5, abs=0.1)
+    assert result["js_estimate"] == pytest.approx(LOG2, abs=0.03)
+    at_zero = client.predict(0.0, api_name="/wgan_distances")
+    assert (at_zero["em"], at_zero["js"]) == (0.0, 0.0)
+    assert abs(at_zero["js_estimate"]) < 0.02 and abs(at_zero["em_estimate_gp"]) < 0.02
+    negative = client.predict(-1.25, api_name="/wgan_distances")
+    assert (negative["em"], negative["js"]) == (1.25, pytest.approx(LOG2))
+
+
+def test_wgan_distances_refuses_a_far_theta(client):
+    with pytest.raises(Exception, match="theta must be between"):
+        client.predict(50.0, api_name="/wgan_distances")
+
+
+def test_gan_lab_train_from_a_json_config(client):
+    config = {"dataset": "gaussian", "g_depth": 0, "d_width": 8, "lr_g": 5e-3, "lr_d": 5e-2, "seed": 0}
+    result = client.predict(json.dumps(config), 600, api_name="/gan_lab_train")  # the book's learning rates
+    assert result["step"] == 600 and result["n_modes"] == 1 and result["modes_covered"] == 1
+    real, generated = np.array(result["real_mean"]), np.array(result["generated_mean"])
+    np.testing.assert_allclose(real, [1.0, 2.0], atol=0.1)
+    assert np.linalg.norm(generated - real) < 0.3  # from about 2.2 at step 0
+    np.testing.assert_allclose(result["generated_cov"], result["real_cov"], atol=0.5)
+    assert result["config"]["lr_d"] == 0.05 and result["steps_per_second"] > 0
+    # custom points travel in the same JSON
+    ring = [[math.cos(a), math.sin(a)] for a in np.linspace(0, 2 * np.pi, 40, endpoint=False)]
+    custom = client.predict(json.dumps({"dataset": "custom", "points": ring}), 5, api_name="/gan_lab_train")
+    assert custom["dataset"] == "custom" and custom["step"] == 5
+
+
+@pytest.mark.parametrize("config, steps, message", [
+    ("{oops", 10, "not valid JSON"),
+    ('{"loss": "hinge"}', 10, "Unknown loss"),
+    ('{"learning_rate": 1}', 10, "Unknown setting"),
+    ('{"dataset": "custom"}', 10, "needs"),
+    ("{}", 100_000, "steps must be between"),
+])
+def test_gan_lab_train_explains_bad_input(client, config, steps, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(config, steps, api_name="/gan_lab_train")
+
+
+def test_reset_then_step_advances_the_session(client):
+    plane, curves, text, numbers, status, formula, _timer = client.predict(*controls(), api_name="/gan_lab_reset")
+    assert numbers["step"] == 0 and numbers["n_modes"] == 8
+    image = np.asarray(Image.open(plane))
+    assert image.shape[:2] == (lab.PLANE_SIZE, lab.PLANE_SIZE)
+    assert "non-saturating" in formula and "ready" in status
+    for expected in (1, 2):
+        _, _, text, numbers, status, _ = client.predict(*controls(), api_name="/gan_lab_step")
+        assert numbers["step"] == expected
+    assert "step 2" in text and "modes covered" in text
+    assert math.isfinite(numbers["loss_d"]) and math.isfinite(numbers["loss_g"])
+    # a different loss: the formula follows
+    *_, formula, _timer = client.predict(*controls(loss="wgan-gp", d_steps=5), api_name="/gan_lab_reset")
+    assert "nabla" in formula and "WGAN-GP" in formula
+
+
+def test_custom_points_errors_name_the_line(client):
+    with pytest.raises(Exception, match="Line 2"):
+        client.predict(*controls(dataset="custom", points="0,0\nfoo\n1,1"), api_name="/gan_lab_reset")
+    points = "\n".join(f"{x:.3f},{y:.3f}" for x, y in np.random.default_rng(0).normal(size=(30, 2)))
+    *_, numbers, status, _formula, _timer = client.predict(*controls(dataset="custom", points=points),
+                                                           api_name="/gan_lab_reset")
+    assert numbers["dataset"] == "custom" and numbers["step"] == 0
+
+
+def test_bad_learning_rate_is_a_clear_error(client):
+    with pytest.raises(Exception, match="learning rate"):
+        client.predict(*controls(lr_g=5.0), api_name="/gan_lab_reset")
+
+
+def test_a_tick_trains_and_a_run_stops_at_its_bounds():
+    """The timer handler (not an API endpoint): trains within its budget, stops after MAX_RUN_STEPS."""
+    session = lab.new_session(lab.DEFAULT)
+    session.start_run()
+    out = lab.on_tick(session, 5)
+    assert session.trainer.step_count == 5 and "playing" in out[5]
+    session.run_start_step -= lab.MAX_RUN_STEPS  # pretend this run already did its share
+    out = lab.on_tick(session, 5)
+    assert "limit" in out[5] and session.run_started is None
+    assert out[-1].active is False  # the timer is switched off
