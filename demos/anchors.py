@@ -160,7 +160,7 @@ def source_image(upload: Any, sample: str | None) -> np.ndarray:
 
 def source_info(upload: Any, sample: str | None) -> str:
     image = source_image(upload, sample)
-    return f"**{'your upload' if upload else 'sample'}**: {image.shape[1]}×{image.shape[0]} px (w×h)"
+    return f"**Image**: {'your upload' if upload else 'the sample'}, {image.shape[1]}×{image.shape[0]} px (w×h)"
 
 
 # --- drawing -------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def _font_size(image_hw: Sequence[int]) -> int:
-    return max(12, round(max(image_hw) / 32))
+    return max(14, round(max(image_hw) / 28))
 
 
 def _line_width(image_hw: Sequence[int]) -> int:
@@ -482,15 +482,15 @@ def _heat_color(value: float) -> tuple[int, int, int]:
 def render_iou_matrix(iou: np.ndarray, view: StepView, gt_names: Sequence[str], threshold: float) -> np.ndarray:
     """The (A, G) IoU matrix as a picture: numbers in cells, the step's marks, and each anchor's assignment."""
     anchors_count, truths = iou.shape
-    cell_w = 100
-    cell_h = 40 if anchors_count <= 12 else 28
+    cell_w = 100 if truths <= 6 else 72  # big matrices stay small: the PNG encoding time grows with the area
+    cell_h = 40 if anchors_count <= 12 else 26
     label_w, header_h, assigned_w = 104, 50, 150
     legend_h = 76
     width = label_w + truths * cell_w + assigned_w
     height = header_h + anchors_count * cell_h + legend_h
     canvas = Image.new("RGB", (width, height), WHITE)
     draw = ImageDraw.Draw(canvas)
-    font = 17 if cell_h >= 40 else 14
+    font = 17 if cell_h >= 40 and cell_w >= 100 else 14
     small = 14
 
     def center_text(box: tuple[float, float, float, float], text: str, fill: tuple[int, int, int],
@@ -597,7 +597,7 @@ def anchors_at_pixel(upload: Any, sample: str, sizes_text: str, ratios_text: str
     # the center pixel: a small ring
     canvas = Image.fromarray(picture)
     draw = ImageDraw.Draw(canvas)
-    radius = max(4, _line_width(image.shape[:2]) * 2)
+    radius = max(7, _line_width(image.shape[:2]) * 3)
     draw.ellipse((col - radius, row - radius, col + radius, row + radius), outline=WHITE, width=3)
     draw.ellipse((col - radius + 2, row - radius + 2, col + radius - 2, row + radius - 2), outline=BLACK, width=2)
     picture = np.asarray(canvas)
@@ -825,6 +825,8 @@ def anchors_label(gt_table: Any, anchor_table: Any, threshold: Any, step: Any, u
     normalized = core_anchors.offset_boxes(anchors, assigned_bb)  # (A, 4)
 
     view, text = step_view(trace, current, gt_names)
+    text += (f"\n\n**Class labels** after the last step (`multibox_target`, 0 = background, class + 1 otherwise): "
+             f"`{class_labels.tolist()}`")
     heatmap = render_iou_matrix(trace.iou.numpy(), view, gt_names, iou_threshold)
 
     image = source_image(upload, sample)
@@ -1043,6 +1045,7 @@ def build() -> None:
                 with gr.Column(scale=6):
                     gr.Markdown("**Click the grid** to move box B's center there.")
                     iou_image = gr.Image(iou_pic, label="A ∪ B (yellow) and A ∩ B (green)", show_label=False,
+                                         format="png",
                                          elem_id="anchors-iou-image",
                                          interactive=False, height=400, buttons=["download", "fullscreen"])
             with gr.Accordion("JSON (what the anchors_iou endpoint returns)", open=False):
@@ -1053,7 +1056,7 @@ def build() -> None:
                 with gr.Column(scale=4, min_width=330):
                     # Built with the largest possible range so that API callers with up to MAX_GT boxes can ask
                     # for any step; the page narrows it to this example's steps on load and after table edits.
-                    step = gr.Slider(0, MAX_STEPS, value=steps0, step=1, label="Step of the assignment (0 = IoU only)",
+                    step = gr.Slider(0, MAX_STEPS, value=steps0, step=1, label="Assignment step (0 = IoU only)",
                                      elem_id="anchors-step")
                     threshold = gr.Slider(0.0, 1.0, value=DEFAULT_IOU_THRESHOLD, step=0.01, label="IoU threshold")
                     gt_table = gr.Dataframe(
@@ -1065,7 +1068,7 @@ def build() -> None:
                         label="Anchors", column_count=4,
                         max_height=250)
                 with gr.Column(scale=4):
-                    heatmap = gr.Image(heat_pic, label="IoU matrix", show_label=False, interactive=False,
+                    heatmap = gr.Image(heat_pic, label="IoU matrix", show_label=False, interactive=False, format="png",
                                        height=340, buttons=["download", "fullscreen"])
                     step_text = gr.Markdown(step_md, elem_id="anchors-step-text")
                 with gr.Column(scale=4):
