@@ -1,0 +1,325 @@
+"""CycleGAN (Zhu et al. 2017) between photos (domain A) and cartoons (domain B), learned without pairs.
+
+Data, built from images bundled with scikit-image / scikit-learn and resized to 160 px on the long side:
+  A = 32x32 crops from the LEFT halves of the training photos, as they are;
+  B = 32x32 crops from the RIGHT halves of the same photos after OpenCV's `cv2.stylization` (an edge-preserving
+      "cartoon" filter: flat colours, dark outlines).
+No crop of A shows the scene region of any crop of B, so the model never sees a (photo, cartoon) pair: it is
+honestly unpaired. Because we know the filter, the held-out photo (coffee) can still be scored against its
+true cartoon, which CycleGAN itself never uses.
+
+Losses, with G: A -> B and F: B -> A and least-squares discriminators D_A, D_B:
+  L = L_GAN(G, D_B) + L_GAN(F, D_A) + λ_cyc (|F(G(a)) - a|_1 + |G(F(b)) - b|_1) + λ_id (|G(b) - b|_1 + |F(a) - a|_1)
+with λ_cyc = 10 and λ_id = 5 as in the paper. Generators are fully convolutional: they run on whole images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.generative import training
+
+NAME = "cyclegan"
+WORK_SIDE = 160
+"""Images are translated at this long side (pixels): the scale the generators learned the filter at."""
+
+TRAIN_PHOTOS = ("astronaut", "chelsea", "rocket", "china", "flower", "motorcycle")
+HELD_OUT_PHOTO = "coffee"
+DOMAINS = {"A": "photo", "B": "cartoon (cv2.stylization)"}
+DIRECTIONS = ("A->B", "B->A")
+STYLIZE = dict(sigma_s=60, sigma_r=0.45)
+"""cv2.stylization's defaults: neighbourhood size and how strongly edges are kept."""
+
+
+@dataclass
+class CycleGANConfig:
+    width: int = 32  # channels at full resolution; 1.5x this at half resolution
+    residual_blocks: int = 3  # residual blocks at half resolution
+    crop: int = 32  # training crop size
+
+
+def bundled_photo(name: str) -> np.ndarray:
+    """One bundled RGB photo (H, W, 3) uint8 at full size."""
+    if name == "motorcycle":
+        from skimage import data
+
+        return data.stereo_motorcycle()[0]
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        return load_sample_image(f"{name}.jpg")
+    from skimage import data
+
+    return getattr(data, name)()
+
+
+def to_working_size(image: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+    """(H, W, 3) uint8 resized (area interpolation) so that its long side is `side`; sides rounded to multiples of 4."""
+    import cv2
+
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    new_w, new_h = max(4, round(w * scale / 4) * 4), max(4, round(h * scale / 4) * 4)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(np.ascontiguousarray(image), (new_w, new_h), interpolation=interpolation)
+
+
+def stylize(image: np.ndarray) -> np.ndarray:
+    """Domain B's filter: cv2.stylization on an RGB (H, W, 3) uint8 image -> (H, W, 3) uint8."""
+    import cv2
+
+    bgr = np.ascontiguousarray(image[:, :, ::-1])
+    return np.ascontiguousarray(cv2.stylization(bgr, **STYLIZE)[:, :, ::-1])
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1).unsqueeze(0)
+
+
+@lru_cache(maxsize=1)
+def domain_images() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The unpaired training material: (A = left halves of the photos, B = right halves of their cartoons)."""
+    a_parts, b_parts = [], []
+    for name in TRAIN_PHOTOS:
+        photo = to_working_size(bundled_photo(name))
+        half = photo.shape[1] // 2
+        a_parts.append(photo[:, :half])
+        b_parts.append(stylize(photo)[:, half:])
+    return a_parts, b_parts
+
+
+def random_crops(parts: list[np.ndarray], n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """n random size x size crops (n, 3, size, size) in [-1, 1], a random part each, randomly flipped left-right."""
+    crops = []
+    for _ in range(n):
+        part = parts[int(torch.randint(len(parts), (1,), generator=generator))]
+        h, w = part.shape[:2]
+        y = int(torch.randint(h - size + 1, (1,), generator=generator))
+        x = int(torch.randint(w - size + 1, (1,), generator=generator))
+        crop = part[y:y + size, x:x + size]
+        if bool(torch.rand(1, generator=generator) < 0.5):
+            crop = crop[:, ::-1]
+        crops.append(to_tensor(crop))
+    return torch.cat(crops)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels), nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class CycleGenerator(nn.Module):
+    """images (B, 3, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1]; H and W multiples of 2 (the paper's ResNet
+    generator, smaller: 7x7 conv, one stride-2 downsampling, residual blocks, one upsampling, 7x7 conv, tanh)."""
+
+    def __init__(self, config: CycleGANConfig):
+        super().__init__()
+        w, wide = config.width, config.width * 3 // 2
+        self.net = nn.Sequential(
+            nn.ReflectionPad2d(3), nn.Conv2d(3, w, 7), nn.InstanceNorm2d(w), nn.ReLU(inplace=True),
+            nn.Conv2d(w, wide, 3, 2, 1), nn.InstanceNorm2d(wide), nn.ReLU(inplace=True),  # H/2
+            *[ResidualBlock(wide) for _ in range(config.residual_blocks)],
+            nn.ConvTranspose2d(wide, w, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(w), nn.ReLU(inplace=True),  # H
+            nn.ReflectionPad2d(3), nn.Conv2d(w, 3, 7), nn.Tanh(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class PatchDiscriminator(nn.Module):
+    """images (B, 3, 32, 32) -> a map of patch logits (B, 1, 6, 6) (a small PatchGAN, least-squares loss)."""
+
+    def __init__(self, config: CycleGANConfig):
+        super().__init__()
+        w = config.width
+        self.net = nn.Sequential(
+            nn.Conv2d(3, w, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.InstanceNorm2d(2 * w), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(2 * w, 4 * w, 4, 1, 1), nn.InstanceNorm2d(4 * w), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(4 * w, 1, 4, 1, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@dataclass
+class CycleGAN:
+    """The two trained generators: `a_to_b` (G: photo -> cartoon) and `b_to_a` (F: cartoon -> photo)."""
+
+    a_to_b: CycleGenerator
+    b_to_a: CycleGenerator
+
+    def pair(self, direction: str) -> tuple[CycleGenerator, CycleGenerator]:
+        """(forward, backward) generators for "A->B" or "B->A"."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {list(DIRECTIONS)}, got {direction!r}")
+        return (self.a_to_b, self.b_to_a) if direction == "A->B" else (self.b_to_a, self.a_to_b)
+
+
+@dataclass
+class Translation:
+    """One round trip: input x, translated y = G(x), reconstruction F(G(x)), all (H, W, 3) uint8, and
+    cycle_loss = mean |F(G(x)) - x| on the [-1, 1] scale (the paper's L1 cycle term, before λ)."""
+
+    source: np.ndarray
+    translated: np.ndarray
+    reconstructed: np.ndarray
+    cycle_loss: float
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
+    return ((x[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+@torch.no_grad()
+def translate(model: CycleGAN, image: np.ndarray, direction: str = "A->B") -> Translation:
+    """Translate an RGB (H, W, 3) uint8 image (H, W even) one way and back; see `Translation`."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+    forward, backward = model.pair(direction)
+    x = to_tensor(image)
+    y = forward(x)
+    back = backward(y)
+    return Translation(image, _to_uint8(y), _to_uint8(back), float((back - x).abs().mean()))
+
+
+def build(config: dict[str, Any] | None = None) -> CycleGAN:
+    cfg = CycleGANConfig(**(config or {}))
+    return CycleGAN(CycleGenerator(cfg), CycleGenerator(cfg))
+
+
+def load_model() -> CycleGAN:
+    state, config = training.load(NAME)
+    model = build(config)
+    for prefix, generator in (("a_to_b.", model.a_to_b), ("b_to_a.", model.b_to_a)):
+        generator.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        generator.eval()
+    return model
+
+
+LAMBDA_CYCLE = 10.0
+LAMBDA_IDENTITY = 5.0
+
+
+def train(args: Any) -> None:
+    training.limit_threads()
+    quick = training.arg(args, "quick", False)
+    iterations = 10 if quick else training.arg(args, "iterations", 2000)
+    seed = training.arg(args, "seed", 0)
+    device = training.resolve_device(training.arg(args, "device", "auto"))
+    config = CycleGANConfig()
+    torch.manual_seed(seed)  # training-time initialisation only
+    a_parts, b_parts = domain_images()
+    model = build(asdict(config))
+    g, f = model.a_to_b.to(device), model.b_to_a.to(device)
+    d_a, d_b = PatchDiscriminator(config).to(device), PatchDiscriminator(config).to(device)
+    for net in (g, f, d_a, d_b):
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+                nn.init.zeros_(m.bias)
+    opt_g = torch.optim.Adam([*g.parameters(), *f.parameters()], lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], lr=2e-4, betas=(0.5, 0.999))
+    decay_from = iterations // 2  # constant learning rate, then linear decay to 0 (as in the paper)
+    schedule = lambda it: 1.0 if it < decay_from else max(0.0, (iterations - it) / (iterations - decay_from))  # noqa: E731
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, schedule)
+    mse, l1 = F.mse_loss, F.l1_loss
+    batch = 4
+    data_gen = torch.Generator().manual_seed(seed)
+    timer = training.Timer()
+    for it in range(iterations):
+        a = random_crops(a_parts, batch, config.crop, data_gen).to(device)
+        b = random_crops(b_parts, batch, config.crop, data_gen).to(device)
+        fake_b, fake_a = g(a), f(b)
+        pred_b, pred_a = d_b(fake_b), d_a(fake_a)
+        loss_gan = mse(pred_b, torch.ones_like(pred_b)) + mse(pred_a, torch.ones_like(pred_a))
+        loss_cycle = l1(f(fake_b), a) + l1(g(fake_a), b)
+        loss_identity = l1(g(b), b) + l1(f(a), a)
+        loss_g = loss_gan + LAMBDA_CYCLE * loss_cycle + LAMBDA_IDENTITY * loss_identity
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        loss_d = torch.zeros(())
+        for d, real, fake in ((d_b, b, fake_b), (d_a, a, fake_a)):
+            real_pred, fake_pred = d(real), d(fake.detach())
+            loss_d = loss_d + (mse(real_pred, torch.ones_like(real_pred)) + mse(fake_pred, torch.zeros_like(fake_pred))) / 2
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        sched_g.step()
+        sched_d.step()
+        if (it + 1) % 100 == 0 or it + 1 == iterations:
+            print(f"it {it + 1}/{iterations} gan {loss_gan.item():.3f} cycle {loss_cycle.item():.3f} "
+                  f"identity {loss_identity.item():.3f} D {loss_d.item():.3f} {timer.seconds:.0f}s", flush=True)
+    g.cpu().eval()
+    f.cpu().eval()
+    metrics = quality(model)
+    print(metrics, flush=True)
+    state = {**{f"a_to_b.{k}": v for k, v in g.state_dict().items()}, **{f"b_to_a.{k}": v for k, v in f.state_dict().items()}}
+    training.save(
+        NAME, state, config=asdict(config), architecture="cyclegan-generators", input_size=(3, config.crop, config.crop),
+        card=dict(
+            data=f"A: 32x32 crops of the left halves of {', '.join(TRAIN_PHOTOS)} (skimage/sklearn bundled photos, "
+                 f"long side {WORK_SIDE} px); B: crops of the right halves of the same photos after "
+                 f"cv2.stylization({STYLIZE}); unpaired. Held out: {HELD_OUT_PHOTO}.",
+            data_seeds=f"crops and flips drawn by torch.Generator seeded {seed}",
+            epochs=f"{iterations} iterations of batch {batch} (no epochs: crops are drawn at random)",
+            iterations=iterations, batch_size=batch,
+            losses=f"least-squares GAN + {LAMBDA_CYCLE} x L1 cycle + {LAMBDA_IDENTITY} x L1 identity",
+            optimizer="Adam lr 2e-4 betas (0.5, 0.999), linear decay to 0 over the second half", seed=seed,
+            wall_time_s=round(timer.seconds, 1), device=training.device_description(device),
+            parameters_generators=training.count_parameters(g) * 2, metrics=metrics,
+        ),
+    )
+
+
+@torch.no_grad()
+def quality(model: CycleGAN) -> dict[str, float]:
+    """On the held-out photo (never seen, in either domain): the cycle losses both ways, and how close G's cartoon
+    is to the true cv2.stylization (mean |G(a) - stylize(a)| on [-1, 1]) against doing nothing (|a - stylize(a)|)."""
+    photo = to_working_size(bundled_photo(HELD_OUT_PHOTO))
+    cartoon = stylize(photo)
+    a_to_b = translate(model, photo, "A->B")
+    b_to_a = translate(model, cartoon, "B->A")
+    target = to_tensor(cartoon)
+    return {
+        "held_out_cycle_loss_ABA": a_to_b.cycle_loss,
+        "held_out_cycle_loss_BAB": b_to_a.cycle_loss,
+        "held_out_l1_G(a)_vs_true_cartoon": float((to_tensor(a_to_b.translated) - target).abs().mean()),
+        "held_out_l1_photo_vs_true_cartoon": float((to_tensor(photo) - target).abs().mean()),
+        "held_out_l1_F(b)_vs_true_photo": float((to_tensor(b_to_a.translated) - to_tensor(photo)).abs().mean()),
+    }
+
+
+def evaluate(args: Any = None) -> dict[str, float]:
+    metrics = quality(load_model())
+    print(metrics)
+    training.update_card(NAME, metrics=metrics)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    train(training.parse_args(argv, epochs=0))
+
+
+if __name__ == "__main__":
+    main()

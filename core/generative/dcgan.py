@@ -1,0 +1,163 @@
+"""DCGAN (Radford et al. 2016; d2l.ai 20.2) on 16x16 handwritten digits: the latent explorer's model.
+
+Generator: z (B, D) -> transposed convolutions with batch norm and ReLU, 4x4 -> 8x8 -> 16x16 -> tanh.
+Discriminator: strided convolutions with leaky ReLU, 16x16 -> 8x8 -> 4x4 -> one logit.
+Train: `python -m core.train dcgan` (or `python -m core.generative.dcgan`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from core.generative import training
+from core.generative.data import load_digits_tensor
+from core.generative.latent import latents
+from core.generative.metrics import digit_quality
+
+NAME = "dcgan"
+
+
+@dataclass
+class DCGANConfig:
+    latent_dim: int = 32  # length of z
+    width: int = 32  # channels of the last generator block; earlier blocks have 2x and 4x
+    image_size: int = 16  # digits are upscaled from 8x8 to this
+    channels: int = 1  # grey images
+
+
+def g_block(in_channels: int, out_channels: int, kernel: int = 4, stride: int = 2, padding: int = 1) -> nn.Sequential:
+    """ConvTranspose2d + BatchNorm + ReLU (d2l.ai's G_block); doubles H and W with the defaults."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(in_channels, out_channels, kernel, stride, padding, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+def d_block(in_channels: int, out_channels: int, batch_norm: bool = True) -> nn.Sequential:
+    """Conv2d(4, stride 2) + optional BatchNorm + LeakyReLU(0.2) (d2l.ai's D_block); halves H and W."""
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, 4, 2, 1, bias=not batch_norm)]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(out_channels))
+    layers.append(nn.LeakyReLU(0.2, inplace=True))
+    return nn.Sequential(*layers)
+
+
+class Generator(nn.Module):
+    """z (B, latent_dim [+ extra]) -> images (B, channels, 16, 16) in [-1, 1]."""
+
+    def __init__(self, config: DCGANConfig, extra_inputs: int = 0):
+        super().__init__()
+        w = config.width
+        self.config = config
+        self.first = g_block(config.latent_dim + extra_inputs, 4 * w, kernel=4, stride=1, padding=0)  # 1 -> 4
+        self.body = nn.Sequential(g_block(4 * w, 2 * w), g_block(2 * w, w))  # 4 -> 8 -> 16
+        self.to_image = nn.Sequential(nn.Conv2d(w, config.channels, 3, 1, 1), nn.Tanh())
+
+    def features(self, z: torch.Tensor) -> torch.Tensor:
+        """The first block's activations (B, 4*width, 4, 4): where the latent explorer's PCA is computed."""
+        return self.first(z.reshape(z.shape[0], -1, 1, 1))  # (B, D, 1, 1) -> (B, 4w, 4, 4)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.to_image(self.body(self.features(z)))
+
+
+class Discriminator(nn.Module):
+    """images (B, channels [+ extra], 16, 16) -> logits (B,)."""
+
+    def __init__(self, config: DCGANConfig, extra_channels: int = 0):
+        super().__init__()
+        w = config.width
+        self.net = nn.Sequential(
+            d_block(config.channels + extra_channels, w, batch_norm=False),  # 16 -> 8
+            d_block(w, 2 * w),  # 8 -> 4
+            nn.Conv2d(2 * w, 1, 4, 1, 0),  # 4 -> 1
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).reshape(-1)
+
+
+def build_generator(config: dict[str, Any] | None = None) -> Generator:
+    return Generator(DCGANConfig(**(config or {})))
+
+
+def load_generator() -> Generator:
+    """The embedded generator, in eval mode (batch norm uses its running statistics: a sample does not
+    depend on the other samples of the batch)."""
+    state, config = training.load(NAME)
+    generator = build_generator(config)
+    generator.load_state_dict(state)
+    return generator.eval()
+
+
+@torch.no_grad()
+def sample(generator: Generator, seed: int, n: int) -> torch.Tensor:
+    """n samples (n, 1, 16, 16) for `seed`; sample i is the same whatever n is."""
+    return generator(latents(seed, n, generator.config.latent_dim))
+
+
+def train(args: Any) -> None:
+    """Train on all 1,797 digits with Adam(2e-4, betas (0.5, 0.999)) as in the paper and the book."""
+    training.limit_threads()
+    epochs = 3 if training.arg(args, "quick", False) else training.arg(args, "epochs", 120)
+    seed = training.arg(args, "seed", 0)
+    device = training.resolve_device(training.arg(args, "device", "auto"))
+    config = DCGANConfig()
+    torch.manual_seed(seed)  # training-time initialisation only; requests use per-call generators
+    images, _ = load_digits_tensor(config.image_size)
+    generator, discriminator = Generator(config).to(device), Discriminator(config).to(device)
+    training.init_dcgan_weights(generator)
+    training.init_dcgan_weights(discriminator)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    batch = 64
+    data_gen = torch.Generator().manual_seed(seed)
+    timer = training.Timer()
+    for epoch in range(epochs):
+        order = torch.randperm(len(images), generator=data_gen)
+        losses = []
+        for start in range(0, len(images) - batch + 1, batch):
+            real = images[order[start:start + batch]].to(device)
+            z = torch.randn(batch, config.latent_dim, generator=data_gen).to(device)
+            losses.append(training.gan_step(generator, discriminator, opt_g, opt_d, real, z))
+        loss_d, loss_g = torch.tensor(losses).mean(0).tolist()
+        print(f"epoch {epoch + 1}/{epochs} loss_D {loss_d:.3f} loss_G {loss_g:.3f} {timer.seconds:.0f}s", flush=True)
+    generator = generator.cpu().eval()
+    metrics = quality(generator)
+    print(metrics, flush=True)
+    training.save(
+        NAME, generator.state_dict(), config=asdict(config), architecture="dcgan-generator",
+        input_size=(config.channels, config.image_size, config.image_size),
+        card=dict(
+            data="sklearn.datasets.load_digits: all 1,797 8x8 digits, bilinearly upscaled to 16x16, scaled to [-1, 1]",
+            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=batch, optimizer="Adam lr 2e-4 betas (0.5, 0.999)",
+            loss="non-saturating GAN loss (BCE with logits)", seed=seed,
+            wall_time_s=round(timer.seconds, 1), device=training.device_description(device),
+            parameters_generator=training.count_parameters(generator), metrics=metrics,
+        ),
+    )
+
+
+@torch.no_grad()
+def quality(generator: Generator, n: int = 2000) -> dict[str, float]:
+    return digit_quality(sample(generator, seed=12345, n=n))
+
+
+def evaluate(args: Any = None) -> dict[str, float]:
+    metrics = quality(load_generator())
+    print(metrics)
+    training.update_card(NAME, metrics=metrics)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    train(training.parse_args(argv, epochs=120))
+
+
+if __name__ == "__main__":
+    main()
