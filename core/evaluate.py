@@ -16,6 +16,10 @@ from core.train import build_parser, run_cli
 
 EVALUATORS: dict[str, str] = {
     "finetune_source": "core.finetune:evaluate",  # issue 9
+    "dcgan": "core.generative.dcgan:evaluate",  # issue 8
+    "cgan": "core.generative.cgan:evaluate",  # issue 8
+    "cyclegan": "core.generative.cyclegan:evaluate",  # issue 8
+    "progan": "core.generative.progan:evaluate",  # issue 8
     # "ssd": "core.detection:evaluate_ssd",    (issue 5 adds its line)
     # "fcn": "core.segmentation:evaluate",     (issue 6)
 }

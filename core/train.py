@@ -26,6 +26,10 @@ T = TypeVar("T")
 
 TRAINERS: dict[str, str] = {
     "finetune_source": "core.finetune:train",  # issue 9
+    "dcgan": "core.generative.dcgan:train",  # issue 8
+    "cgan": "core.generative.cgan:train",  # issue 8
+    "cyclegan": "core.generative.cyclegan:train",  # issue 8
+    "progan": "core.generative.progan:train",  # issue 8
     # "ssd": "core.detection:train_ssd",       (issue 5 adds its line)
     # "fcn": "core.segmentation:train",        (issue 6)
 }
