@@ -1,0 +1,81 @@
+"""The Detection dataset tab in Chromium at 1366x768: the grid on load, paging, an uploaded background,
+one scene as the API returns it, and a bad split index.
+
+Run alone with `LAB_TABS=demos.dataset pytest tests/browser/test_dataset_browser.py`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.browser.ui import assert_no_error, click_and_wait, error_messages, open_tab, wait_until_idle
+
+SCREENSHOT = os.environ.get("DATASET_SCREENSHOT", "/tmp/dataset.png")
+
+
+def _grid_src(page: Page) -> str:
+    image = page.locator("#dataset-boxes-grid img").first
+    expect(image).to_be_visible(timeout=30_000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#dataset-boxes-grid img'); return i && i.naturalWidth > 0; }",
+        timeout=30_000,
+    )
+    return image.get_attribute("src") or ""
+
+
+def test_dataset_tab_grid_paging_upload_and_single_scene(page: Page, tmp_path):
+    wait_until_idle(page)  # the page-load event's progress overlay must be gone before clicking the tab
+    open_tab(page, "Detection dataset")
+    wait_until_idle(page)
+    first = _grid_src(page)
+    assert first
+    page.get_by_role("tab", name="masks", exact=True).click()
+    expect(page.locator("#dataset-masks-grid img").first).to_be_visible(timeout=10_000)
+    page.get_by_role("tab", name="boxes", exact=True).click()
+    assert "disc" in page.locator(".tabitem:visible").first.inner_text()  # the legend
+    page.screenshot(path=SCREENSHOT)
+
+    click_and_wait(page, "next ▶")
+    expect(page.locator("#dataset-seed input")).to_have_value("8")
+    assert _grid_src(page) != first
+    assert_no_error(page)
+
+    photo = tmp_path / "background.png"
+    Image.fromarray(np.full((200, 320, 3), (30, 160, 60), np.uint8)).save(photo)
+    before = _grid_src(page)
+    page.locator("#dataset-upload input[type=file]").set_input_files(str(photo))
+    wait_until_idle(page)
+    page.wait_for_function(
+        "before => document.querySelector('#dataset-boxes-grid img').getAttribute('src') !== before",
+        arg=before,
+        timeout=30_000,
+    )
+    assert_no_error(page)
+
+    click_and_wait(page, "Make scene")
+    expect(page.locator("#dataset-single-json")).to_contain_text("class_name", timeout=30_000)
+    expect(page.locator("#dataset-single-preview img").first).to_be_visible()
+    assert_no_error(page)
+
+
+def test_dataset_tab_bad_split_index_shows_a_clear_message(page: Page):
+    wait_until_idle(page)
+    open_tab(page, "Detection dataset")
+    wait_until_idle(page)
+    split = page.locator("#dataset-split input")
+    split.click()
+    page.get_by_role("option", name="test", exact=True).click()
+    wait_until_idle(page)
+    seed = page.locator("#dataset-seed input")
+    seed.fill("499")
+    click_and_wait(page, "Generate")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.toast-body.error, [data-testid=\"toast-body\"].error, .error-message')]"
+        ".some(e => e.innerText.includes('past its end'))",
+        timeout=15_000,
+    )
+    assert any("past its end" in message for message in error_messages(page))

@@ -1,0 +1,101 @@
+"""The Detection dataset tab's endpoints through gradio_client: exact scene, JSON and lossless mask PNG.
+
+Run alone with `LAB_TABS=demos.dataset pytest tests/test_demo_dataset.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gradio_client import handle_file
+from PIL import Image
+from torchvision.utils import draw_segmentation_masks
+
+import demos.dataset as dataset
+from core.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
+
+
+def _png(path: str) -> Image.Image:
+    image = Image.open(path)
+    assert image.format == "PNG"
+    return image
+
+
+def test_make_scene_returns_the_exact_scene_json_and_mask(client):
+    image_path, annotations, mask_path = client.predict(7, None, api_name="/make_scene")
+    scene = make_scene(7)
+    np.testing.assert_array_equal(np.asarray(_png(image_path).convert("RGB")), scene.image)
+    mask = _png(mask_path)
+    assert mask.mode == "L" and mask.size == (256, 256)
+    np.testing.assert_array_equal(np.asarray(mask), scene.mask)  # lossless: the exact class values
+    assert set(np.unique(np.asarray(mask))) <= set(range(len(CLASS_NAMES) + 1))
+    assert annotations == scene.annotations()
+    for item in annotations:
+        x1, y1, x2, y2 = map(int, item["box"])
+        inside = np.asarray(mask)[y1:y2, x1:x2] == item["label"] + 1
+        assert inside[:, 0].any() and inside[:, -1].any() and inside[0].any() and inside[-1].any()
+        assert item["class_name"] == CLASS_NAMES[item["label"]]
+
+
+def test_make_scene_on_an_uploaded_background_keeps_its_size(client, tmp_path):
+    photo = np.zeros((180, 300, 3), np.uint8)
+    photo[:, :, 1] = np.linspace(0, 255, 300, dtype=np.uint8)[None, :]
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    image_path, annotations, mask_path = client.predict(4, handle_file(str(path)), api_name="/make_scene")
+    image = np.asarray(_png(image_path).convert("RGB"))
+    mask = np.asarray(_png(mask_path))
+    assert image.shape == (180, 300, 3) and mask.shape == (180, 300)
+    expected = make_scene(4, background=photo)
+    np.testing.assert_array_equal(image, expected.image)
+    np.testing.assert_array_equal(mask, expected.mask)
+    assert annotations == expected.annotations()
+
+
+def test_dataset_grid_numbers(client):
+    boxes_grid, masks_grid, plot, stats = client.predict(3, 4, "test", 0.5, None, api_name="/dataset_grid")
+    seeds = [SPLITS["test"][3 + i] for i in range(4)]
+    assert stats["seeds"] == seeds
+    scenes = [make_scene(s) for s in seeds]
+    assert stats["objects"] == sum(len(s.labels) for s in scenes)
+    assert stats["scenes"][0]["annotations"] == scenes[0].annotations()
+    counts = np.bincount(np.concatenate([s.labels for s in scenes]), minlength=len(CLASS_NAMES))
+    assert stats["class_counts"] == {name: int(c) for name, c in zip(CLASS_NAMES, counts)}
+    size = stats["box_size_px"]
+    assert size["small_lt_32"] + size["medium"] + size["large_ge_96"] == stats["objects"]
+    grid = np.asarray(Image.open(boxes_grid).convert("RGB"))
+    assert grid.shape == (256 + 8, 4 * 260 + 4, 3)  # one row of four 256-px tiles, 4-px gaps
+    assert np.asarray(Image.open(masks_grid)).shape[:2] == grid.shape[:2]
+
+
+def test_mask_overlay_equals_torchvision():
+    scene = make_scene(2)
+    one_hot = torch.from_numpy(scene.mask)[None] == torch.arange(1, len(CLASS_NAMES) + 1)[:, None, None]
+    expected = draw_segmentation_masks(torch.from_numpy(scene.image).permute(2, 0, 1), one_hot, alpha=0.4,
+                                       colors=list(CLASS_COLORS))
+    np.testing.assert_array_equal(dataset.draw_masks(scene, 0.4), expected.permute(1, 2, 0).numpy())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((-1, 4, "any seed", 0.5, None), "minimum value 0"),  # gradio's own bound check on the Number
+        ((0, 40, "any seed", 0.5, None), "maximum value 16"),  # gradio's own bound check on the Slider
+        ((498, 4, "test", 0.5, None), "goes past its end"),
+    ],
+)
+def test_grid_bad_inputs_give_clear_messages(client, args, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name="/dataset_grid")
+
+
+def test_make_scene_bad_upload_is_a_clear_error_and_the_server_keeps_serving(client, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image")
+    with pytest.raises(Exception, match="not an image"):
+        client.predict(1, handle_file(str(bad)), api_name="/make_scene")
+    with pytest.raises(Exception, match="Seed must be"):
+        client.predict(2**31, None, api_name="/make_scene")
+    _, annotations, _ = client.predict(1, None, api_name="/make_scene")
+    assert annotations == make_scene(1).annotations()
