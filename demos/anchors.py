@@ -160,7 +160,7 @@ def source_image(upload: Any, sample: str | None) -> np.ndarray:
 
 def source_info(upload: Any, sample: str | None) -> str:
     image = source_image(upload, sample)
-    return f"**Image**: {'your upload' if upload else 'the sample'}, {image.shape[1]}×{image.shape[0]} px (w×h)"
+    return f"**Image**: {'your upload, ' if upload else ''}{image.shape[1]}×{image.shape[0]} px (w×h)"
 
 
 # --- drawing -------------------------------------------------------------------------------------
