@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 def book_link(page: str, label: str, chapter: str = D2L) -> str:
     """Markdown link to a section of Dive into Deep Learning, e.g. `book_link("anchor.html", "14.4 Anchor Boxes")`."""
-    return f"[📖 d2l.ai — {label}]({chapter}{page})"
+    return f"[Book: d2l.ai — {label}]({chapter}{page})"
 
 
 def header(title: str, formula_markdown: str, link: str) -> None:
