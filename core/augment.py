@@ -562,8 +562,11 @@ def augment_samples(
             raise PipelineError(f"The mask has shape {mask.shape}, the image {(height, width)}.")
         data["mask"] = mask.astype(np.uint8, copy=False)
     samples = []
+    compose = build_pipeline(pipeline)  # one per request: never shared between threads
+    leaves = _leaves(compose)
     for index, sample_seed in enumerate(sample_seeds(seed, n)):
-        compose = build_pipeline(pipeline)  # fresh: no applied params left over from another sample
+        for leaf in leaves:
+            leaf.params = {}  # a leaf that is not called this time (OneOf, p) must not show the last sample's draw
         compose.set_random_state(np.random.default_rng(sample_seed), random.Random(sample_seed))
         try:
             out = compose(**data)
@@ -579,7 +582,7 @@ def augment_samples(
             kept=kept,
             dropped=[k for k in range(len(boxes)) if k not in kept],
             mask=out.get("mask"),
-            steps=[_applied(t, image.shape) for t in _leaves(compose)],
+            steps=[_applied(t) for t in leaves],
         ))
     return samples
 
@@ -605,7 +608,7 @@ def _leaves(transform: Any) -> list[Any]:
     return [transform]
 
 
-def _applied(transform: Any, input_shape: tuple[int, ...]) -> AppliedStep:
+def _applied(transform: Any) -> AppliedStep:
     params = transform.get_applied_params()
     return AppliedStep(
         name=type(transform).__name__,

@@ -288,14 +288,27 @@ def test_json_yaml_and_python_round_trips_are_identical(pipeline):
     assert aug.validate_pipeline(A.to_dict(namespace["transform"])) == pipeline
 
 
-def test_python_code_reproduces_the_grids_first_sample(cat):
+@pytest.mark.parametrize("index", [0, 5])
+def test_python_code_reproduces_a_sample_of_the_grid(cat, index):
     pipeline = aug.preset(aug.DEFAULT_PRESET)
     code = aug.to_python(pipeline, seed=5, n=8)
+    assert "s = int(seeds[0])" in code
     namespace = {"image": cat.image, "mask": cat.mask, "boxes": cat.boxes}
-    exec(code, namespace)  # noqa: S102
-    sample = aug.augment_samples(cat.image, pipeline, 8, 5, cat.boxes, cat.mask)[0]
+    exec(code.replace("seeds[0]", f"seeds[{index}]"), namespace)  # noqa: S102 - a fresh pipeline, as a user would
+    sample = aug.augment_samples(cat.image, pipeline, 8, 5, cat.boxes, cat.mask)[index]
     assert np.array_equal(namespace["out"]["image"], sample.image)
+    assert np.array_equal(namespace["out"]["mask"], sample.mask)
     assert [int(k) for k in namespace["out"]["labels"]] == sample.kept
+
+
+def test_a_step_skipped_inside_one_of_shows_no_stale_parameters(shapes):
+    pipeline = aug.validate_pipeline({"transform": {"__class_fullname__": "Compose", "p": 1.0, "transforms": [
+        {"__class_fullname__": "OneOf", "p": 1.0, "transforms": [aug.default_step("GaussianBlur"),
+                                                               aug.default_step("MedianBlur")]}]}})
+    samples = aug.augment_samples(shapes.image, pipeline, 8, 0)
+    for sample in samples:
+        assert [step.applied for step in sample.steps].count(True) == 1  # exactly one of the two, every time
+    assert {tuple(step.applied for step in s.steps) for s in samples} == {(True, False), (False, True)}
 
 
 def test_albumentations_own_dict_is_accepted():

@@ -56,8 +56,9 @@ def test_augment_on_an_upload_is_downscaled_and_flipped(client, tmp_path):
     gallery, drawn = client.predict(handle_file(str(path)), FLIP, 2, 0, api_name="/augment")
     images = pictures(gallery)
     assert drawn["output_size"] == [768, 1024]  # max side 1024
-    expected = np.asarray(Image.fromarray(big).resize((1024, 768), Image.Resampling.LANCZOS))
-    assert all(np.array_equal(image, expected[:, ::-1]) for image in images)
+    expected = np.asarray(Image.fromarray(big).resize((1024, 768), Image.Resampling.LANCZOS)).astype(int)
+    for image in images:  # the gallery is JPEG: equal up to compression noise, and clearly mirrored
+        assert np.abs(image - expected[:, ::-1]).mean() < 3 < np.abs(image - expected).mean()
     assert drawn["samples"][0]["boxes"] == []
 
 
@@ -116,3 +117,40 @@ def test_bad_boxes_get_a_clear_message(client):
         client.predict(SHAPES, None, "10, 20, 30", FLIP, 1, 0, api_name="/augmentation_run")
     with pytest.raises(Exception, match="x2 > x1"):
         client.predict(SHAPES, None, "50, 20, 30, 40, a", FLIP, 1, 0, api_name="/augmentation_run")
+
+
+# --- the builder's handlers (page-only events, called directly) ----------------------------------
+
+
+def test_builder_add_move_remove_and_json_import_restore_the_pipeline():
+    from demos import augmentation as demo
+
+    state, rows, json_text, yaml_text = demo.load_preset(aug.DEFAULT_PRESET, 0.3)
+    assert [row[1] for row in rows] == ["HorizontalFlip", "ColorJitter", "RandomResizedCrop"]
+    state, rows, json_text, yaml_text, selected = demo.add_step(state, "GaussianBlur", '{"p": 0.25}')
+    assert rows[-1][1] == "GaussianBlur" and rows[-1][2] == 0.25 and selected == 4
+    state, rows, *_, selected = demo.move(state, 4, -3)
+    assert [row[1] for row in rows][0] == "GaussianBlur" and selected == 1
+    state, rows, json_text, yaml_text, selected = demo.remove(state, 2)
+    assert [row[1] for row in rows] == ["GaussianBlur", "ColorJitter", "RandomResizedCrop"]
+    state = demo.set_min_visibility(state, 0.6)[0]
+    json_text, yaml_text = demo._pipeline_json(state), aug.to_yaml(state)
+    for text, data_format in ((json_text, "json"), (yaml_text, "yaml")):
+        restored, restored_rows, _, _, min_visibility = demo.import_pipeline(text, data_format)
+        assert restored == state and restored_rows == demo._steps_table(state) and min_visibility == 0.6
+
+
+def test_builder_errors_are_clear():
+    import gradio as gr
+
+    from demos import augmentation as demo
+
+    state = aug.preset(aug.DEFAULT_PRESET)
+    with pytest.raises(gr.Error, match="not valid JSON"):
+        demo.add_step(state, "Rotate", '{"limit": ')
+    with pytest.raises(gr.Error, match="Unknown parameter"):
+        demo.add_step(state, "Rotate", '{"angle": 10}')
+    with pytest.raises(gr.Error, match="Step 9 does not exist"):
+        demo.remove(state, 9)
+    with pytest.raises(gr.Error, match="not valid JSON"):
+        demo.import_pipeline("{oops", "json")
