@@ -106,7 +106,7 @@ class Candidates:
 
 
 def _short(value: float) -> float:
-    return float(f"{value:.4g}")
+    return float(f"{value:.6g}")
 
 
 def book_candidates() -> Candidates:
@@ -778,7 +778,8 @@ def build() -> None:
             background = gr.Dropdown([CANVAS, *sample_names(), UPLOADED], value=CANVAS, label="draw on")
             table = gr.Dataframe(value=book.table(), headers=TABLE_HEADERS, datatype=["number"] * 6 + ["str"],
                                  interactive=True, label="candidates (edit cells, add rows; class = number or name)",
-                                 max_height=260, static_columns=[0], elem_id="nms-table")
+                                 max_height=260, static_columns=[0], elem_id="nms-table",
+                                 column_widths=["9%", "15%", "15%", "15%", "15%", "14%", "17%"])
             with gr.Accordion("Candidates as JSON (paste raw detector outputs here)", open=False):
                 candidates_box = gr.Textbox(value=book.to_json(), lines=8, max_lines=14, label="candidates JSON",
                                             elem_id="nms-json", buttons=["copy"])
@@ -791,7 +792,7 @@ def build() -> None:
                 step = gr.Slider(0, FINAL_STEP, value=FINAL_STEP, step=1, label="greedy step (0 = before NMS)",
                                  scale=5, elem_id="nms-step")
                 following = gr.Button("step ▶", size="sm", min_width=60, scale=0, elem_id="nms-next")
-            picture = gr.Image(type="numpy", show_label=False, interactive=False, height=450,
+            picture = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=450,
                                buttons=["download", "fullscreen"], elem_id="nms-picture")
             caption = gr.Markdown(elem_id="nms-caption")
             steps_table = gr.Dataframe(headers=STEP_HEADERS, label="the greedy steps (▶ = shown)", interactive=False,

@@ -36,17 +36,17 @@ MIN_NUMBER_CELL = 19
 """Cells smaller than this are drawn as colours only, without their numbers."""
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "book: 2×2 input, 2×2 kernel": dict(X="0 1\n2 3", K="0 1\n2 3", stride=1, padding=0, output_padding=0),
+    "book: 2×2 example": dict(X="0 1\n2 3", K="0 1\n2 3", stride=1, padding=0, output_padding=0),
     "book: padding 1": dict(X="0 1\n2 3", K="0 1\n2 3", stride=1, padding=1, output_padding=0),
     "book: stride 2": dict(X="0 1\n2 3", K="0 1\n2 3", stride=2, padding=0, output_padding=0),
-    "checkerboard: 4×4 ones, 3×3 kernel, stride 2": dict(
+    "checkerboard: k=3, s=2": dict(
         X="\n".join(["1 1 1 1"] * 4), K="\n".join(["1 1 1"] * 3), stride=2, padding=0, output_padding=0),
-    "no checkerboard: 4×4 kernel, stride 2": dict(
+    "no checkerboard: k=4, s=2": dict(
         X="\n".join(["1 1 1 1"] * 4), K="\n".join(["1 1 1 1"] * 4), stride=2, padding=1, output_padding=0),
-    "output padding: 3×3 input, stride 2": dict(
+    "output padding: s=2, op=1": dict(
         X="1 2 3\n4 5 6\n7 8 9", K="1 1 1\n1 1 1\n1 1 1", stride=2, padding=1, output_padding=1),
 }
-DEFAULT_PRESET = "book: 2×2 input, 2×2 kernel"
+DEFAULT_PRESET = "book: 2×2 example"
 
 # --- parsing and validation ------------------------------------------------------------------
 
@@ -654,17 +654,17 @@ def build() -> None:
                              elem_id="tc-step")
             with gr.Tabs():
                 with gr.Tab("① scatter-add"):
-                    scatter = gr.Image(type="numpy", show_label=False, interactive=False, height=330,
+                    scatter = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=330,
                                        buttons=["download", "fullscreen"], elem_id="tc-scatter")
                 with gr.Tab("② zero-insertion + convolution"):
-                    zero = gr.Image(type="numpy", show_label=False, interactive=False, height=330,
+                    zero = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=330,
                                     buttons=["download", "fullscreen"], elem_id="tc-zero")
                 with gr.Tab("③ matrix  Wᵀ"):
-                    matrix = gr.Image(type="numpy", show_label=False, interactive=False, height=420,
+                    matrix = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=420,
                                       buttons=["download", "fullscreen"], elem_id="tc-matrix")
                 with gr.Tab("overlap count (checkerboard)"):
                     with gr.Row():
-                        overlap = gr.Image(type="numpy", show_label=False, interactive=False, height=330,
+                        overlap = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=330,
                                            buttons=["download", "fullscreen"], elem_id="tc-overlap")
                         overlap_md = gr.Markdown()
             with gr.Row(equal_height=False):

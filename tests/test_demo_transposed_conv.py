@@ -44,7 +44,7 @@ def test_book_padding_one(client):
 
 
 def test_checkerboard_preset(client):
-    preset = tc.PRESETS["checkerboard: 4×4 ones, 3×3 kernel, stride 2"]
+    preset = tc.PRESETS["checkerboard: k=3, s=2"]
     result = numbers(client, preset["X"], preset["K"], preset["stride"], preset["padding"])
     counts = np.array(result["overlap_count"])
     assert counts.shape == (9, 9) and result["checkerboard"] is True
@@ -52,7 +52,7 @@ def test_checkerboard_preset(client):
     assert counts[4, 3] == 2 and counts[4, 4] == 4
     # with ones as input and kernel, the output *is* the overlap count
     assert result["output"] == result["overlap_count"]
-    even = tc.PRESETS["no checkerboard: 4×4 kernel, stride 2"]
+    even = tc.PRESETS["no checkerboard: k=4, s=2"]
     result = numbers(client, even["X"], even["K"], even["stride"], even["padding"])
     counts = np.array(result["overlap_count"])
     assert result["checkerboard"] is False and (counts[1:-1, 1:-1] == 4).all()

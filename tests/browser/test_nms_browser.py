@@ -58,7 +58,22 @@ def test_nms_tab_steps_through_the_book_example_and_clutter(page: Page):
     wait_until_idle(page)
     expect(page.locator(ERROR_TOAST).first).to_be_visible(timeout=10_000)
     assert any("not valid JSON" in message for message in error_messages(page)), error_messages(page)
+    for close in page.locator(".toast-close").all():  # dismiss it before the next checks
+        close.click()
+    expect(page.locator(ERROR_TOAST)).to_have_count(0, timeout=10_000)
     page.locator("#nms-book").click()
     wait_until_idle(page)
     expect(caption).to_contain_text("4", timeout=10_000)
     expect(caption).to_contain_text("2 kept after NMS")
+
+    # edit the table: box #1 scored 0.95 becomes the dog baseline and suppresses #0 instead
+    cell = page.locator("#nms-table [data-testid='cell-1-5']")
+    expect(cell).to_contain_text("0.8")
+    cell.dblclick()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("0.95")
+    page.keyboard.press("Enter")
+    wait_until_idle(page)
+    expect(page.locator("#nms-steps")).to_contain_text("#0 (0.74)", timeout=10_000)
+    expect(caption).to_contain_text("2 kept after NMS")
+    assert_no_error(page)

@@ -44,7 +44,7 @@ def test_transposed_conv_tab_views_scrubber_preset_and_error(page: Page):
 
     # the checkerboard preset; every view shows a picture
     page.locator("#tc-preset input").click()
-    page.get_by_role("option", name="checkerboard: 4×4 ones, 3×3 kernel, stride 2").click()
+    page.get_by_role("option", name="checkerboard: k=3, s=2").click()
     wait_until_idle(page)
     expect(page.locator("#tc-code")).to_contain_text("stride=2", timeout=10_000)
     expect(torch_value).to_contain_text("identical")
