@@ -598,7 +598,9 @@ def check_boxes(boxes: Any, height: int, width: int) -> np.ndarray:
         if not (x2 > x1 and y2 > y1):
             raise PipelineError(f"Box {k + 1} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) needs x2 > x1 and y2 > y1.")
         if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-            raise PipelineError(f"Box {k + 1} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside the {width}x{height} image.")
+            raise PipelineError(
+                f"Box {k + 1} ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside the {width}x{height} image."
+            )
     return array.astype(np.float32)
 
 
@@ -717,7 +719,8 @@ def draw_sample(
         ids = [k for k in range(len(names)) if np.any(mask == k + 1)]
         if ids:
             masks = torch.from_numpy(np.stack([mask == k + 1 for k in ids]))  # (M, H, W) bool
-            tensor = draw_segmentation_masks(tensor, masks, alpha=alpha, colors=[PALETTE[k % len(PALETTE)] for k in ids])
+            colors = [PALETTE[k % len(PALETTE)] for k in ids]
+            tensor = draw_segmentation_masks(tensor, masks, alpha=alpha, colors=colors)
     if len(boxes):
         side = max(image.shape[:2])
         font = _label_font()

@@ -123,7 +123,7 @@ def _parse_params(text: str, name: str) -> dict:
 # --- actions --------------------------------------------------------------------------------
 
 
-def load_preset(name: str, min_visibility: float):
+def load_preset(name: str, min_visibility: float) -> tuple:
     with user_errors():
         return _builder_views(_aug().preset(name, min_visibility=float(min_visibility)))
 
@@ -133,7 +133,7 @@ def transform_defaults(name: str) -> str:
         return json.dumps(_aug().step_params(_aug().default_step(name)))
 
 
-def add_step(pipeline: dict, name: str, params_text: str):
+def add_step(pipeline: dict, name: str, params_text: str) -> tuple:
     with user_errors():
         aug = _aug()
         step = aug.make_step(name, _parse_params(params_text, name))
@@ -144,7 +144,7 @@ def add_step(pipeline: dict, name: str, params_text: str):
         return (*_builder_views(new), len(steps))
 
 
-def replace_selected(pipeline: dict, step_number: Any, name: str, params_text: str):
+def replace_selected(pipeline: dict, step_number: Any, name: str, params_text: str) -> tuple:
     with user_errors():
         aug = _aug()
         index = _step_index(step_number, pipeline)
@@ -152,7 +152,7 @@ def replace_selected(pipeline: dict, step_number: Any, name: str, params_text: s
         return _builder_views(aug.with_steps(pipeline, aug.replace_step(aug.pipeline_steps(pipeline), index, step)))
 
 
-def move(pipeline: dict, step_number: Any, offset: int):
+def move(pipeline: dict, step_number: Any, offset: int) -> tuple:
     with user_errors():
         aug = _aug()
         index = _step_index(step_number, pipeline)
@@ -161,7 +161,7 @@ def move(pipeline: dict, step_number: Any, offset: int):
         return (*_builder_views(aug.with_steps(pipeline, steps)), new_index + 1)
 
 
-def remove(pipeline: dict, step_number: Any):
+def remove(pipeline: dict, step_number: Any) -> tuple:
     with user_errors():
         aug = _aug()
         index = _step_index(step_number, pipeline)
@@ -169,7 +169,7 @@ def remove(pipeline: dict, step_number: Any):
         return (*_builder_views(aug.with_steps(pipeline, steps)), max(1, min(index + 1, len(steps))))
 
 
-def select_step(pipeline: dict, evt: gr.SelectData):
+def select_step(pipeline: dict, evt: gr.SelectData) -> tuple:
     """Clicking a row of the steps table selects that step and loads it into the editor."""
     aug = _aug()
     steps = aug.pipeline_steps(pipeline)
@@ -182,12 +182,12 @@ def select_step(pipeline: dict, evt: gr.SelectData):
     return int(row) + 1, editor_name, json.dumps(aug.step_params(step))
 
 
-def set_min_visibility(pipeline: dict, min_visibility: float):
+def set_min_visibility(pipeline: dict, min_visibility: float) -> tuple:
     with user_errors():
         return _builder_views(_aug().with_min_visibility(pipeline, float(min_visibility)))
 
 
-def import_pipeline(text: str, data_format: str):
+def import_pipeline(text: str, data_format: str) -> tuple:
     """Paste JSON or YAML in Albumentations' serialized form: restores the builder."""
     with user_errors():
         aug = _aug()
@@ -195,13 +195,13 @@ def import_pipeline(text: str, data_format: str):
         return (*_builder_views(pipeline), aug.min_visibility_of(pipeline))
 
 
-def scene_boxes(scene_name: str):
+def scene_boxes(scene_name: str) -> str:
     with user_errors():
         scene = _aug().scene(scene_name)
         return boxes_text(scene.boxes, scene.names)
 
 
-def _source(scene_name: str | None, upload: Any, boxes_text_value: str | None):
+def _source(scene_name: str | None, upload: Any, boxes_text_value: str | None) -> tuple:
     """(image, boxes, names, mask, label): an upload with typed boxes, or a bundled scene."""
     aug = _aug()
     if upload:
@@ -234,7 +234,8 @@ def _pipeline_from_text(pipeline: Any) -> dict:
     return _aug().parse_pipeline(pipeline)
 
 
-def compute(image, boxes, names, mask, pipeline: dict, n: int, seed: int):
+def compute(image: np.ndarray, boxes: np.ndarray, names: list[str], mask: np.ndarray | None, pipeline: dict,
+            n: int, seed: int) -> tuple:
     """Run and draw: (gallery items, status markdown, table rows, JSON, Python code)."""
     aug = _aug()
     samples = aug.augment_samples(image, pipeline, n, seed, boxes, mask)
@@ -270,7 +271,7 @@ def compute(image, boxes, names, mask, pipeline: dict, n: int, seed: int):
     return gallery, status, rows, result, aug.to_python(pipeline, seed=seed, n=n)
 
 
-def run(scene_name: str, upload: Any, boxes_text_value: str, pipeline: str, n: Any, seed: Any):
+def run(scene_name: str, upload: Any, boxes_text_value: str, pipeline: str, n: Any, seed: Any) -> tuple:
     """The tab's main action: the grid, the status line, the drawn-parameters table and JSON, the code."""
     with user_errors():
         pipeline_dict = _pipeline_from_text(pipeline)
@@ -278,7 +279,7 @@ def run(scene_name: str, upload: Any, boxes_text_value: str, pipeline: str, n: A
         return compute(image, boxes, names, mask, pipeline_dict, _n(n), parse_seed(seed))
 
 
-def augment(image: Any, pipeline: str, n: Any, seed: Any):
+def augment(image: Any, pipeline: str, n: Any, seed: Any) -> tuple:
     """API `augment`: (image or None, pipeline JSON, n, seed) -> (gallery of n images, drawn parameters JSON).
 
     With no image the default scene (with its boxes and mask) is used; the gallery images have the

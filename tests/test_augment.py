@@ -16,6 +16,7 @@ from torchvision.ops import box_iou
 from core import augment as aug
 
 A = aug.A
+BOOK_CROP = "Book: RandomResizedCrop 200x200, scale (0.1, 1), ratio (0.5, 2)"
 pytestmark = pytest.mark.filterwarnings("ignore:Got processor for bboxes")  # pixel-only pipelines carry boxes through
 
 
@@ -66,7 +67,8 @@ def test_sample_i_does_not_depend_on_n(cat):
 def test_two_flips_draw_independently(shapes):
     """Albumentations' Compose(seed=...) gives every transform the same stream (both flips fire together);
     our shared generator pair must not."""
-    pipeline = aug.pipeline_dict([aug.make_step("HorizontalFlip", {"p": 0.5}), aug.make_step("VerticalFlip", {"p": 0.5})])
+    flips = [aug.make_step("HorizontalFlip", {"p": 0.5}), aug.make_step("VerticalFlip", {"p": 0.5})]
+    pipeline = aug.pipeline_dict(flips)
     samples = aug.augment_samples(shapes.image, pipeline, 16, 0)
     combos = {tuple(step.applied for step in s.steps) for s in samples}
     assert combos == {(False, False), (False, True), (True, False), (True, True)}
@@ -77,7 +79,7 @@ def test_two_flips_draw_independently(shapes):
 
 def test_book_presets_exist_with_the_books_arguments():
     assert len(aug.PRESETS) >= 7
-    crop = aug.step_params(aug.pipeline_steps(aug.preset("Book: RandomResizedCrop 200x200, scale (0.1, 1), ratio (0.5, 2)"))[0])
+    crop = aug.step_params(aug.pipeline_steps(aug.preset(BOOK_CROP))[0])
     assert crop["size"] == [200, 200] and crop["scale"] == [0.1, 1.0] and crop["ratio"] == [0.5, 2.0]
     jitter = aug.step_params(aug.pipeline_steps(aug.preset("Book: brightness, contrast, saturation, hue 0.5"))[0])
     assert jitter["brightness"] == [0.5, 1.5] and jitter["contrast"] == [0.5, 1.5]
@@ -99,7 +101,7 @@ def test_flip_presets_mirror_exactly_when_applied(cat, preset, flip):
 
 def test_random_resized_crop_preset_has_the_asked_size_and_uses_the_drawn_box(cat):
     height, width = cat.image.shape[:2]
-    pipeline = aug.preset("Book: RandomResizedCrop 200x200, scale (0.1, 1), ratio (0.5, 2)")
+    pipeline = aug.preset(BOOK_CROP)
     for sample in aug.augment_samples(cat.image, pipeline, 8, 2, cat.boxes, cat.mask):
         assert sample.image.shape == (200, 200, 3) and sample.mask.shape == (200, 200)
         params = sample.steps[0].params
@@ -107,7 +109,8 @@ def test_random_resized_crop_preset_has_the_asked_size_and_uses_the_drawn_box(ca
         assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
         assert 0.1 * 0.95 <= params["crop_area_fraction"] <= 1.0
         assert 0.5 * 0.9 <= params["crop_aspect_w_over_h"] <= 2.0 * 1.1
-        reference = cv2.resize(np.ascontiguousarray(cat.image[y1:y2, x1:x2]), (200, 200), interpolation=cv2.INTER_LINEAR)
+        crop = np.ascontiguousarray(cat.image[y1:y2, x1:x2])
+        reference = cv2.resize(crop, (200, 200), interpolation=cv2.INTER_LINEAR)  # (width, height)
         assert np.array_equal(sample.image, reference)
 
 
@@ -168,7 +171,7 @@ RECTANGLE = 0  # index of the rectangle in the shapes scene
 GEOMETRIC = {
     "HorizontalFlip": aug.pipeline_dict([aug.make_step("HorizontalFlip", {"p": 1.0})]),
     "VerticalFlip": aug.pipeline_dict([aug.make_step("VerticalFlip", {"p": 1.0})]),
-    "RandomResizedCrop": aug.preset("Book: RandomResizedCrop 200x200, scale (0.1, 1), ratio (0.5, 2)"),
+    "RandomResizedCrop": aug.preset(BOOK_CROP),
     "Rotate": aug.pipeline_dict([aug.make_step("Rotate", {"limit": [-45, 45], "p": 1.0})]),
     "Affine": aug.pipeline_dict([aug.make_step("Affine", {"scale": [0.7, 1.3], "translate_percent": [-0.1, 0.1],
                                                           "rotate": [-30, 30], "shear": [-15, 15], "p": 1.0})]),
@@ -367,5 +370,6 @@ def test_deterministic_under_threads(cat):
     reference = aug.augment_samples(cat.image, pipeline, 4, 9, cat.boxes, cat.mask)
     random.seed(123)  # global state is never used
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: aug.augment_samples(cat.image, pipeline, 4, 9, cat.boxes, cat.mask), range(4)))
+        results = list(pool.map(
+            lambda _: aug.augment_samples(cat.image, pipeline, 4, 9, cat.boxes, cat.mask), range(4)))
     assert all(same_samples(reference, r) for r in results)
