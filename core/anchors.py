@@ -346,6 +346,7 @@ def multibox_target(
     Args:
         anchors (Tensor[1, A, 4] or Tensor[A, 4]): normalised ``(x1, y1, x2, y2)`` anchors.
         labels (Tensor[B, G, 5]): rows ``[class, x1, y1, x2, y2]``, normalised; padding rows have class -1.
+        iou_threshold, eps, norm: as in `assign_anchor_to_bbox` and `offset_boxes`.
 
     Returns:
         bbox_offset (Tensor[B, A * 4]): offset targets, 0 for unassigned anchors.
