@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+# Before torch/albumentations load: idle OpenMP threads sleep instead of spinning on the shared cores,
+# and albumentations never checks PyPI for a newer version (no network in class, no 2 s stall).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+
 import importlib
 import importlib.util
-import os
 
 import gradio as gr
 import torch
