@@ -265,10 +265,10 @@ def build() -> None:
         with gr.Column(scale=7, min_width=600):
             with gr.Tabs():
                 with gr.Tab("boxes"):
-                    boxes_grid = gr.Image(type="numpy", label="scenes and their boxes", interactive=False, height=420,
+                    boxes_grid = gr.Image(type="numpy", format="jpeg", label="scenes and their boxes", interactive=False, height=420,
                                           elem_id="dataset-boxes-grid", buttons=["download", "fullscreen"])
                 with gr.Tab("masks"):
-                    masks_grid = gr.Image(type="numpy", label="class masks", interactive=False, height=420,
+                    masks_grid = gr.Image(type="numpy", format="jpeg", label="class masks", interactive=False, height=420,
                                           elem_id="dataset-masks-grid", buttons=["download", "fullscreen"])
             sizes = gr.BarPlot(x="box size (px)", y="boxes", color="class", label="box sizes in these scenes",
                                color_map=dict(zip(CLASS_NAMES, CLASS_COLORS)), sort=SIZE_BIN_NAMES, height=240,
@@ -287,13 +287,14 @@ def build() -> None:
             with gr.Row():
                 single_image = gr.Image(type="numpy", format="png", label="scene image", interactive=False,
                                         height=300, buttons=["download"])
-                single_preview = gr.Image(type="numpy", label="boxes + mask preview", interactive=False, height=300,
+                single_preview = gr.Image(type="numpy", format="jpeg", label="boxes + mask preview", interactive=False, height=300,
                                           elem_id="dataset-single-preview")
                 single_mask = gr.Image(type="filepath", format="png", image_mode="L", interactive=False, height=300,
                                        label="class mask PNG (0 = background, k+1 = class k)", buttons=["download"])
             single_json = gr.JSON(label="ground truth [{box, label, class_name}] in pixels", open=True, height=220,
                                   elem_id="dataset-single-json")
 
+    # The grids are JPEG: 40x faster to encode than WebP at 16 scenes; `make_scene` returns exact PNGs.
     grid_inputs = [seed, count, split, opacity, upload]
     grid_outputs = [boxes_grid, masks_grid, sizes, stats]
     grid_event = dict(fn=dataset_grid, inputs=grid_inputs, outputs=grid_outputs, show_progress="minimal")

@@ -27,6 +27,15 @@ def _grid_src(page: Page) -> str:
     return image.get_attribute("src") or ""
 
 
+def _wait_for_new_grid(page: Page, before: str) -> None:
+    page.wait_for_function(
+        "before => { const i = document.querySelector('#dataset-boxes-grid img');"
+        " return i && i.getAttribute('src') !== before && i.naturalWidth > 0; }",
+        arg=before,
+        timeout=30_000,
+    )
+
+
 def test_dataset_tab_grid_paging_upload_and_single_scene(page: Page, tmp_path):
     wait_until_idle(page)  # the page-load event's progress overlay must be gone before clicking the tab
     open_tab(page, "Detection dataset")
@@ -41,7 +50,7 @@ def test_dataset_tab_grid_paging_upload_and_single_scene(page: Page, tmp_path):
 
     click_and_wait(page, "next ▶")
     expect(page.locator("#dataset-seed input")).to_have_value("8")
-    assert _grid_src(page) != first
+    _wait_for_new_grid(page, first)
     assert_no_error(page)
 
     photo = tmp_path / "background.png"
@@ -49,11 +58,7 @@ def test_dataset_tab_grid_paging_upload_and_single_scene(page: Page, tmp_path):
     before = _grid_src(page)
     page.locator("#dataset-upload input[type=file]").set_input_files(str(photo))
     wait_until_idle(page)
-    page.wait_for_function(
-        "before => document.querySelector('#dataset-boxes-grid img').getAttribute('src') !== before",
-        arg=before,
-        timeout=30_000,
-    )
+    _wait_for_new_grid(page, before)
     assert_no_error(page)
 
     click_and_wait(page, "Make scene")
