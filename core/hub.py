@@ -434,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         local = WEIGHTS_DIR / spec.filename
         if args.command == "list":
             size = f"{local.stat().st_size / 2**20:.2f} MiB" if local.is_file() else "not embedded"
-            print(f"{name:16s} {spec.architecture:16s} {size:>14s}  {spec.repo_id}@{spec.revision}")
+            print(f"{name:16s} {spec.architecture:24s} {size:>14s}  {spec.repo_id}@{spec.revision}")
         elif not local.is_file():
             print(f"{name}: not embedded ({spec.repo_id}@{spec.revision})")
         else:
