@@ -294,7 +294,8 @@ def parse_candidates(text: str) -> Candidates:
     try:
         payload = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"The candidates are not valid JSON: {error.msg} (line {error.lineno}, column {error.colno}).") from None
+        raise ValueError(f"The candidates are not valid JSON: {error.msg} "
+                         f"(line {error.lineno}, column {error.colno}).") from None
     rows, meta = _rows_from_payload(payload)
     names = meta.get("class_names", [])
     if not isinstance(names, list):
@@ -528,7 +529,8 @@ def _legend(width: int) -> Image.Image:
     return strip
 
 
-def render(candidates: Candidates, trace: Trace, step: int, background: str = CANVAS, upload: Any = None) -> tuple[np.ndarray, str]:
+def render(candidates: Candidates, trace: Trace, step: int, background: str = CANVAS,
+           upload: Any = None) -> tuple[np.ndarray, str]:
     """Draw the candidates after `step` greedy steps. Returns (H, W, 3) uint8 and a note on the background."""
     if background == UPLOADED and upload is not None:
         image, note = _scaled(*_background(candidates.image_size, background, upload))
@@ -599,8 +601,10 @@ def _steps_table(candidates: Candidates, trace: Trace, step: int) -> list[list[A
 
 
 def _caption(candidates: Candidates, trace: Trace, step: int, counts: dict, note: str, class_aware: bool) -> str:
-    mode = "class-aware (a box only suppresses its own class)" if class_aware else "class-agnostic (any class suppresses any)"
-    head = (f"**{counts['candidates']}** candidates → **{counts['above_score_threshold']}** with score ≥ threshold → "
+    mode = ("class-aware (a box only suppresses its own class)" if class_aware
+            else "class-agnostic (any class suppresses any)")
+    head = (f"**{counts['candidates']}** candidates → "
+            f"**{counts['above_score_threshold']}** with score ≥ threshold → "
             f"**{counts['kept']}** kept after NMS ({counts['suppressed']} suppressed). Mode: {mode}.")
     if not trace.steps:
         return head + "\n\nNo candidate passes the score threshold."
@@ -669,9 +673,11 @@ CANDIDATES_TABLE: gr.Dataframe | None = None
 BACKGROUND_CHOICE: gr.Dropdown | None = None
 BACKGROUND_UPLOAD: gr.Image | None = None
 LOAD_TARGETS: list[gr.components.Component] = []
-"""Outputs for `load_candidates` (after `build`): [CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD]."""
+"""Outputs for `load_candidates` (set by `build`):
+[CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD]."""
 REFRESH: dict[str, Any] = {}
-"""`fn`, `inputs`, `outputs` that redraw the tab from its current inputs (after `build`); chain with `.then(**REFRESH)`."""
+"""`fn`, `inputs`, `outputs` (and a private api_name) that redraw the tab from its current inputs (set by `build`);
+chain with `.then(**REFRESH)` after writing into `LOAD_TARGETS`."""
 
 
 def load_candidates(boxes: Any, scores: Any, labels: Any = None, *, class_names: Sequence[str] = (),

@@ -115,7 +115,8 @@ def _integer(value: Any, name: str, low: int, high: int) -> int:
 
 @dataclass
 class Problem:
-    """A validated transposed convolution: X (h, w), K (kh, kw), stride, padding, output padding (same for both axes)."""
+    """A validated transposed convolution: X (h, w), K (kh, kw); stride, padding and output padding are the same
+    along both axes."""
 
     X: np.ndarray
     K: np.ndarray
@@ -373,9 +374,8 @@ def _draw_grid(image: Image.Image, draw: ImageDraw.ImageDraw, grid: Grid, x0: in
         for r in range(rows):
             for c in range(cols):
                 mask = _number_mask(_fmt(float(values[r, c])), number_font_size, cell - 4)
-                image.paste((150, 150, 150) if muted[r, c] else (10, 10, 10),
-                            (x0 + c * cell + (cell - mask.width) // 2 + 1, top + r * cell + (cell - mask.height) // 2 + 1),
-                            mask)
+                corner = (x0 + c * cell + (cell - mask.width) // 2 + 1, top + r * cell + (cell - mask.height) // 2 + 1)
+                image.paste((150, 150, 150) if muted[r, c] else (10, 10, 10), corner, mask)
     for r, c in grid.highlight:
         if 0 <= r < rows and 0 <= c < cols:
             draw.rectangle([x0 + c * cell, top + r * cell, x0 + (c + 1) * cell, top + (r + 1) * cell],
@@ -440,13 +440,15 @@ def zero_insertion_view(problem: Problem, views: Views, step: int) -> np.ndarray
     highlight = []
     if element is not None:
         i, j = element
-        highlight = [tuple(int(v) for v in cell) for cell in np.argwhere(views.element_at == i * problem.X.shape[1] + j)]
+        where = np.argwhere(views.element_at == i * problem.X.shape[1] + j)  # (1, 2), or (0, 2) if cropped away
+        highlight = [tuple(int(v) for v in cell) for cell in where]
     flipped = problem.K[::-1, ::-1]
     pad = kh - 1 - p
     row: list[Grid | Text] = [
         Grid(problem.X, "input X", highlight=[element] if element else []),
         Text("->"),
-        Grid(views.zero_inserted, f"{s - 1} zero(s) between, pad k-1-p = {pad}" + (f" (+{op} bottom/right)" if op else ""),
+        Grid(views.zero_inserted,
+             f"{s - 1} zero(s) between, pad k-1-p = {pad}" + (f" (+{op} bottom/right)" if op else ""),
              kinds=views.zero_kinds, highlight=highlight),
         Text("conv"),
         Grid(flipped, "K flipped"),
@@ -623,9 +625,10 @@ def _preset(name: str):
 
 
 EXPLANATION = r"""
-A **transposed convolution** maps each input element to a $k_h\times k_w$ patch: $Y[is{+}a,\, js{+}b] \mathrel{+}= X[i,j]\,K[a,b]$,
-then crops $p$ rows/columns from each border. It equals an ordinary convolution of the zero-inserted, padded input
-with the 180°-flipped kernel, and, writing the stride-$s$ convolution $Y\mapsto X$ as a matrix $W$, it is
+A **transposed convolution** maps each input element to a $k_h\times k_w$ patch:
+$Y[is{+}a,\, js{+}b] \mathrel{+}= X[i,j]\,K[a,b]$, then crops $p$ rows/columns from each border.
+It equals an ordinary convolution of the zero-inserted, padded input with the 180°-flipped kernel, and,
+writing the stride-$s$ convolution $Y\mapsto X$ as a matrix $W$, it is
 $\operatorname{vec}(Y) = W^\top \operatorname{vec}(X)$ — hence the name. Edit X and K (one row per line).
 """
 
@@ -638,9 +641,11 @@ def build() -> None:
         with gr.Column(scale=3, min_width=300):
             preset = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="preset", elem_id="tc-preset")
             with gr.Row():
-                x_box = gr.Textbox(value=default["X"], lines=4, max_lines=8, label=f"input X (≤ {MAX_INPUT_SIDE}×{MAX_INPUT_SIDE})",
+                x_box = gr.Textbox(value=default["X"], lines=4, max_lines=8,
+                                   label=f"input X (≤ {MAX_INPUT_SIDE}×{MAX_INPUT_SIDE})",
                                    min_width=120, elem_id="tc-x")
-                k_box = gr.Textbox(value=default["K"], lines=4, max_lines=5, label=f"kernel K (≤ {MAX_KERNEL_SIDE}×{MAX_KERNEL_SIDE})",
+                k_box = gr.Textbox(value=default["K"], lines=4, max_lines=5,
+                                   label=f"kernel K (≤ {MAX_KERNEL_SIDE}×{MAX_KERNEL_SIDE})",
                                    min_width=120, elem_id="tc-k")
             stride = gr.Slider(1, MAX_STRIDE, value=default["stride"], step=1, label="stride s")
             padding = gr.Slider(0, MAX_PADDING, value=default["padding"], step=1, label="padding p")
