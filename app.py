@@ -11,6 +11,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import importlib
 import importlib.util
+import inspect
 
 import gradio as gr
 import torch
@@ -27,8 +28,10 @@ MAX_FILE_SIZE = "20mb"
 
 
 def configure_torch() -> None:
-    """Few threads per request: many students share 2 cores, and a request never waits on others' thread pools."""
-    torch.set_num_threads(int(os.environ.get("LAB_TORCH_THREADS", "2")))
+    """One intra-op thread per request by default: a class shares 2 cores, and parallelism comes from serving
+    several requests at once (the queue's concurrency), not from each small op waiting on a thread pool.
+    `LAB_TORCH_THREADS=2` suits a teacher alone on the machine."""
+    torch.set_num_threads(int(os.environ.get("LAB_TORCH_THREADS", "1")))
 
 
 def tab_modules() -> list[str]:
@@ -38,6 +41,11 @@ def tab_modules() -> list[str]:
     return [m for m in names if importlib.util.find_spec(m) is not None]
 
 
+def tab_id(module_name: str) -> str:
+    """The id of a module's tab: `demos.nms` -> `"nms"` (use with `gr.Tabs(selected=...)`)."""
+    return module_name.split(".")[-1]
+
+
 def build_app() -> gr.Blocks:
     """One `gr.Blocks` with a tab per module listed in `demos.TAB_MODULES`."""
     with gr.Blocks(title="Computer-vision lab", delete_cache=(3600, 3600)) as demo:
@@ -45,11 +53,15 @@ def build_app() -> gr.Blocks:
             "# Computer-vision lab\nInteractive companion to *Dive into Deep Learning*'s computer-vision and GAN "
             "chapters: every picture is computed live, every number is returned by a named API endpoint."
         )
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             for module_name in tab_modules():
                 module = importlib.import_module(module_name)
-                with gr.Tab(module.TITLE, id=module_name.split(".")[-1]):
-                    module.build()
+                with gr.Tab(module.TITLE, id=tab_id(module_name)):
+                    # A tab that sends data to another one (detection -> NMS) takes the `gr.Tabs` to switch to it.
+                    if "tabs" in inspect.signature(module.build).parameters:
+                        module.build(tabs=tabs)
+                    else:
+                        module.build()
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
