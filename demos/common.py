@@ -64,6 +64,25 @@ def read_image(upload: Any, *, max_side: int | None = 1024, sample: str | None =
     return loaded_array
 
 
+def image_upload(**image_kwargs: Any) -> gr.Image:
+    """The upload component every tab uses: a `gr.Image(type="filepath")` whose file reaches `read_image` undecoded.
+
+    A stock gr.Image opens every upload with PIL in its preprocess, so a broken or non-image file would fail there
+    with a generic error before our loader could give its clear message. Only this instance's preprocess changes
+    (the browser renders a plain Image); data-URL payloads (pasted from the clipboard) keep gradio's decoding.
+    """
+    image = gr.Image(type="filepath", **image_kwargs)
+    original = image.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        if payload is not None and payload.path is not None and not (payload.url or "").startswith("data:"):
+            return str(payload.path)
+        return original(payload)
+
+    image.preprocess = preprocess  # type: ignore[method-assign]
+    return image
+
+
 def sample_names() -> list[str]:
     return list(SAMPLE_IMAGES)
 
