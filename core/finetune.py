@@ -87,6 +87,11 @@ KEEP_SOURCE_BN_STATISTICS = True
 """The copied BatchNorm layers keep the source's running statistics during fine-tuning (their scale and shift
 still learn): a few dozen images are too few to re-estimate them. The scratch model has none to keep."""
 
+SCRATCH_PRECISE_BN = True
+"""Before each evaluation the scratch model's BatchNorm statistics are recomputed exactly on its labelled
+images ("precise BN"): after a few dozen steps the running averages still remember the random start, and
+scratch would be judged on stale statistics rather than on what it learned."""
+
 
 # --- data -------------------------------------------------------------------------------------------------
 
@@ -445,6 +450,28 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Ten
 
 
 @torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> None:
+    """Precise BatchNorm: set every BatchNorm layer's running mean and variance to the exact statistics of the
+    model's current activations on x (N, C, H, W) (the average over batches of `batch_size`), in place."""
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.training) for m in layers]
+    was_training = model.training
+    model.eval()
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # cumulative average over the batches below
+        layer.train()
+    for start in range(0, len(x), batch_size):
+        model(x[start:start + batch_size])
+    for layer, (momentum, training) in zip(layers, saved):
+        layer.momentum = momentum
+        layer.train(training)
+    model.train(was_training)
+    for layer, (_, training) in zip(layers, saved):
+        layer.train(training)
+
+
+@torch.no_grad()
 def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500
                    ) -> tuple[float, float, np.ndarray]:
     """Accuracy, mean cross-entropy and (N,) predicted classes of `model` (in eval mode) on x (N, C, H, W)."""
@@ -496,6 +523,8 @@ def compare(config: FinetuneConfig, source_state: Mapping[str, torch.Tensor], me
                            keep_bn_statistics=fine_tuned and KEEP_SOURCE_BN_STATISTICS)
             history.loss.append(train_epoch(model, optimizers[kind], x_train, y_train, config.batch_size,
                                             generators[kind], fill))
+            if not fine_tuned and SCRATCH_PRECISE_BN:
+                recalibrate_batchnorm(model, x_train)
             accuracy, test_loss, predictions = evaluate_model(model, x_test, y_test)
             history.test_accuracy.append(accuracy)
             history.test_loss.append(test_loss)
