@@ -265,7 +265,7 @@ class LabSession:
         if self.trainer.step_count >= MAX_TOTAL_STEPS:
             return f"this model has trained {MAX_TOTAL_STEPS} steps: press Reset for a new one."
         if self.run_started is None:
-            return "paused."
+            return "press Play to continue."
         if self.trainer.step_count - self.run_start_step >= MAX_RUN_STEPS:
             return f"stopped after {MAX_RUN_STEPS} steps (the limit of one run): press Play to continue."
         if time.monotonic() - self.run_started >= MAX_RUN_SECONDS:
@@ -441,7 +441,7 @@ def on_play(session: LabSession | None, *controls: Any):
 def on_pause(session: LabSession | None):
     if session is not None:
         session.run_started = None
-    return session, gr.Timer(active=False), "⏸ paused."
+    return session, gr.Timer(active=False), "paused."
 
 
 def on_step(session: LabSession | None, *controls: Any):
@@ -468,7 +468,7 @@ def on_tick(session: LabSession | None, steps_per_frame: Any):
         reason = session.run_limit_reached()
     if reason is not None:
         session.run_started = None
-        return (session, *frame(session, "⏸ " + reason), gr.Timer(active=False))
+        return (session, *frame(session, "Paused: " + reason), gr.Timer(active=False))
     elapsed = time.monotonic() - (session.run_started or time.monotonic())
     status = (f"▶ playing: {session.trainer.step_count - session.run_start_step} / {MAX_RUN_STEPS} steps, "
               f"{elapsed:.0f} / {MAX_RUN_SECONDS:.0f} s of this run.")
@@ -550,51 +550,100 @@ def wgan_numbers(theta: float, steps: int = wgan_distances.ESTIMATE_STEPS, seed:
     return to_jsonable(result, 6)
 
 
-def wgan_figure(theta: float, steps: int, seed: int):
-    """Three panels: EM(theta) and JS(theta) with the estimates; the trained critic f; the discriminator D."""
-    from matplotlib.figure import Figure
+WGAN_SIZE = (1180, 330)
+EM_COLOR = (31, 119, 180)
+JS_COLOR = (214, 39, 40)
+P0_COLOR = (18, 120, 55)
+PTHETA_COLOR = FAKE_COLOR
 
-    result, critic, disc = _wgan_result(round(theta, 6), steps, seed)
-    fig = Figure(figsize=(12, 3.6), layout="constrained")
-    ax, ax_f, ax_d = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.4, 1, 1]})
-    thetas = np.linspace(-WGAN_THETA_RANGE, WGAN_THETA_RANGE, 801)
-    curves = wgan_distances.exact_curves(thetas)
-    js_plot = curves["js"].copy()
-    js_plot[thetas == 0] = np.nan  # the jump: draw the isolated value at 0 as a dot
-    ax.plot(thetas, curves["em"], color="tab:blue", lw=2, label="EM = |θ|")
-    ax.plot(thetas, js_plot, color="tab:red", lw=2, label="JS = log 2 (θ ≠ 0)")
-    ax.plot([0], [0], "o", color="tab:red", ms=6)
-    ax.plot([0], [math.log(2)], "o", mfc="white", mec="tab:red", ms=6)
-    ax.axvline(theta, color="0.4", ls="--", lw=1)
-    ax.plot([theta], [result["em_estimate_gp"]], "s", color="tab:blue", ms=8, label="critic estimate (GP)")
-    ax.plot([theta], [result["js_estimate"]], "D", color="tab:red", ms=7, label="discriminator estimate")
-    ax.set_xlabel("θ")
-    ax.set_ylim(-0.05, max(WGAN_THETA_RANGE, abs(theta)) + 0.1)
-    ax.set_title(f"θ = {theta:.2f}: EM {result['em']:.3f} (est. {result['em_estimate_gp']:.3f}), "
-                 f"JS {result['js']:.3f} (est. {result['js_estimate']:.3f})", fontsize=10)
-    ax.legend(fontsize=8, loc="upper center")
-    ax.grid(alpha=0.3)
-    view = _wgan_view(theta)
-    for axis, values, title, cmap in ((ax_f, critic, "critic f (gradient penalty)", "PRGn"),
-                                      (ax_d, disc, "discriminator D = P(from P₀)", "PRGn")):
-        if cmap and title.startswith("critic"):
-            centered = values - np.median(values)
-            lim = float(np.abs(centered).max()) + 1e-9
-            image = axis.imshow(centered, extent=view, cmap=cmap, vmin=-lim, vmax=lim, origin="upper")
+
+def _marker(draw: ImageDraw.ImageDraw, x: float, y: float, shape: str, color: tuple[int, int, int],
+            r: float = 6, fill: tuple[int, int, int] | None = None) -> None:
+    fill = color if fill is None else fill
+    if shape == "circle":
+        draw.ellipse([x - r, y - r, x + r, y + r], outline=color, fill=fill, width=2)
+    elif shape == "square":
+        draw.rectangle([x - r, y - r, x + r, y + r], outline=color, fill=fill, width=2)
+    else:  # diamond
+        draw.polygon([(x, y - r - 1), (x + r + 1, y), (x, y + r + 1), (x - r - 1, y)], outline=color, fill=fill)
+
+
+def render_wgan(theta: float, result: dict, critic: np.ndarray, disc: np.ndarray,
+                size: tuple[int, int] = WGAN_SIZE) -> np.ndarray:
+    """WGAN Figure 1 as one picture (H, W, 3) uint8: EM(theta) and JS(theta) with the current theta and the
+    network estimates; the trained critic f and the discriminator D over the plane with both segments."""
+    width, height = size
+    image = Image.new("RGB", size, (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    font, small = _font(14), _font(12)
+    # panel 1: the curves
+    left, top, right, bottom = 50, 34, 520, height - 34
+    y_max = max(WGAN_THETA_RANGE, abs(theta)) + 0.1
+    t_lim = max(WGAN_THETA_RANGE, abs(theta))
+
+    def px(t: float, v: float) -> tuple[float, float]:
+        return (left + (t + t_lim) / (2 * t_lim) * (right - left), bottom - (v + 0.05) / (y_max + 0.05) * (bottom - top))
+
+    draw.rectangle([left, top, right, bottom], outline=(170, 170, 170))
+    for tick in np.arange(-math.floor(t_lim), math.floor(t_lim) + 1):
+        x, _ = px(float(tick), 0)
+        draw.line([(x, bottom), (x, bottom + 4)], fill=(90, 90, 90))
+        draw.text((x - 6, bottom + 6), f"{tick:g}", fill=(60, 60, 60), font=small)
+    for tick in np.arange(0, y_max, 0.5):
+        _, y = px(-t_lim, float(tick))
+        draw.line([(left - 4, y), (right, y)], fill=(235, 235, 235))
+        draw.text((left - 30, y - 7), f"{tick:.1f}", fill=(60, 60, 60), font=small)
+    draw.text(((left + right) / 2 - 20, bottom + 18), "theta", fill=(40, 40, 40), font=small)
+    draw.line([px(-t_lim, t_lim), px(0, 0), px(t_lim, t_lim)], fill=EM_COLOR, width=3)
+    log2 = math.log(2)
+    draw.line([px(-t_lim, log2), px(-0.015 * t_lim, log2)], fill=JS_COLOR, width=3)
+    draw.line([px(0.015 * t_lim, log2), px(t_lim, log2)], fill=JS_COLOR, width=3)
+    _marker(draw, *px(0, log2), "circle", JS_COLOR, r=4, fill=(255, 255, 255))  # the jump: open at theta = 0
+    _marker(draw, *px(0, 0), "circle", JS_COLOR, r=4)
+    x_theta, _ = px(theta, 0)
+    for y in range(top, bottom, 8):
+        draw.line([(x_theta, y), (x_theta, min(y + 4, bottom))], fill=(90, 90, 90))
+    _marker(draw, *px(theta, min(result["em_estimate_gp"], y_max)), "square", EM_COLOR)
+    _marker(draw, *px(theta, min(result["js_estimate"], y_max)), "diamond", JS_COLOR)
+    draw.text((left, 6), f"theta = {theta:.2f}:  EM = {result['em']:.3f} (critic {result['em_estimate_gp']:.3f}),  "
+              f"JS = {result['js']:.3f} (discriminator {result['js_estimate']:.3f})", fill=(0, 0, 0), font=font)
+    legend = [("EM = |theta|", EM_COLOR, None), ("JS = log 2 if theta != 0, else 0", JS_COLOR, None),
+              ("critic estimate (GP)", EM_COLOR, "square"), ("discriminator estimate", JS_COLOR, "diamond")]
+    for i, (text, color, shape) in enumerate(legend):
+        x, y = left + 150, top + 8 + 17 * i
+        if shape is None:
+            draw.line([(x, y + 7), (x + 22, y + 7)], fill=color, width=3)
         else:
-            image = axis.imshow(values, extent=view, cmap=cmap, vmin=0, vmax=1, origin="upper")
-        axis.plot([0, 0], [0, 1], color="darkgreen", lw=3, label="P₀ = (0, Z)")
-        axis.plot([theta, theta], [0, 1], color="purple", lw=3, label="P_θ = (θ, Z)")
-        axis.set_title(title, fontsize=10)
-        axis.set_xlabel("x")
-        fig.colorbar(image, ax=axis, shrink=0.8)
-    ax_f.legend(fontsize=7, loc="lower left")
-    return fig
+            _marker(draw, x + 11, y + 7, shape, color, r=5)
+        draw.text((x + 28, y), text, fill=(40, 40, 40), font=small)
+    # panels 2 and 3: what the networks learned
+    view = _wgan_view(theta)
+    side = bottom - top
+    for k, (values, kind, title) in enumerate(((critic, "critic", "critic f (gradient penalty)"),
+                                               (disc, "probability", "discriminator D(x) = P(x from P0)"))):
+        x0 = 580 + k * (side + 50)
+        heat = Image.fromarray(heat_colors(values, kind)).resize((side, side), Image.BILINEAR)
+        image.paste(heat, (x0, top))
+        draw.rectangle([x0, top, x0 + side, top + side], outline=(170, 170, 170))
+        segments = np.array([[0.0, 0.0], [0.0, 1.0], [theta, 0.0], [theta, 1.0]])
+        pix = _to_pixels(segments, view, side) + np.array([x0, top])
+        draw.line([tuple(pix[0]), tuple(pix[1])], fill=P0_COLOR, width=4)
+        draw.line([tuple(pix[2]), tuple(pix[3])], fill=PTHETA_COLOR, width=4)
+        draw.text((x0, 6), title, fill=(0, 0, 0), font=font)
+        draw.text((x0, top + side + 6), f"x: {view[0]:.1f} to {view[1]:.1f}", fill=(60, 60, 60), font=small)
+    draw.text((580, height - 14), "green: P0 = (0, Z)   purple: P_theta = (theta, Z)   background: green = 'P0', "
+              "purple = 'P_theta'", fill=(60, 60, 60), font=small)
+    return np.asarray(image)
+
+
+def wgan_picture(theta: float, steps: int, seed: int) -> np.ndarray:
+    result, critic, disc = _wgan_result(round(theta, 6), steps, seed)
+    return render_wgan(theta, result, critic, disc)
 
 
 def on_wgan(theta: Any, steps: Any, seed: Any):
     numbers = wgan_numbers(theta, steps, seed)
-    return wgan_figure(numbers["theta"], int(numbers["steps"]), parse_seed(seed)), numbers
+    return wgan_picture(numbers["theta"], int(numbers["steps"]), parse_seed(seed)), numbers
 
 
 # ----------------------------------------------------------------------------------------------
@@ -643,15 +692,18 @@ def api_gan_lab_train(config_json: str, steps: int) -> dict:
 # ----------------------------------------------------------------------------------------------
 
 INTRO = r"""
-A generator $G$ maps noise $z\sim\mathcal N(0, I)$ to points; a discriminator $D$ tells real points from generated
-ones, and both learn at once:
-$$\min_G \max_D\; \mathbb{E}_{x\sim p_\text{data}}\log D(x) + \mathbb{E}_{z}\log\bigl(1 - D(G(z))\bigr).$$
-Background: what $D$ (or the critic $f$) thinks of each place (green = "real", purple = "generated");
-green dots: data; purple dots: $G(z)$; arrows: where the generator's loss pushes each generated point.
-Circles: $3\sigma$ around each mode, **green** when the generator covers it, **red** when it is missed
-(mode collapse). WGAN ([Arjovsky et al. 2017](https://arxiv.org/abs/1701.07875)) replaces the
-Jensen–Shannon game by the earth-mover distance; its Figure 1 is the second sub-tab.
+$G$ maps noise $z\sim\mathcal N(0, I)$ to points, $D$ tells real points from generated ones:
+$\min_G \max_D\; \mathbb{E}_{x}\log D(x) + \mathbb{E}_{z}\log\bigl(1 - D(G(z))\bigr)$.
+WGAN ([Arjovsky et al. 2017](https://arxiv.org/abs/1701.07875)) replaces this Jensen–Shannon game by the
+earth-mover distance: see its Figure 1 in the second sub-tab.
 """
+
+LEGEND = (
+    "Background: what D (or the critic) says about each place — green *real*, purple *generated*. "
+    "Green dots: data · purple dots: G(z) · arrows: where the generator's loss pushes each generated point "
+    "(length = gradient size for the cross-entropy losses) · circles: 3σ around each mode, green when covered, "
+    "red when missed."
+)
 
 
 def build() -> None:
@@ -703,12 +755,13 @@ def _build_live() -> None:
         with gr.Column(scale=4, min_width=PLANE_SIZE):
             with gr.Row():
                 play = gr.Button("▶ Play", variant="primary", min_width=70, elem_id="gan-play")
-                pause = gr.Button("⏸ Pause", min_width=70, elem_id="gan-pause")
+                pause = gr.Button("Pause", min_width=70, elem_id="gan-pause")
                 step = gr.Button("Step", min_width=70, elem_id="gan-step")
                 reset = gr.Button("Reset", min_width=70, elem_id="gan-reset")
             plane = gr.Image(label="data, generated points, D(x), generator gradients", type="numpy",
                              interactive=False, format="png", height=PLANE_SIZE + 10, show_label=False,
                              elem_id="gan-plane")
+            gr.Markdown(LEGEND, elem_classes=["gan-legend"])
             curves = gr.Image(type="numpy", interactive=False, format="png", show_label=False,
                               height=CURVES_SIZE[1] + 10, elem_id="gan-curves")
         with gr.Column(scale=3, min_width=260):
@@ -768,7 +821,7 @@ def _build_wgan() -> None:
         steps = gr.Slider(20, 400, value=wgan_distances.ESTIMATE_STEPS, step=10,
                           label="training steps per network", scale=2)
         seed = gr.Number(0, precision=0, label="Seed", scale=1, min_width=80)
-    plot = gr.Plot(show_label=False, elem_id="wgan-plot")
+    plot = gr.Image(type="numpy", interactive=False, format="png", show_label=False, elem_id="wgan-plot")
     numbers = gr.JSON(label="exact and estimated distances", elem_id="wgan-numbers")
     event = dict(fn=on_wgan, inputs=[theta, steps, seed], outputs=[plot, numbers], concurrency_limit=2,
                  show_progress="minimal", api_visibility="private")

@@ -324,14 +324,15 @@ def test_short_run_moves_the_generated_mean_toward_the_book_gaussian():
 
 
 def test_wgan_gp_covers_more_ring_modes_than_the_saturating_loss():
-    """Same data, seed, networks, optimiser and budget (300 generator steps, 5 discriminator steps each with a
+    """Same data, seed, networks, optimiser and budget (200 generator steps, 5 discriminator steps each with a
     10x learning rate): the saturating minimax loss collapses, WGAN-GP covers all 8 modes. Measured over seeds
-    0-7 while choosing the setting: minimax covered 0-2 modes, WGAN-GP always 8."""
+    0-7 at 200 and at 300 steps while choosing the setting: minimax covered 0-2 modes, WGAN-GP always 8.
+    (With a gentle discriminator, lr 1e-3 and 1 step, both cover all 8: Adam hides the saturated gradient's scale.)"""
     base = replace(GANConfig(dataset="ring", seed=0), **gan2d.STRONG_DISCRIMINATOR)
     data = gan2d.ring_of_gaussians()
     covered = {}
     for loss in ("minimax", "wgan-gp"):
         trainer = Trainer(replace(base, loss=loss), data)
-        trainer.advance(300)
+        trainer.advance(200)
         covered[loss] = trainer.metrics()["modes_covered"]
     assert covered["wgan-gp"] == 8 and covered["minimax"] <= 2, covered
