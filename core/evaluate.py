@@ -20,6 +20,7 @@ EVALUATORS: dict[str, str] = {
     "cgan": "core.generative.cgan:evaluate",  # issue 8
     "cyclegan": "core.generative.cyclegan:evaluate",  # issue 8
     "progan": "core.generative.progan:evaluate",  # issue 8
+    "faster_rcnn": "core.faster_rcnn:evaluate",  # issue 5
     # "ssd": "core.detection:evaluate_ssd",    (issue 5 adds its line)
     # "fcn": "core.segmentation:evaluate",     (issue 6)
 }

@@ -30,6 +30,7 @@ TRAINERS: dict[str, str] = {
     "cgan": "core.generative.cgan:train",  # issue 8
     "cyclegan": "core.generative.cyclegan:train",  # issue 8
     "progan": "core.generative.progan:train",  # issue 8
+    "faster_rcnn": "core.faster_rcnn:train",  # issue 5
     # "ssd": "core.detection:train_ssd",       (issue 5 adds its line)
     # "fcn": "core.segmentation:train",        (issue 6)
 }
