@@ -18,7 +18,7 @@ from torch import nn
 from core.generative import training
 from core.generative.data import NUM_CLASSES, load_digits_tensor
 from core.generative.dcgan import DCGANConfig, Discriminator, Generator
-from core.generative.latent import latents
+from core.generative.latent import generate, latents
 from core.generative.metrics import class_accuracy, digit_classifier, digit_quality
 
 NAME = "cgan"
@@ -68,7 +68,7 @@ def sample(generator: ConditionalGenerator, seed: int, n: int, label: int) -> to
     if not 0 <= label < NUM_CLASSES:
         raise ValueError(f"label must be a digit 0..9, got {label}")
     z = latents(seed, n, generator.config.latent_dim)
-    return generator(z, torch.full((n,), label, dtype=torch.int64))
+    return generate(generator, z, torch.full((n,), label, dtype=torch.int64))
 
 
 @torch.no_grad()
@@ -76,7 +76,7 @@ def sample_all_classes(generator: ConditionalGenerator, seed: int, n: int = 1) -
     """The same n latents drawn as every digit: (10 * n, 1, 16, 16), class-major (rows 0..n-1 are the 0s)."""
     z = latents(seed, n, generator.config.latent_dim).repeat(NUM_CLASSES, 1)  # (10n, D)
     labels = torch.arange(NUM_CLASSES).repeat_interleave(n)  # (10n,)
-    return generator(z, labels)
+    return generate(generator, z, labels)
 
 
 @torch.no_grad()

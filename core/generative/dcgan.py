@@ -15,7 +15,7 @@ from torch import nn
 
 from core.generative import training
 from core.generative.data import load_digits_tensor
-from core.generative.latent import latents
+from core.generative.latent import generate, latents
 from core.generative.metrics import digit_quality
 
 NAME = "dcgan"
@@ -97,8 +97,8 @@ def load_generator() -> Generator:
 
 @torch.no_grad()
 def sample(generator: Generator, seed: int, n: int) -> torch.Tensor:
-    """n samples (n, 1, 16, 16) for `seed`; sample i is the same whatever n is."""
-    return generator(latents(seed, n, generator.config.latent_dim))
+    """n samples (n, 1, 16, 16) for `seed`; sample i is the same, bit for bit, whatever n is."""
+    return generate(generator, latents(seed, n, generator.config.latent_dim))
 
 
 def train(args: Any) -> None:

@@ -25,7 +25,7 @@ from torch import nn
 
 from core.generative import training
 from core.generative.data import load_digits_tensor
-from core.generative.latent import latents
+from core.generative.latent import generate, latents
 from core.generative.metrics import digit_quality
 
 NAME = "progan"
@@ -173,8 +173,8 @@ def load_generators() -> GrownGenerators:
 
 @torch.no_grad()
 def sample(generator: ProGenerator, seed: int, n: int, stage: int | None = None, alpha: float = 1.0) -> torch.Tensor:
-    """n samples (n, 1, R, R) for `seed` at `stage` (default: the last, 32x32)."""
-    return generator(latents(seed, n, generator.config.latent_dim), stage, alpha)
+    """n samples (n, 1, R, R) for `seed` at `stage` (default: the last, 32x32); sample i does not depend on n."""
+    return generate(generator, latents(seed, n, generator.config.latent_dim), stage=stage, alpha=alpha)
 
 
 def real_at(images: torch.Tensor, stage: int, alpha: float, stages: int) -> torch.Tensor:

@@ -1,0 +1,702 @@
+"""Generative models tab: a DCGAN latent explorer, a conditional GAN, CycleGAN and ProGAN, all trained here.
+
+Four sub-tabs, each with its formula and its source (the book covers DCGAN; the others cite their papers):
+
+- Latent explorer (DCGAN on 16x16 digits): a seed gives a grid; truncation; one sample moved along the top
+  PCA directions of the first layer's activations (GANSpace); its nearest real training digit; interpolation
+  between two seeds, linear or spherical.
+- CGAN: pick the digit; a grid of samples; the same latents drawn as every digit.
+- CycleGAN (photo <-> cartoon): A -> B, B -> A and the round trip with its cycle loss, on a sample or an upload.
+- ProGAN: the same z drawn by the generator after each growth stage (4x4 ... 32x32); the fade-in blend.
+
+All the math lives in `core.generative`; this module validates inputs, lays out pictures and formats numbers.
+Every random draw comes from the seed inputs (`core.generative.latent.latents`, a per-call NumPy generator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import torch
+
+from core.generative import cgan, cyclegan, dcgan, progan
+from core.generative.data import NUM_CLASSES, load_digits_tensor, to_uint8
+from core.generative.latent import (PrincipalDirections, generate, interpolate, latents, nearest_neighbours,
+                                    principal_directions, truncate)
+from demos.common import (D2L_GAN, LATEX, LazyResource, book_link, parse_seed, read_image, sample_names, to_jsonable,
+                          user_errors)
+
+TITLE = "Generative models"
+
+SAMPLE_MODELS = ("dcgan", "cgan", "progan")
+INTERPOLATE_MODELS = ("dcgan", "progan")
+MAX_SAMPLES = 32
+MAX_STEPS = 12
+DEFAULT_SEED = 7
+DEFAULT_N = 16
+DEFAULT_PSI = 1.0
+DEFAULT_SEED_A = 2
+"""Seed 2's first DCGAN sample is a clear 3, seed 26's a clear 0: a path with a visible change."""
+DEFAULT_SEED_B = 26
+DEFAULT_STEPS = 9
+PCA_COMPONENTS = 5
+PCA_RANGE = 3.0
+"""The PCA sliders move a sample by up to ±3 standard deviations of each component."""
+COPY_RATIO = 0.75
+"""A sample closer to its nearest real digit than 0.75x the typical real-to-real nearest distance looks copied."""
+DISPLAY_SIDE = 128
+"""Every generated digit is shown at 128 px, enlarged with nearest-neighbour (the real pixels stay visible)."""
+ALL_CLASS_ROWS = 3
+PROGAN_STAGE_NAMES = ("4×4", "8×8", "16×16", "32×32")
+CYCLE_MAX_UPLOAD_SIDE = 2048
+HELD_OUT_SAMPLE = "coffee"
+"""The bundled sample CycleGAN never saw (in either domain)."""
+
+PAPER_GANSPACE = "[GANSpace, Härkönen et al. 2020](https://arxiv.org/abs/2004.02546)"
+PAPER_CGAN = "[Conditional GAN, Mirza & Osindero 2014](https://arxiv.org/abs/1411.1784)"
+PAPER_CYCLEGAN = "[CycleGAN, Zhu et al. 2017](https://arxiv.org/abs/1703.10593)"
+PAPER_PROGAN = "[Progressive GAN, Karras et al. 2018](https://arxiv.org/abs/1710.10196)"
+BOOK_DCGAN = book_link("dcgan.html", "20.2 Deep Convolutional GANs", chapter=D2L_GAN)
+BOOK_GAN = book_link("gan.html", "20.1 Generative Adversarial Networks", chapter=D2L_GAN)
+
+
+# --- models, loaded lazily, once ------------------------------------------------------------------
+
+
+@dataclass
+class Explorer:
+    """The DCGAN generator with what the latent explorer needs beside it."""
+
+    generator: dcgan.Generator
+    directions: PrincipalDirections
+    real: torch.Tensor  # (N, 1, 16, 16) the training digits in [-1, 1]
+    real_labels: torch.Tensor  # (N,)
+    real_nn_median: float  # median distance from a real digit to its nearest other real digit
+
+
+def _build_explorer() -> Explorer:
+    generator = dcgan.load_generator()
+    directions = principal_directions(generator.features, generator.config.latent_dim, k=PCA_COMPONENTS)
+    real, labels = load_digits_tensor(generator.config.image_size)
+    flat = real.reshape(len(real), -1)  # (N, 256)
+    distances = torch.cdist(flat, flat)
+    distances.fill_diagonal_(float("inf"))
+    return Explorer(generator, directions, real, labels, float(distances.min(1).values.median()))
+
+
+EXPLORER = LazyResource(_build_explorer)
+CGAN = LazyResource(cgan.load_generator)
+PROGAN = LazyResource(progan.load_generators)
+CYCLEGAN = LazyResource(cyclegan.load_model)
+JUDGE = LazyResource(lambda: __import__("core.generative.metrics", fromlist=["digit_classifier"]).digit_classifier())
+
+
+# --- input checks ------------------------------------------------------------------------------------
+
+
+def _count(value: Any, name: str, low: int, high: int) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{name} must be a whole number between {low} and {high}, got {value!r}.") from None
+    if not number.is_integer() or not low <= number <= high:
+        raise gr.Error(f"{name} must be a whole number between {low} and {high}, got {value!r}.")
+    return int(number)
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower() if value is not None else ""
+    if text not in choices:
+        raise gr.Error(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+    return text
+
+
+def _number(value: Any, name: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{name} must be a number between {low} and {high}, got {value!r}.") from None
+    if not low <= number <= high:
+        raise gr.Error(f"{name} must be between {low} and {high}, got {number}.")
+    return number
+
+
+def _digit(value: Any) -> int:
+    return _count(value, "The digit (label)", 0, NUM_CLASSES - 1)
+
+
+def _show(images: torch.Tensor) -> np.ndarray:
+    """(B, 1, S, S) in [-1, 1] -> (B, 128, 128, 3) uint8 for display."""
+    return to_uint8(images, scale=DISPLAY_SIDE // images.shape[-1])
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size=size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
+def mosaic(tiles: np.ndarray, columns: int, column_labels: list[str] | None = None, gap: int = 4,
+           tile_numbers: bool = False) -> np.ndarray:
+    """Tiles (N, h, w, 3) uint8 laid out row-major in `columns` columns on a light background, with optional
+    labels above the columns and optional tile numbers in the tiles' top-left corners. Returns (H, W, 3) uint8."""
+    from PIL import Image, ImageDraw
+
+    n, h, w, _ = tiles.shape
+    rows = -(-n // columns)
+    top = 28 if column_labels else 0
+    canvas = np.full((top + rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 235, dtype=np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        y, x = top + gap + r * (h + gap), gap + c * (w + gap)
+        canvas[y:y + h, x:x + w] = tile
+    if column_labels or tile_numbers:
+        picture = Image.fromarray(canvas)
+        draw = ImageDraw.Draw(picture)
+        for c, text in enumerate(column_labels or []):
+            draw.text((gap + c * (w + gap) + w / 2, top / 2 + 2), text, fill=(30, 30, 30), font=_font(16), anchor="mm")
+        if tile_numbers:
+            for i in range(n):
+                r, c = divmod(i, columns)
+                draw.text((gap + c * (w + gap) + 3, top + gap + r * (h + gap) + 1), str(i), fill=(120, 170, 255),
+                          font=_font(12))
+        canvas = np.asarray(picture)
+    return canvas
+
+
+# --- gan_sample / gan_interpolate: the API contract ------------------------------------------------------
+
+
+def _samples(model: str, seed: int, n: int, label: int) -> torch.Tensor:
+    if model == "dcgan":
+        return dcgan.sample(EXPLORER.get().generator, seed, n)
+    if model == "cgan":
+        return cgan.sample(CGAN.get(), seed, n, label)
+    return progan.sample(PROGAN.get().final, seed, n)
+
+
+def gan_sample(model: str, seed: Any, n: Any, label: Any) -> tuple[list[np.ndarray], dict]:
+    """n samples of `model` ("dcgan", "cgan" or "progan") for `seed`; `label` is the digit for cgan.
+
+    Returns a gallery of n images (the same inputs give the same images; sample i does not depend on n) and
+    JSON with the digit an SVM trained on real digits reads in each sample (and, for cgan, how many match).
+    """
+    model = _choice(model, "model", SAMPLE_MODELS)
+    seed = parse_seed(seed)
+    n = _count(n, "n (number of samples)", 1, MAX_SAMPLES)
+    digit = _digit(label) if model == "cgan" else None
+    with user_errors():
+        images = _samples(model, seed, n, digit or 0)
+    read_as = JUDGE.get().predict(images)
+    gallery = list(_show(images))
+    data: dict[str, Any] = {
+        "model": model, "seed": seed, "n": n, "label": digit, "resolution": int(images.shape[-1]),
+        "read_as": read_as.tolist(),
+    }
+    if model == "cgan":
+        data["share_read_as_label"] = float((read_as == digit).mean())
+    return gallery, to_jsonable(data)
+
+
+def _generate(model: str, z: torch.Tensor) -> torch.Tensor:
+    return generate(EXPLORER.get().generator if model == "dcgan" else PROGAN.get().final, z)
+
+
+def _latent_dim(model: str) -> int:
+    return EXPLORER.get().generator.config.latent_dim if model == "dcgan" else PROGAN.get().config.latent_dim
+
+
+def gan_interpolate(model: str, seed_a: Any, seed_b: Any, steps: Any, mode: str) -> tuple[list[np.ndarray], dict]:
+    """`steps` images from seed A's sample to seed B's sample, interpolating z linearly or spherically (slerp).
+
+    The first and last images equal `gan_sample(model, seed, 1, 0)` for seed A and seed B. JSON: t and |z| along
+    the path (a linear path dips towards the origin, where Gaussian latents almost never are; slerp does not).
+    """
+    model = _choice(model, "model (interpolation works for dcgan and progan)", INTERPOLATE_MODELS)
+    seed_a, seed_b = parse_seed(seed_a), parse_seed(seed_b)
+    steps = _count(steps, "steps", 2, MAX_STEPS)
+    mode = _choice(mode, "mode", ("linear", "slerp"))
+    dim = _latent_dim(model)
+    with user_errors():
+        path = interpolate(latents(seed_a, 1, dim)[0], latents(seed_b, 1, dim)[0], steps, mode)  # (steps, D)
+    images = _generate(model, path)
+    t = torch.linspace(0, 1, steps)
+    gallery = list(_show(images))
+    return gallery, to_jsonable({
+        "model": model, "seed_a": seed_a, "seed_b": seed_b, "steps": steps, "mode": mode,
+        "t": t, "latent_norm": path.norm(dim=1), "expected_norm_sqrt_d": dim**0.5,
+    })
+
+
+# --- latent explorer ------------------------------------------------------------------------------------
+
+
+GRID_TILE = 64
+"""Tiles of the explorer's mosaics are 64 px (16 px digits x 4), 4 px apart."""
+GRID_GAP = 4
+
+
+def grid_columns(n: int) -> int:
+    """Columns of the explorer's grid: 8 at most (two wide rows for 16 samples fit a projector)."""
+    return min(n, 8)
+
+
+def latent_grid(seed: Any, n: Any, psi: Any) -> tuple[np.ndarray, dict]:
+    """The DCGAN grid for `seed` with truncation ψ (z' = ψ z), sample numbers in the corners.
+
+    Returns one picture (`grid_columns(n)` columns, 64 px tiles) and JSON with what an SVM trained on real
+    digits reads in each sample."""
+    seed = parse_seed(seed)
+    n = _count(n, "n (number of samples)", 1, MAX_SAMPLES)
+    psi = _number(psi, "Truncation ψ", 0.0, 2.0)
+    explorer = EXPLORER.get()
+    z = truncate(latents(seed, n, explorer.generator.config.latent_dim), psi)
+    images = generate(explorer.generator, z)
+    read_as = JUDGE.get().predict(images)
+    tiles = to_uint8(images, scale=GRID_TILE // images.shape[-1])
+    picture = mosaic(tiles, grid_columns(n), gap=GRID_GAP, tile_numbers=True)
+    counts = np.bincount(read_as, minlength=NUM_CLASSES)
+    return picture, to_jsonable({"seed": seed, "n": n, "truncation_psi": psi, "read_as": read_as,
+                                 "different_digits_read": int((counts > 0).sum())})
+
+
+def grid_index(x: float, y: float, n: int) -> int:
+    """The sample under pixel (x, y) of `latent_grid`'s picture (the nearest tile when between tiles)."""
+    columns = grid_columns(n)
+    column = min(max(int((x - GRID_GAP / 2) // (GRID_TILE + GRID_GAP)), 0), columns - 1)
+    row = max(int((y - GRID_GAP / 2) // (GRID_TILE + GRID_GAP)), 0)
+    return min(row * columns + column, n - 1)
+
+
+def latent_edit(seed: Any, n: Any, psi: Any, index: Any, *amounts: Any) -> tuple[np.ndarray, str, dict]:
+    """Sample #index of the grid moved by `amounts` standard deviations along the top PCA directions, and the
+    nearest real training digit to the moved sample (L2 distance in pixels of [-1, 1])."""
+    seed = parse_seed(seed)
+    n = _count(n, "n (number of samples)", 1, MAX_SAMPLES)
+    psi = _number(psi, "Truncation ψ", 0.0, 2.0)
+    index = _count(index, "the sample number", 0, n - 1)
+    if len(amounts) != PCA_COMPONENTS:
+        raise gr.Error(f"Expected {PCA_COMPONENTS} PCA amounts, got {len(amounts)}.")
+    steps = torch.tensor([_number(a, f"PC{k + 1}", -PCA_RANGE, PCA_RANGE) for k, a in enumerate(amounts)])
+    explorer = EXPLORER.get()
+    z = truncate(latents(seed, index + 1, explorer.generator.config.latent_dim)[index:], psi)  # (1, D)
+    moved = explorer.directions.move(z, steps)
+    images = generate(explorer.generator, torch.cat([z, moved]))  # (2, 1, 16, 16)
+    nearest, distance = nearest_neighbours(images[1:], explorer.real)
+    real_index = int(nearest[0])
+    real_label = int(explorer.real_labels[real_index])
+    shown = to_uint8(torch.cat([images, explorer.real[real_index:real_index + 1]]), scale=8)  # (3, 128, 128, 3)
+    picture = mosaic(shown, 3, [f"sample #{index}", "moved", f"nearest real: {real_label}"], gap=6)
+    ratio = float(distance[0]) / explorer.real_nn_median
+    if ratio < COPY_RATIO:
+        verdict = "closer than real digits usually are to each other: possibly a near copy"
+    elif ratio <= 1 / COPY_RATIO:
+        verdict = "about as close as real digits are to each other: a new digit in the data's style"
+    else:
+        verdict = "farther than real digits are from each other: not a copy"
+    note = (f"The moved sample's nearest real digit (of 1,797) is a {real_label} at L2 = **{float(distance[0]):.2f}**; a real digit's nearest other real digit is "
+            f"typically {explorer.real_nn_median:.2f} away (median), ratio {ratio:.2f}: {verdict}.")
+    return picture, note, to_jsonable({
+        "seed": seed, "index": index, "truncation_psi": psi, "pca_amounts_std": steps,
+        "explained_variance_ratio": explorer.directions.explained,
+        "nearest_real_index": real_index, "nearest_real_label": real_label,
+        "nearest_real_l2": float(distance[0]), "median_real_to_real_nearest_l2": explorer.real_nn_median,
+    })
+
+
+# --- CGAN ------------------------------------------------------------------------------------------
+
+
+def cgan_all_classes(seed: Any, rows: Any) -> tuple[np.ndarray, dict]:
+    """`rows` latents of `seed`, each drawn as every digit 0..9: one row per z (same style, different class).
+
+    Returns one picture (rows x 10 tiles, digits labelled above the columns) and JSON with what the real-digit
+    SVM reads in each tile."""
+    seed = parse_seed(seed)
+    rows = _count(rows, "rows (latents)", 1, 8)
+    images = cgan.sample_all_classes(CGAN.get(), seed, rows)  # (10 * rows, 1, 16, 16), class-major
+    order = torch.arange(NUM_CLASSES * rows).reshape(NUM_CLASSES, rows).T.reshape(-1)  # row r: z_r as 0, 1, ..., 9
+    images = images[order]
+    labels = torch.arange(NUM_CLASSES).repeat(rows)
+    read_as = JUDGE.get().predict(images)
+    picture = mosaic(to_uint8(images, scale=4), NUM_CLASSES, [str(d) for d in range(NUM_CLASSES)])
+    return picture, to_jsonable({
+        "seed": seed, "rows": rows, "asked": labels.reshape(rows, NUM_CLASSES),
+        "read_as": read_as.reshape(rows, NUM_CLASSES), "share_read_as_asked": float((read_as == labels.numpy()).mean()),
+    })
+
+
+# --- CycleGAN ----------------------------------------------------------------------------------------
+
+
+DIRECTION_LABELS = {"A->B": "photo → cartoon (A→B)", "B->A": "cartoon → photo (B→A)"}
+
+
+def _cycle_source(image: Any) -> np.ndarray:
+    array = read_image(image, max_side=CYCLE_MAX_UPLOAD_SIDE)
+    return cyclegan.to_working_size(array)
+
+
+def cyclegan_translate(image: Any, direction: str) -> tuple[list[tuple[np.ndarray, str]], dict]:
+    """Translate `image` (taken to be in the source domain) with G (A->B) or F (B->A), then back.
+
+    The image is resized to 160 px on its long side (the scale the filter was learned at). Returns the gallery
+    [input, translated, back] and {"cycle_loss": mean |back - input| on the [-1, 1] scale, ...}.
+    """
+    if direction not in cyclegan.DIRECTIONS:
+        raise gr.Error(f"direction must be 'A->B' (photo to cartoon) or 'B->A' (cartoon to photo), got {direction!r}.")
+    source = _cycle_source(image)
+    with user_errors():
+        result = cyclegan.translate(CYCLEGAN.get(), source, direction)
+    src, dst = direction.split("->")
+    names = {"A": "photo", "B": "cartoon"}
+    gallery = [
+        (result.source, f"input ({src}: {names[src]})"),
+        (result.translated, f"translated ({dst}: {names[dst]})"),
+        (result.reconstructed, f"back to {src}: cycle loss {result.cycle_loss:.3f}"),
+    ]
+    data = {"direction": direction, "cycle_loss": result.cycle_loss, "size": [source.shape[1], source.shape[0]]}
+    if direction == "A->B":  # we know the true filter: how close is G's cartoon to it? (never used in training)
+        true = cyclegan.to_tensor(cyclegan.stylize(source))
+        data["l1_to_true_filter"] = float((cyclegan.to_tensor(result.translated) - true).abs().mean())
+        data["l1_input_to_true_filter"] = float((cyclegan.to_tensor(source) - true).abs().mean())
+    return gallery, to_jsonable(data)
+
+
+def cycle_sample(name: str) -> np.ndarray:
+    """A bundled sample at CycleGAN's working size, as the input image."""
+    if name not in sample_names():
+        raise gr.Error(f"Unknown sample {name!r}; choose one of {', '.join(sample_names())}.")
+    return cyclegan.to_working_size(read_image(None, max_side=None, sample=name))
+
+
+def cycle_make_cartoon(image: Any) -> np.ndarray:
+    """Apply domain B's filter (cv2.stylization) to the input image: a B input for B->A."""
+    return cyclegan.stylize(_cycle_source(image))
+
+
+# --- ProGAN ------------------------------------------------------------------------------------------
+
+
+def progan_stages(seed: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
+    """The same z (seed's first latent) drawn by the generator as it was at the end of each growth stage."""
+    seed = parse_seed(seed)
+    grown = PROGAN.get()
+    z = latents(seed, 1, grown.config.latent_dim)
+    gallery, read = [], []
+    judge = JUDGE.get()
+    with torch.no_grad():
+        for stage, generator in enumerate(grown.snapshots):
+            image = generator(z, stage)  # (1, 1, R, R)
+            read.append(int(judge.predict(image)[0]) if image.shape[-1] >= 8 else None)
+            caption = f"after stage {stage}: {PROGAN_STAGE_NAMES[stage]}"
+            gallery.append((_show(image)[0], caption + (f" · read as {read[-1]}" if read[-1] is not None else "")))
+    return gallery, to_jsonable({"seed": seed, "resolutions": [4, 8, 16, 32], "read_as": read})
+
+
+def progan_fade(seed: Any, stage: Any, alpha: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
+    """Fade-in of `stage` (1: 8x8, 2: 16x16, 3: 32x32) in the generator at the end of that stage:
+    out = (1 - α) · upsample(to_rgb_old(h)) + α · to_rgb_new(block_new(h))."""
+    seed = parse_seed(seed)
+    stage = _count(stage, "stage", 1, 3)
+    alpha = _number(alpha, "α", 0.0, 1.0)
+    generator = PROGAN.get().snapshots[stage]
+    z = latents(seed, 1, generator.config.latent_dim)
+    with torch.no_grad():
+        old, new = generator.fade_parts(z, stage)
+        blend = generator(z, stage, alpha)
+    shown = _show(torch.cat([old, new, blend]))
+    previous, current = PROGAN_STAGE_NAMES[stage - 1], PROGAN_STAGE_NAMES[stage]
+    gallery = [
+        (shown[0], f"old: {previous} upsampled (weight {1 - alpha:.2f})"),
+        (shown[1], f"new {current} block (weight {alpha:.2f})"),
+        (shown[2], f"blend, α = {alpha:.2f}"),
+    ]
+    return gallery, to_jsonable({
+        "seed": seed, "stage": stage, "alpha": alpha, "resolution": int(blend.shape[-1]),
+        "mean_abs_old_minus_new": float((old - new).abs().mean()),
+    })
+
+
+# --- layout --------------------------------------------------------------------------------------------
+
+INTRO_MD = rf"""A GAN's generator $G$ maps a random latent $z \sim \mathcal N(0, I)$ to an image; the discriminator $D$
+learns to tell real from generated images while $G$ learns to fool it:
+$\min_G \max_D\ \mathbb E_x[\log D(x)] + \mathbb E_z[\log(1 - D(G(z)))]$. Every model here was trained on this
+machine on bundled data (scikit-learn's 1,797 handwritten 8×8 digits, upscaled; photos from scikit-image)."""
+
+EXPLORER_MD = rf"""**DCGAN on 16×16 digits.** A seed fixes the latents $z_i$. **Truncation** pulls them towards the mean:
+$z' = \psi z$ (cleaner, less varied samples for $\psi<1$). **PCA directions** (as in {PAPER_GANSPACE}): PCA of the
+first layer's activations $y = G_1(z)$ over 4,096 latents, transferred back to $z$ by least squares
+$U = \arg\min_U \lVert XU - Z\rVert^2$; a slider moves the chosen sample by $x_k\sigma_k U_k$.
+The nearest real digit answers "does it just memorise?". {BOOK_DCGAN}"""
+
+INTERP_MD = rf"""**Interpolation** between the first samples of two seeds: linear $z(t) = (1-t)z_A + t z_B$ or spherical
+$z(t) = \frac{{\sin((1-t)\theta)}}{{\sin\theta}}z_A + \frac{{\sin(t\theta)}}{{\sin\theta}}z_B$ with $\theta = \angle(z_A, z_B)$
+(Shoemake 1985; used for GANs since White 2016). A linear path cuts through the middle of the ball, where Gaussian
+latents almost never lie ($|z|\approx\sqrt D$), so its middle images can look washed out; slerp stays on the shell.
+The end images are exactly the two seeds' samples. {BOOK_DCGAN}"""
+
+CGAN_MD = rf"""**Conditional GAN**: both players see the class $y$ as a one-hot vector (concatenated to $z$ for $G$, as 10
+constant planes for $D$): $\min_G\max_D\ \mathbb E[\log D(x\mid y)] + \mathbb E[\log(1 - D(G(z\mid y)\mid y))]$.
+{{measured}}{PAPER_CGAN} · {BOOK_GAN}"""
+
+CYCLE_MD = rf"""**CycleGAN**, unpaired: $G: A\to B$ and $F: B\to A$ learn from photos (A, left halves) and cartoons made by
+OpenCV's `stylization` filter (B, right halves): no photo is ever shown with its own cartoon.
+$\mathcal L = \mathcal L_{{GAN}}(G, D_B) + \mathcal L_{{GAN}}(F, D_A) + \lambda\,(\lVert F(G(a)) - a\rVert_1 +
+\lVert G(F(b)) - b\rVert_1) + \lambda_{{id}}(\lVert G(b)-b\rVert_1 + \lVert F(a)-a\rVert_1)$, λ = 10, λ_id = 5.
+The **cycle loss** shown is $\mathrm{{mean}}\,|F(G(a)) - a|$ on the [-1, 1] scale. {PAPER_CYCLEGAN}"""
+
+PROGAN_MD = rf"""**Progressive GAN**: training starts at 4×4 and adds a block per stage (8×8, 16×16, 32×32). A new block
+fades in: $\text{{out}} = (1-\alpha)\cdot\text{{up}}(\text{{toRGB}}_{{old}}(h)) + \alpha\cdot\text{{toRGB}}_{{new}}(\text{{block}}(h))$
+while α runs from 0 to 1. Top: one $z$ as the generator drew it at the end of each stage. {PAPER_PROGAN}"""
+
+
+def _card_metric(name: str, *keys: str) -> Any:
+    """A number from a model card, for the explanations (None when absent)."""
+    try:
+        from core import hub
+
+        value: Any = hub.load_card(name)["card"]["metrics"]
+        for key in keys:
+            value = value[key]
+        return value
+    except Exception:  # the explanation still renders without the number
+        return None
+
+
+def _gallery(label: str, columns: int, height: int | str = "auto", elem_id: str | None = None) -> gr.Gallery:
+    """A PNG gallery without its floating label (it would cover the first picture): put a heading above."""
+    return gr.Gallery(label=label, show_label=False, columns=columns, height=height, format="png",
+                      object_fit="contain", allow_preview=False, buttons=["download"], interactive=False,
+                      elem_id=elem_id)
+
+
+def _root_load():
+    from gradio.context import Context
+
+    return Context.root_block.load
+
+
+def _strip_layout(steps: Any, data: dict | None) -> tuple[gr.Gallery, str]:
+    """One gallery column per step, and the |z| along the path in words."""
+    if not data or "latent_norm" not in data:
+        return gr.Gallery(), ""
+    norms = data["latent_norm"]
+    note = (f"|z| along the path: {' → '.join(f'{v:.1f}' for v in norms)} (a Gaussian latent in {round(data['expected_norm_sqrt_d'] ** 2)} "
+            f"dimensions has |z| ≈ √D = {data['expected_norm_sqrt_d']:.1f}; the {data['mode']} path's smallest is "
+            f"{min(norms):.1f}).")
+    return gr.Gallery(columns=int(data["steps"])), note
+
+
+def _read_note(data: dict | None) -> str:
+    """What the real-digit SVM reads in each sample, in order."""
+    if not data or "read_as" not in data:
+        return ""
+    reads = " ".join(str(d) for d in data["read_as"])
+    text = f"An SVM trained only on real digits reads them as: **{reads}**"
+    if data.get("share_read_as_label") is not None:
+        return text + f": **{data['share_read_as_label']:.0%}** read as the requested {data['label']}."
+    return text + f" ({data.get('different_digits_read', len(set(data['read_as'])))} different digits)."
+
+
+def _cycle_note(data: dict | None) -> str:
+    if not data or "cycle_loss" not in data:
+        return ""
+    text = f"Cycle loss mean |F(G(x)) − x| = **{data['cycle_loss']:.3f}** (on the [−1, 1] scale)."
+    if "l1_to_true_filter" in data:
+        text += (f" G's cartoon differs from the real filter's output by {data['l1_to_true_filter']:.3f} on average "
+                 f"(the photo itself by {data['l1_input_to_true_filter']:.3f}); CycleGAN never saw such a pair.")
+    return text
+
+
+def _json(label: str) -> gr.JSON:
+    with gr.Accordion(f"JSON ({label})", open=False):
+        return gr.JSON(show_label=False, height=220)
+
+
+def build() -> None:
+    """The Generative models tab (called inside a `gr.Tab`)."""
+    gr.Markdown(INTRO_MD, latex_delimiters=LATEX)
+    with gr.Tabs():
+        with gr.Tab("Latent explorer (DCGAN)", id="generative-latent"):
+            gr.Markdown(EXPLORER_MD, latex_delimiters=LATEX)
+            with gr.Row():
+                with gr.Column(scale=2, min_width=200):
+                    with gr.Row():
+                        seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0, min_width=80, elem_id="gen-seed")
+                        index = gr.Number(0, label="edit sample #", precision=0, minimum=0, min_width=80)
+                    n = gr.Slider(1, 32, value=DEFAULT_N, step=1, label="samples")
+                    psi = gr.Slider(0.0, 1.5, value=DEFAULT_PSI, step=0.05, label="truncation ψ")
+                    sample_button = gr.Button("Sample", variant="primary", elem_id="gen-sample")
+                    grid_json = _json("generative_latent_grid")
+                with gr.Column(scale=6):
+                    gr.Markdown("**Samples** (the number in each corner is the sample #): click one to edit it")
+                    grid = gr.Image(show_label=False, format="png", interactive=False, height=230,
+                                    buttons=["download", "fullscreen"], elem_id="gen-grid")
+                    read_note = gr.Markdown(elem_id="gen-read-note")
+                with gr.Column(scale=5, min_width=340):
+                    gr.Markdown("**Edit**: the sample → moved along the principal components → nearest real digit")
+                    edit = gr.Image(show_label=False, format="png", interactive=False, height=150,
+                                    buttons=["download", "fullscreen"], elem_id="gen-edit")
+                    with gr.Row():
+                        pcs = [gr.Slider(-PCA_RANGE, PCA_RANGE, value=0.0, step=0.25, label=f"PC{k + 1} (σ)",
+                                         min_width=150) for k in range(2)]
+                    with gr.Row():
+                        pcs += [gr.Slider(-PCA_RANGE, PCA_RANGE, value=0.0, step=0.25, label=f"PC{k + 1} (σ)",
+                                          min_width=150) for k in range(2, 4)]
+                    with gr.Row():
+                        pcs += [gr.Slider(-PCA_RANGE, PCA_RANGE, value=0.0, step=0.25, label=f"PC{k + 1} (σ)",
+                                          min_width=150) for k in range(4, PCA_COMPONENTS)]
+                        reset = gr.Button("Reset sliders", size="sm", min_width=150)
+                    nearest_note = gr.Markdown(elem_id="gen-nearest-note")
+                    edit_json = _json("generative_latent_edit")
+
+        with gr.Tab("Interpolation", id="generative-interpolation"):
+            gr.Markdown(INTERP_MD, latex_delimiters=LATEX)
+            with gr.Row():
+                seed_a = gr.Number(DEFAULT_SEED_A, label="seed A", precision=0, minimum=0, min_width=100)
+                seed_b = gr.Number(DEFAULT_SEED_B, label="seed B", precision=0, minimum=0, min_width=100)
+                steps = gr.Slider(2, MAX_STEPS, value=DEFAULT_STEPS, step=1, label="steps", min_width=160)
+                mode = gr.Radio(["linear", "slerp"], value="slerp", label="mode", min_width=160)
+                interp_model = gr.Radio(list(INTERPOLATE_MODELS), value="dcgan", label="model", min_width=160)
+                interp_button = gr.Button("Interpolate", variant="primary", min_width=120, elem_id="gen-interpolate")
+            gr.Markdown("**From seed A's first sample (t = 0, left) to seed B's (t = 1, right)**")
+            strip = _gallery("interpolation", columns=DEFAULT_STEPS, height=170)
+            norm_note = gr.Markdown(elem_id="gen-norm-note")
+            interp_json = _json("gan_interpolate")
+
+        with gr.Tab("CGAN", id="generative-cgan"):
+            accuracy = _card_metric("cgan", "class_accuracy")
+            measured = (f"Measured: an SVM trained only on real digits reads **{accuracy:.1%}** of 2,000 samples "
+                        f"as the requested digit (model card). " if accuracy is not None else "")
+            gr.Markdown(CGAN_MD.replace("{measured}", measured), latex_delimiters=LATEX)
+            with gr.Row():
+                with gr.Column(scale=2, min_width=210):
+                    digit = gr.Radio([(str(d), d) for d in range(NUM_CLASSES)], value=3, label="digit (label y)")
+                    cgan_seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0)
+                    cgan_n = gr.Slider(1, 32, value=12, step=1, label="samples")
+                    cgan_model = gr.Textbox("cgan", visible=False, label="model")
+                    cgan_button = gr.Button("Sample", variant="primary", elem_id="gen-cgan-sample")
+                    cgan_json = _json("gan_sample")
+                with gr.Column(scale=5):
+                    gr.Markdown("**Samples of the chosen digit** (latents of the seed)")
+                    cgan_grid = _gallery("samples of the chosen digit", columns=4, height=330, elem_id="gen-cgan-grid")
+                    cgan_note = gr.Markdown(elem_id="gen-cgan-note")
+                with gr.Column(scale=5):
+                    gr.Markdown("**The same z in every row, drawn as 0 … 9**: z keeps the style, y picks the digit")
+                    all_grid = gr.Image(show_label=False, format="png", height=250, interactive=False,
+                                        buttons=["download", "fullscreen"])
+                    rows = gr.Slider(1, 6, value=ALL_CLASS_ROWS, step=1, label="rows (the seed's first latents)")
+                    all_json = _json("generative_cgan_all_classes")
+
+        with gr.Tab("CycleGAN", id="generative-cyclegan"):
+            gr.Markdown(CYCLE_MD, latex_delimiters=LATEX)
+            with gr.Row():
+                with gr.Column(scale=3, min_width=260):
+                    cycle_pick = gr.Dropdown(sample_names(), value=HELD_OUT_SAMPLE,
+                                             label=f"bundled sample ({HELD_OUT_SAMPLE} was never trained on)")
+                    cycle_input = gr.Image(None, type="filepath", label="input: a sample or your upload", height=180,
+                                           sources=["upload", "clipboard"], format="png")
+                    cartoon_button = gr.Button("Make the input a cartoon (B) with the filter", size="sm")
+                    direction = gr.Radio([(label, key) for key, label in DIRECTION_LABELS.items()], value="A->B",
+                                         label="direction")
+                    cycle_button = gr.Button("Translate", variant="primary", elem_id="gen-translate")
+                with gr.Column(scale=9):
+                    gr.Markdown("**Input → translated → translated back** (at 160 px on the long side, the scale "
+                                "the filter was learned at)")
+                    cycle_gallery = _gallery("input → translated → translated back", columns=3, height=300,
+                                             elem_id="gen-cycle-gallery")
+                    cycle_note = gr.Markdown(elem_id="gen-cycle-note")
+                    cycle_json = _json("cyclegan_translate")
+
+        with gr.Tab("ProGAN", id="generative-progan"):
+            gr.Markdown(PROGAN_MD, latex_delimiters=LATEX)
+            with gr.Row():
+                with gr.Column(scale=2, min_width=220):
+                    pg_seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0)
+                    pg_stage = gr.Radio([("8×8", 1), ("16×16", 2), ("32×32", 3)], value=3, label="fade-in of stage")
+                    pg_alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="fade-in α")
+                    pg_button = gr.Button("Draw", variant="primary", elem_id="gen-progan-draw")
+                with gr.Column(scale=5):
+                    gr.Markdown("**The same z after each growth stage** (4×4, 8×8, 16×16, 32×32)")
+                    stages_gallery = _gallery("the same z after each growth stage", columns=4, height=190,
+                                              elem_id="gen-progan-stages")
+                    stages_json = _json("generative_progan_stages")
+                with gr.Column(scale=4):
+                    gr.Markdown("**Fade-in**: (1 − α) · old, upsampled + α · new = blend")
+                    fade_gallery = _gallery("(1 − α) · old upsampled + α · new = blend", columns=3, height=190)
+                    pg_json = _json("generative_progan_fade")
+
+    # --- events ---
+    grid_inputs = [seed, n, psi]
+    edit_inputs = [seed, n, psi, index, *pcs]
+    edit_outputs = [edit, nearest_note, edit_json]
+    gr.on([sample_button.click, seed.submit, n.release, psi.release], latent_grid, grid_inputs, [grid, grid_json],
+          api_name="generative_latent_grid", trigger_mode="always_last").then(
+        _read_note, grid_json, read_note, api_visibility="private", queue=False).then(
+        latent_edit, edit_inputs, edit_outputs, api_visibility="private")
+    gr.on([index.submit, *[p.release for p in pcs]], latent_edit, edit_inputs, edit_outputs,
+          api_name="generative_latent_edit", trigger_mode="always_last")
+
+    def pick(count: Any, evt: gr.SelectData) -> int:
+        x, y = evt.index
+        return grid_index(x, y, _count(count, "n (number of samples)", 1, MAX_SAMPLES))
+
+    grid.select(pick, n, index, api_visibility="private", queue=False).then(
+        latent_edit, edit_inputs, edit_outputs, api_visibility="private")
+    reset.click(lambda: [0.0] * PCA_COMPONENTS, None, pcs, api_visibility="private", queue=False).then(
+        latent_edit, edit_inputs, edit_outputs, api_visibility="private")
+
+    interp_inputs = [interp_model, seed_a, seed_b, steps, mode]
+    interp_outputs = [strip, interp_json]
+    gr.on([interp_button.click, mode.input, interp_model.input, steps.release, seed_a.submit, seed_b.submit],
+          gan_interpolate, interp_inputs, interp_outputs, api_name="gan_interpolate", trigger_mode="always_last").then(
+        _strip_layout, [steps, interp_json], [strip, norm_note], api_visibility="private", queue=False)
+
+    cgan_inputs = [cgan_model, cgan_seed, cgan_n, digit]
+    gr.on([cgan_button.click, digit.input, cgan_n.release, cgan_seed.submit], gan_sample, cgan_inputs,
+          [cgan_grid, cgan_json], api_name="gan_sample", trigger_mode="always_last").then(
+        _read_note, cgan_json, cgan_note, api_visibility="private", queue=False)
+    gr.on([cgan_button.click, rows.release, cgan_seed.submit], cgan_all_classes, [cgan_seed, rows],
+          [all_grid, all_json], api_name="generative_cgan_all_classes", trigger_mode="always_last")
+
+    cycle_outputs = [cycle_gallery, cycle_json]
+    cycle_pick.input(cycle_sample, cycle_pick, cycle_input, api_visibility="private").then(
+        cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
+        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
+    cartoon_button.click(cycle_make_cartoon, cycle_input, cycle_input, api_visibility="private").then(
+        lambda: "B->A", None, direction, api_visibility="private", queue=False).then(
+        cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
+        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
+    gr.on([cycle_button.click, direction.input, cycle_input.upload], cyclegan_translate, [cycle_input, direction],
+          cycle_outputs, api_name="cyclegan_translate", trigger_mode="always_last").then(
+        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
+
+    gr.on([pg_button.click, pg_seed.submit], progan_stages, pg_seed, [stages_gallery, stages_json],
+          api_name="generative_progan_stages", trigger_mode="always_last")
+    gr.on([pg_button.click, pg_seed.submit, pg_stage.input, pg_alpha.release], progan_fade,
+          [pg_seed, pg_stage, pg_alpha], [fade_gallery, pg_json], api_name="generative_progan_fade",
+          trigger_mode="always_last")
+
+    # defaults on page load: every model is tiny (tens of milliseconds in all once loaded)
+    load = _root_load()
+    gr.on([load], latent_grid, grid_inputs, [grid, grid_json], api_visibility="private").then(
+        _read_note, grid_json, read_note, api_visibility="private", queue=False).then(
+        latent_edit, edit_inputs, edit_outputs, api_visibility="private")
+    gr.on([load], gan_interpolate, interp_inputs, interp_outputs, api_visibility="private").then(
+        _strip_layout, [steps, interp_json], [strip, norm_note], api_visibility="private", queue=False)
+    gr.on([load], gan_sample, cgan_inputs, [cgan_grid, cgan_json], api_visibility="private").then(
+        _read_note, cgan_json, cgan_note, api_visibility="private", queue=False)
+    gr.on([load], cgan_all_classes, [cgan_seed, rows], [all_grid, all_json], api_visibility="private")
+    gr.on([load], cycle_sample, cycle_pick, cycle_input, api_visibility="private").then(
+        cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
+        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
+    gr.on([load], progan_stages, pg_seed, [stages_gallery, stages_json], api_visibility="private")
+    gr.on([load], progan_fade, [pg_seed, pg_stage, pg_alpha], [fade_gallery, pg_json], api_visibility="private")
