@@ -23,6 +23,21 @@ ImageNet model in the book.
 
 Everything here is pure (arrays/tensors in and out); `load_target_digits` is the only loader, and the
 randomness of a run comes from its seed through `torch.Generator` / `numpy.random.Generator` objects.
+
+Another source (online only; not used by the tab or the tests): steps 2-4 work for any timm model, because
+`copy_all_but_output` finds the output layer through timm's own ``pretrained_cfg["classifier"]``. An ImageNet
+model comes through the weights module, pinned and verified like ours::
+
+    spec = hub.WeightsSpec(name="resnet18_in1k", architecture="timm", config={"model_name": "resnet18"},
+                           class_names=(), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
+                           input_size=(3, 224, 224), filename="model.safetensors", sha256="<the file's sha256>",
+                           repo_id="timm/resnet18.a1_in1k", revision="<a commit of that repo>")
+    source_state = hub.load_state_dict(spec, allow_download=True)   # HF cache, else the Hub
+    model = timm.create_model("resnet18", pretrained=False, num_classes=10)   # step 3: a new 10-way fc
+    copy_all_but_output(source_state, model)                                  # step 2
+    optimizer = torch.optim.AdamW(param_groups(model, 1e-4, 10.0))            # step 4
+
+(its inputs are 3-channel 224x224 images normalised with ImageNet's mean and std).
 """
 
 from __future__ import annotations

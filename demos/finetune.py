@@ -40,6 +40,9 @@ TRAIN_THREADS = 1
 run leaves the other core to everybody else, and OpenMP threads fighting for busy cores are far slower
 (the default run: ~13 s on one thread, 158 s on two threads of a fully loaded 2-core machine)."""
 
+MIN_EPOCH_AXIS = 10
+"""The epoch axis spans at least 1..10 (whole-number ticks; short runs leave room on the right)."""
+
 COPIED = "#2563eb"  # blue: layers copied from the source model
 NEW = "#ea580c"  # orange: the new, randomly initialised output layer
 FROZEN = "#94a3b8"  # grey: layers that do not train
@@ -204,7 +207,7 @@ def diagram_svg(config: ft.FinetuneConfig = DEFAULTS, digit_samples: np.ndarray 
            f'aria-label="The source model and the target model, block by block">',
            '<defs><pattern id="ft-hatch" patternUnits="userSpaceOnUse" width="8" height="8" '
            'patternTransform="rotate(45)"><rect width="8" height="8" fill="#e2e8f0"/>'
-           '<line x1="0" y1="0" x2="0" y2="8" stroke="#94a3b8" stroke-width="3"/></pattern>'
+           '<line x1="0" y1="0" x2="0" y2="8" stroke="#cbd5e1" stroke-width="2.5"/></pattern>'
            '<marker id="ft-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#475569"/></marker></defs>']
 
@@ -325,11 +328,11 @@ def curve_frames(curves: dict[str, dict[str, list[float]]]) -> tuple[pd.DataFram
 
 
 def _accuracy_plot(frame: pd.DataFrame, epochs: int) -> gr.LinePlot:
-    return gr.LinePlot(frame, x_lim=[1, max(epochs, 2)], y_lim=[0, 100])
+    return gr.LinePlot(frame, x_lim=[1, max(epochs, MIN_EPOCH_AXIS)], y_lim=[0, 100])
 
 
 def _loss_plot(frame: pd.DataFrame, epochs: int) -> gr.LinePlot:
-    return gr.LinePlot(frame, x_lim=[1, max(epochs, 2)])
+    return gr.LinePlot(frame, x_lim=[1, max(epochs, MIN_EPOCH_AXIS)])
 
 
 @lru_cache(maxsize=4)
@@ -379,6 +382,16 @@ def predictions_grid(images: np.ndarray, truth: np.ndarray, predictions: dict[st
             draw.rounded_rectangle([x0, y, x0 + cell_w - 10, y + 21], radius=4, fill=RIGHT if right else WRONG)
             draw.text((x0 + 5, y + 2), f"{'FT' if j == 0 else 'SC'}: {predicted}", fill=(255, 255, 255), font=_font(15))
             _mark(draw, x0 + cell_w - 30, y + 5, right)
+    return np.asarray(canvas)
+
+
+def _grid_placeholder(config: ft.FinetuneConfig) -> np.ndarray:
+    """What the prediction grid shows while a run trains. Returns (H, W, 3) uint8."""
+    canvas = Image.new("RGB", (876, 120), (248, 250, 252))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((16, 30), f"Training {config.epochs} epochs… the test predictions of both models appear here "
+              "after the last epoch.", fill=(71, 85, 105), font=_font(17))
+    draw.text((16, 64), "(Stop keeps the curves so far.)", fill=(100, 116, 139), font=_font(15))
     return np.asarray(canvas)
 
 
@@ -445,7 +458,8 @@ def finetune(examples_per_class: Any = DEFAULTS.examples_per_class, epochs: Any 
     diagram = diagram_html(config)
     empty_accuracy, empty_loss = curve_frames({})
     progress(0, desc="starting")
-    yield (diagram, _accuracy_plot(empty_accuracy, config.epochs), _loss_plot(empty_loss, config.epochs), None,
+    yield (diagram, _accuracy_plot(empty_accuracy, config.epochs), _loss_plot(empty_loss, config.epochs),
+           _grid_placeholder(config),
            result_json(config, {"fine_tuned": {"test_accuracy": [], "loss": [], "test_loss": []},
                                 "scratch": {"test_accuracy": [], "loss": [], "test_loss": []}}, 0, 0.0),
            "**Training…** epoch 0")
@@ -489,7 +503,8 @@ def build() -> None:
     header("Fine-tuning: the four steps of transfer learning, live", EXPLANATION, LINK)
     with gr.Accordion("Details: data, model, optimiser, why it helps", open=False):
         gr.Markdown(DETAILS)
-    diagram = gr.HTML(diagram_html(DEFAULTS), elem_id="finetune-diagram")
+    # filled on page load (building the diagram imports timm: nothing heavy happens while the app starts)
+    diagram = gr.HTML("<p>Drawing the model…</p>", elem_id="finetune-diagram", min_height=300)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
             examples = gr.Slider(1, ft.MAX_EXAMPLES_PER_CLASS, DEFAULTS.examples_per_class, step=1,
