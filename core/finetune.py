@@ -580,10 +580,10 @@ SOURCE_LR = 3e-3
 
 
 def pretrain_source(epochs: int = SOURCE_EPOCHS, per_class: int = SOURCE_TRAIN_PER_CLASS, seed: int = 0,
-                    log: Any = print) -> tuple[nn.Module, dict[str, Any]]:
+                    val_per_class: int = SOURCE_VAL_PER_CLASS, log: Any = print) -> tuple[nn.Module, dict[str, Any]]:
     """Step 1: train the backbone on the printed-letter task. Returns the model and facts for its card."""
     images, labels = source_dataset(per_class, SOURCE_TRAIN_SEED)
-    val_images, val_labels = source_dataset(SOURCE_VAL_PER_CLASS, SOURCE_VAL_SEED)
+    val_images, val_labels = source_dataset(val_per_class, SOURCE_VAL_SEED)
     mean = float(images.mean())
     std = float(to_input(images, 0.0, 1.0).std())  # of the upsampled inputs the network sees
     x, y = to_input(images, mean, std), torch.as_tensor(labels)
@@ -625,12 +625,12 @@ def train(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
     started = time.time()
     epochs = args.epochs or (1 if args.quick else SOURCE_EPOCHS)
-    per_class = 20 if args.quick else SOURCE_TRAIN_PER_CLASS
-    model, facts = pretrain_source(epochs=epochs, per_class=per_class, seed=args.seed)
+    per_class, val_per_class = (8, 2) if args.quick else (SOURCE_TRAIN_PER_CLASS, SOURCE_VAL_PER_CLASS)
+    model, facts = pretrain_source(epochs=epochs, per_class=per_class, seed=args.seed, val_per_class=val_per_class)
     card = run_card(
         args, started=started, epochs=epochs,
         data_seeds={"source_train": {"render_seed": SOURCE_TRAIN_SEED, "per_class": per_class},
-                    "source_val": {"render_seed": SOURCE_VAL_SEED, "per_class": SOURCE_VAL_PER_CLASS}},
+                    "source_val": {"render_seed": SOURCE_VAL_SEED, "per_class": val_per_class}},
         metrics={"source_val_accuracy": facts["val_accuracy"], "source_val_loss": facts["val_loss"]},
         data=("source: 35 printed letters (" + "".join(SOURCE_CLASSES) + "; left out as digit-like: "
               + LEFT_OUT_GLYPHS + ") rendered with Pillow's built-in font at random size, stroke, rotation, "

@@ -191,3 +191,29 @@ def test_embedded_source_model_reads_printed_letters(source):
     accuracy, _, _ = ft.evaluate_model(model, ft.to_input(images, mean, std), torch.as_tensor(labels))
     assert accuracy >= 0.95
     assert card["metrics"]["source_val_accuracy"] >= 0.95
+
+
+def test_quick_pretraining_writes_verified_weights_and_a_card(tmp_path, monkeypatch):
+    """`python -m core.train finetune_source --quick`, into a temporary weights folder."""
+    import argparse
+    import time
+
+    from core import hub
+
+    monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)
+    threads = torch.get_num_threads()
+    args = argparse.Namespace(model=ft.SOURCE_WEIGHTS, epochs=None, seed=0, device=torch.device("cpu"), quick=True,
+                              extra=[], argv=[ft.SOURCE_WEIGHTS, "--quick"])
+    started = time.perf_counter()
+    try:
+        ft.train(args)
+    finally:
+        torch.set_num_threads(threads)
+    assert time.perf_counter() - started < 30
+    spec = hub.load_spec(ft.SOURCE_WEIGHTS)
+    assert (tmp_path / spec.filename).is_file() and spec.class_names == ft.SOURCE_CLASSES
+    assert spec.input_size == (1, ft.INPUT_SIDE, ft.INPUT_SIDE) and 0 < spec.std[0] < 1
+    card = hub.load_card(ft.SOURCE_WEIGHTS)["card"]
+    assert card["epochs"] == 1 and card["quick"] and "source_val_accuracy" in card["metrics"]
+    state = hub.load_state_dict(spec)
+    ft.build_model(len(ft.SOURCE_CLASSES)).load_state_dict(state, strict=True)
