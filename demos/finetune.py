@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import threading
 from dataclasses import asdict
 import math
 from functools import lru_cache
@@ -499,7 +500,18 @@ def first_view() -> tuple:
             _status(config, curves, epochs_done, run["seconds"], done=True, precomputed=True))
 
 
+def _warm_up() -> None:
+    """Import timm, draw the diagram's parts and read the card in the background, so that the first visitor's
+    page load does not wait for them (errors are left for the request that needs the resource)."""
+    with contextlib.suppress(Exception):
+        _tables()
+        _letter_samples()
+        ft.load_target_digits()
+        _card()
+
+
 def build() -> None:
+    threading.Thread(target=_warm_up, name="finetune-warm-up", daemon=True).start()
     header("Fine-tuning: the four steps of transfer learning, live", EXPLANATION, LINK)
     with gr.Accordion("Details: data, model, optimiser, why it helps", open=False):
         gr.Markdown(DETAILS)
