@@ -470,9 +470,12 @@ def on_tick(session: LabSession | None, steps_per_frame: Any):
         session.run_started = None
         return (session, *frame(session, "Paused: " + reason), gr.Timer(active=False))
     elapsed = time.monotonic() - (session.run_started or time.monotonic())
-    status = (f"▶ playing: {session.trainer.step_count - session.run_start_step} / {MAX_RUN_STEPS} steps, "
-              f"{elapsed:.0f} / {MAX_RUN_SECONDS:.0f} s of this run.")
-    return (session, *frame(session, status), gr.skip())
+    progress = (f"this run: {session.trainer.step_count - session.run_start_step} / {MAX_RUN_STEPS} steps, "
+                f"{elapsed:.0f} / {MAX_RUN_SECONDS:.0f} s")
+    plane, curves, text, numbers, _ = frame(session, "playing")
+    # the status line is left alone: a tick that was already running when Pause was pressed must not
+    # overwrite "paused" (Pause answers immediately, outside the queue)
+    return (session, plane, curves, f"{text}\n\n_{progress}_", numbers, gr.skip(), gr.skip())
 
 
 def on_loss_choice(loss: str):
@@ -794,37 +797,41 @@ def _build_live() -> None:
     plane.select(on_plane_click, inputs=[session, points_text, dataset, seed], outputs=[points_text, dataset],
                  api_visibility="private").success(api_visibility="private", **reset_event)
 
-    play.click(on_play, inputs=[session, *config_inputs], outputs=[session, timer, status], api_name="gan_lab_play",
-               concurrency_limit=2)
-    pause.click(on_pause, inputs=session, outputs=[session, timer, status], api_name="gan_lab_pause", queue=False)
+    play.click(on_play, inputs=[session, *config_inputs], outputs=[session, timer, status],
+               api_visibility="private", concurrency_limit=2)
+    pause.click(on_pause, inputs=session, outputs=[session, timer, status], api_visibility="private", queue=False)
     step.click(on_step, inputs=[session, *config_inputs], outputs=[session, *frame_outputs, timer],
                api_name="gan_lab_step", concurrency_limit=2, show_progress="minimal")
     timer.tick(on_tick, inputs=[session, speed], outputs=[session, *frame_outputs, timer], api_visibility="private",
                concurrency_limit=2, concurrency_id="gan_lab_tick")
 
 
+WGAN_TEXT = (
+    r"WGAN's Example 1: $P_0 = (0, Z)$ and $P_\theta = (\theta, Z)$ with $Z \sim U[0, 1]$, two parallel segments. "
+    r"The earth-mover distance $W(P_0, P_\theta) = |\theta|$ shrinks smoothly as $\theta \to 0$, so it gives a "
+    r"gradient; the Jensen–Shannon divergence is $\log 2$ for every $\theta \neq 0$ and $0$ at $\theta = 0$ (the "
+    r"supports are disjoint), so it gives none. The estimates come from networks trained on samples at the "
+    r"current $\theta$: a critic for $\sup_{\|f\|_L \le 1} \mathbb{E}_{P_0} f - \mathbb{E}_{P_\theta} f$ "
+    r"(Kantorovich–Rubinstein, gradient penalty) and a discriminator for "
+    r"$\mathrm{JS} = \max_D \tfrac12(\mathbb{E}_{P_0}\log D + \mathbb{E}_{P_\theta}\log(1-D)) + \log 2$. "
+    r"A weight-clipped critic gives EM times an unknown constant (`em_estimate_clip_raw`); divided by its measured "
+    r"gradient norm between the segments it gives `em_estimate_clip`."
+)
+
+
 def _build_wgan() -> None:
-    gr.Markdown(
-        r"WGAN's Example 1: $P_0 = (0, Z)$ and $P_\theta = (\theta, Z)$ with $Z \sim U[0, 1]$, two parallel segments. "
-        r"The earth-mover distance $W(P_0, P_\theta) = |\theta|$ shrinks smoothly as $\theta \to 0$, so it gives a "
-        r"gradient; the Jensen–Shannon divergence is $\log 2$ for every $\theta \neq 0$ and $0$ at $\theta = 0$ (the "
-        r"supports are disjoint), so it gives none. The estimates come from networks trained on samples at the "
-        r"current $\theta$: a critic for $\sup_{\|f\|_L \le 1} \mathbb{E}_{P_0} f - \mathbb{E}_{P_\theta} f$ "
-        r"(Kantorovich–Rubinstein, gradient penalty) and a discriminator for "
-        r"$\mathrm{JS} = \max_D \tfrac12(\mathbb{E}_{P_0}\log D + \mathbb{E}_{P_\theta}\log(1-D)) + \log 2$. "
-        r"A weight-clipped critic estimates EM only up to a constant (`em_estimate_clip`).",
-        latex_delimiters=LATEX,
-    )
     with gr.Row():
         theta = gr.Slider(-WGAN_THETA_RANGE, WGAN_THETA_RANGE, value=0.5, step=0.01, label="θ", scale=3,
                           elem_id="wgan-theta")
         steps = gr.Slider(20, 400, value=wgan_distances.ESTIMATE_STEPS, step=10,
                           label="training steps per network", scale=2)
         seed = gr.Number(0, precision=0, label="Seed", scale=1, min_width=80)
-    plot = gr.Image(type="numpy", interactive=False, format="png", show_label=False, elem_id="wgan-plot")
+    plot = gr.Image(type="numpy", interactive=False, format="png", show_label=False, elem_id="wgan-plot",
+                    height=WGAN_SIZE[1] + 10)
+    gr.Markdown(WGAN_TEXT, latex_delimiters=LATEX)
     numbers = gr.JSON(label="exact and estimated distances", elem_id="wgan-numbers")
     event = dict(fn=on_wgan, inputs=[theta, steps, seed], outputs=[plot, numbers], concurrency_limit=2,
-                 show_progress="minimal", api_visibility="private")
+                 show_progress="minimal", api_visibility="private", trigger_mode="always_last")
     gr.on(None, lambda: on_wgan(0.5, wgan_distances.ESTIMATE_STEPS, 0), inputs=None, outputs=[plot, numbers],
           api_visibility="private")  # page load only (cached after the first)
-    gr.on([theta.release, steps.release, seed.submit], **event)
+    gr.on([theta.change, steps.release, seed.submit], **event)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
+import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
@@ -107,8 +109,29 @@ def test_a_tick_trains_and_a_run_stops_at_its_bounds():
     session = lab.new_session(lab.DEFAULT)
     session.start_run()
     out = lab.on_tick(session, 5)
-    assert session.trainer.step_count == 5 and "playing" in out[5]
+    assert session.trainer.step_count == 5 and "this run: 5 / 5000 steps" in out[3]
+    assert out[4]["status"] == "playing"
     session.run_start_step -= lab.MAX_RUN_STEPS  # pretend this run already did its share
     out = lab.on_tick(session, 5)
     assert "limit" in out[5] and session.run_started is None
     assert out[-1].active is False  # the timer is switched off
+
+
+def _click(col: int, row: int) -> gr.SelectData:
+    return gr.SelectData(None, {"index": [col, row], "value": None})
+
+
+def test_clicking_the_plane_draws_clusters_in_plane_coordinates():
+    """With 'your own points' chosen, a click adds a small cluster at the clicked place of the [-3, 3] canvas."""
+    text, dataset = lab.on_plane_click(None, "", "custom", 0, _click(lab.PLANE_SIZE // 2, lab.PLANE_SIZE // 2))
+    first = gan2d.parse_points(text)
+    assert dataset == "custom" and first.shape == (lab.CLICK_BLOB_POINTS, 2)
+    np.testing.assert_allclose(first.mean(axis=0), [0.0, 0.0], atol=0.06)
+    session = lab.new_session(replace(lab.DEFAULT, dataset="custom"), text)
+    assert session.trainer.data.view == gan2d.CUSTOM_CANVAS
+    np.testing.assert_allclose(session.trainer.data.points, first, atol=1e-4)  # kept in the user's units
+    # three quarters across, one quarter down: (1.5, 1.5)
+    text, _ = lab.on_plane_click(session, text, "custom", 0, _click(3 * lab.PLANE_SIZE // 4, lab.PLANE_SIZE // 4))
+    second = gan2d.parse_points(text)[lab.CLICK_BLOB_POINTS:]
+    np.testing.assert_allclose(second.mean(axis=0), [1.5, 1.5], atol=0.06)
+

@@ -46,6 +46,7 @@ def test_gan_lab_steps_plays_pauses_and_explains_bad_points(page: Page):
     page.wait_for_function("() => /step ([2-9]\\d|\\d{3,})/.test(document.querySelector('#gan-numbers').innerText)",
                            timeout=20_000)
     expect(page.locator("#gan-status")).to_contain_text("playing", timeout=10_000)
+    expect(page.locator("#gan-numbers")).to_contain_text("this run:", timeout=10_000)
     seen = {plane_src(page)}
     for _ in range(6):
         page.wait_for_timeout(400)
@@ -86,6 +87,7 @@ def test_wgan_figure_one(page: Page):
     slider.fill("0")
     slider.press("Enter")
     wait_until_idle(page)
-    expect(numbers).to_contain_text('"js": 0', timeout=30_000)
+    expect(numbers).to_contain_text(re.compile(r'"js":\s*0(?![.\d])'), timeout=30_000)
+    expect(numbers).to_contain_text(re.compile(r'"theta":\s*0(?![.\d])'))
     assert_no_error(page)
     page.screenshot(path=SCREENSHOT.replace(".png", "_wgan.png"))
