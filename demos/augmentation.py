@@ -14,12 +14,16 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from demos.common import LazyResource, book_link, header, parse_seed, read_image, user_errors
+from demos.common import LazyResource, book_link, header, image_upload, parse_seed, read_image, user_errors
 
 TITLE = "Augmentation"
 
 MAX_UPLOAD_SIDE = 1024
 MAX_BOXES = 32
+MAX_OUTPUT_PIXELS = 16 * 1024 * 1024
+"""n x output height x width per request: 16 samples of 1024 x 1024 at most. Drawing is the slow part (about
+0.25 s per megapixel on one core), so a pipeline resizing to 2048 x 2048 with n = 16 would hold a worker for
+many seconds; it is refused with a message instead."""
 
 _core = LazyResource(lambda: importlib.import_module("core.augment"))
 """core.augment imports Albumentations (seconds): loaded on first use, not at import of this module."""
@@ -231,6 +235,9 @@ def _n(n: Any) -> int:
 def _pipeline_from_text(pipeline: Any) -> dict:
     if isinstance(pipeline, dict):
         return _aug().validate_pipeline(pipeline)
+    if pipeline is not None and not isinstance(pipeline, str):  # API callers can send any JSON value
+        raise gr.Error(f"The pipeline must be JSON text in Albumentations' serialized form (A.to_dict), "
+                       f"got a {type(pipeline).__name__}.")
     return _aug().parse_pipeline(pipeline)
 
 
@@ -239,6 +246,11 @@ def compute(image: np.ndarray, boxes: np.ndarray, names: list[str], mask: np.nda
     """Run and draw: (gallery items, status markdown, table rows, JSON, Python code)."""
     aug = _aug()
     samples = aug.augment_samples(image, pipeline, n, seed, boxes, mask)
+    pixels = sum(sample.image.shape[0] * sample.image.shape[1] for sample in samples)
+    if pixels > MAX_OUTPUT_PIXELS:
+        height, width = samples[0].image.shape[:2]
+        raise gr.Error(f"{len(samples)} samples of {width}×{height} are {pixels / 1e6:.1f} megapixels, more than one "
+                       f"request may draw ({MAX_OUTPUT_PIXELS / 1e6:.1f}): lower n or the pipeline's output size.")
     gallery, rows, records, dropped_lines = [], [], [], []
     for sample in samples:
         picture = aug.draw_sample(sample.image, sample.boxes, sample.kept, names, sample.mask)
@@ -313,7 +325,7 @@ def build() -> None:
                                  elem_id="augmentation-preset")
             with gr.Row():
                 scene = gr.Dropdown(list(aug.SCENES), value=aug.DEFAULT_SCENE, label="Scene", scale=2)
-                upload = gr.Image(type="filepath", label="…or upload (type its boxes below)", height=130, scale=1)
+                upload = image_upload(label="…or upload (type its boxes below)", height=130, scale=1)
             with gr.Row():
                 n = gr.Slider(1, aug.MAX_SAMPLES, n0, step=1, label="Samples n")
                 seed = gr.Number(seed0, precision=0, minimum=0, label="Seed", min_width=90)

@@ -18,7 +18,7 @@ from PIL import Image
 from torchvision.utils import draw_bounding_boxes
 
 from core.scenes import CLASS_COLORS, CLASS_NAMES, DEFAULT_SIZE, MIN_VISIBLE_FRACTION, SPLITS, Scene, make_scene
-from demos.common import LATEX, book_link, header, parse_seed, read_image, user_errors
+from demos.common import LATEX, book_link, header, image_upload, parse_seed, read_image, user_errors
 
 TITLE = "Detection dataset"
 
@@ -54,24 +54,6 @@ LINKS = " · ".join(
         book_link("semantic-segmentation-and-dataset.html", "14.9 Semantic Segmentation and the Dataset"),
     ]
 )
-
-
-def pass_upload_path(image: gr.Image) -> gr.Image:
-    """Let a ``gr.Image(type="filepath")`` hand its upload to `read_image` undecoded; returns the same component.
-
-    gr.Image opens every upload with PIL in its preprocess, so a broken or non-image file fails there with a
-    generic error before our loader can give its clear message. Only this instance's preprocess changes (the
-    browser still renders a plain Image); data-URL payloads (paste from clipboard) keep gradio's decoding.
-    """
-    original = image.preprocess
-
-    def preprocess(payload: Any) -> Any:
-        if payload is not None and payload.path is not None and not (payload.url or "").startswith("data:"):
-            return str(payload.path)
-        return original(payload)
-
-    image.preprocess = preprocess  # type: ignore[method-assign]
-    return image
 
 
 def _hex_to_rgb(colour: str) -> tuple[int, int, int]:
@@ -259,9 +241,8 @@ def build() -> None:
                 generate = gr.Button("Generate", variant="primary", size="sm")
                 following = gr.Button("next ▶", size="sm")
             opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="mask opacity")
-            upload = pass_upload_path(gr.Image(type="filepath", height=170, sources=["upload", "clipboard"],
-                                               label="your background (optional): objects pasted onto it",
-                                               elem_id="dataset-upload"))
+            upload = image_upload(height=170, sources=["upload", "clipboard"],
+                                  label="your background (optional): objects pasted onto it", elem_id="dataset-upload")
         with gr.Column(scale=7, min_width=600):
             with gr.Tabs():
                 with gr.Tab("boxes"):

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from demos.common import book_link, header, parse_seed, read_image, sample_names, to_jsonable, user_errors
+from demos.common import (book_link, header, image_upload, parse_seed, read_image, sample_names, to_jsonable,
+                          user_errors)
 
 TITLE = "NMS"
 
@@ -382,7 +383,8 @@ def _background(image_size: tuple[int, int], background: str, upload: Any) -> tu
         if upload is None:
             background = CANVAS
         else:
-            array = read_image(upload, max_side=None)
+            # the picture is drawn at the boxes' size (then at DRAW_SIDE): a larger upload is downscaled on load
+            array = read_image(upload, max_side=max(width, height, DRAW_SIDE))
             image = Image.fromarray(array)
             note = "your image"
             if image.size != (width, height):
@@ -790,8 +792,7 @@ def build() -> None:
                 candidates_box = gr.Textbox(value=book.to_json(), lines=8, max_lines=14, label="candidates JSON",
                                             elem_id="nms-json", buttons=["copy"])
                 apply_json = gr.Button("Use this JSON", size="sm", elem_id="nms-apply-json")
-                upload = gr.Image(type="filepath", label="background picture (choose 'uploaded / sent image')",
-                                  height=160)
+                upload = image_upload(label="background picture (choose 'uploaded / sent image')", height=160)
         with gr.Column(scale=7, min_width=520):
             with gr.Row(equal_height=True):
                 previous = gr.Button("◀ step", size="sm", min_width=60, scale=0, elem_id="nms-previous")
