@@ -122,14 +122,15 @@ def _stamp(canvas: np.ndarray, pixels: np.ndarray, color: tuple[int, int, int], 
         canvas[rows[keep], cols[keep]] = col
 
 
-def heat_colors(heat: np.ndarray, kind: str) -> np.ndarray:
+def heat_colors(heat: np.ndarray, kind: str, min_scale: float = 0.0) -> np.ndarray:
     """(R, R) discriminator values -> (R, R, 3) uint8: green where D says 'real', purple where it says 'fake',
-    white at the boundary (D = 0.5, or the critic's median)."""
+    white at the boundary (D = 0.5, or the critic's median). A critic's values are scaled by their 98th
+    percentile distance from the median, but by at least `min_scale` (so that a flat critic stays pale)."""
     if kind == "probability":
         s = 2.0 * heat - 1.0
     else:
         centered = heat - np.median(heat)
-        s = centered / (np.percentile(np.abs(centered), 98) + 1e-12)
+        s = centered / max(float(np.percentile(np.abs(centered), 98)), min_scale, 1e-12)
     s = np.clip(s, -1.0, 1.0)[..., None]
     white = np.float32(255.0)
     rgb = np.where(s >= 0, white + s * (HEAT_REAL - white), white - s * (HEAT_FAKE - white))
@@ -625,7 +626,8 @@ def render_wgan(theta: float, result: dict, critic: np.ndarray, disc: np.ndarray
     for k, (values, kind, title) in enumerate(((critic, "critic", "critic f (gradient penalty)"),
                                                (disc, "probability", "discriminator D(x) = P(x from P0)"))):
         x0 = 580 + k * (side + 50)
-        heat = Image.fromarray(heat_colors(values, kind)).resize((side, side), Image.BILINEAR)
+        # a gradient-penalised critic has slope about 1: scale its colours by at least 0.5 (half the window)
+        heat = Image.fromarray(heat_colors(values, kind, min_scale=0.5)).resize((side, side), Image.BILINEAR)
         image.paste(heat, (x0, top))
         draw.rectangle([x0, top, x0 + side, top + side], outline=(170, 170, 170))
         segments = np.array([[0.0, 0.0], [0.0, 1.0], [theta, 0.0], [theta, 1.0]])
