@@ -1,0 +1,134 @@
+"""Server settings chosen in app.py (issue 10): bounded queue, per-event concurrency, upload size limit, no
+tracebacks for clients, one torch thread per request, no file access outside Gradio's cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+from pathlib import Path
+
+import gradio as gr
+import httpx
+import pytest
+import torch
+from gradio_client import Client
+
+import app
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_CONCURRENCY = 8
+"""No event may run more copies at once than this on a 2-vCPU machine."""
+
+
+@pytest.fixture(scope="module")
+def built() -> gr.Blocks:
+    """A second copy of the app, built the way `app.main` builds it (not launched)."""
+    return app.build_app()
+
+
+def test_launch_options_are_the_documented_ones():
+    options = app.launch_options()
+    assert options["show_error"] is False  # only our gr.Error messages reach a client
+    assert options["max_file_size"] == app.MAX_FILE_SIZE
+    assert "allowed_paths" not in options and "blocked_paths" not in options
+    assert not options.get("share")
+
+
+def test_queue_is_bounded_and_every_queued_event_has_a_concurrency_limit(built):
+    queue = built._queue
+    assert queue.max_size is not None and 1 <= queue.max_size <= 256
+    assert queue.default_concurrency_limit is not None and 1 <= queue.default_concurrency_limit <= MAX_CONCURRENCY
+    unqueued_public = []
+    for fn in built.fns.values():
+        if not fn.queue:
+            if fn.api_visibility != "private":
+                unqueued_public.append(fn.api_name)
+            continue
+        limit = queue.default_concurrency_limit if fn.concurrency_limit == "default" else fn.concurrency_limit
+        assert limit is not None and 1 <= limit <= MAX_CONCURRENCY, (fn.api_name, limit)
+    # queue=False skips the queue's limits: only for tiny private UI callbacks
+    assert not unqueued_public, unqueued_public
+
+
+def test_generated_files_are_deleted_and_no_extra_paths_are_served(built):
+    frequency, age = built.delete_cache
+    assert 0 < frequency <= 24 * 3600 and 0 < age <= 24 * 3600
+    assert not built.allowed_paths
+
+
+def test_torch_uses_the_configured_thread_count():
+    app.configure_torch()  # conftest's server did the same
+    assert torch.get_num_threads() == int(os.environ.get("LAB_TORCH_THREADS", "1"))
+
+
+def test_an_upload_over_max_file_size_is_refused(app_url):
+    limit = gr.utils._parse_file_size(app.MAX_FILE_SIZE)
+    body = b"\xff\xd8" + bytes(limit + 1024)
+    response = httpx.post(f"{app_url}gradio_api/upload", files={"files": ("big.jpg", body, "image/jpeg")}, timeout=60)
+    assert response.status_code == 413, response.status_code
+    assert "maximum allowed size" in response.text
+    small = httpx.post(f"{app_url}gradio_api/upload", files={"files": ("ok.txt", b"fine", "text/plain")}, timeout=30)
+    assert small.status_code == 200
+
+
+def test_a_crash_shows_no_traceback(client, app_url):
+    """A payload Gradio's own validation rejects (a table whose data is not rows) is an exception that is not our
+    gr.Error: the client gets a generic message, with no traceback, path or source line."""
+    if "demos.anchors" not in app.tab_modules():
+        pytest.skip("demos.anchors is not built in this run (LAB_TABS)")
+    table = {"headers": ["label", "x1", "y1", "x2", "y2"], "data": "not rows", "metadata": None}
+    with pytest.raises(Exception) as error:
+        client.predict(None, "chelsea (cat)", table, api_name="/boxes_convert")
+    assert "Traceback" not in str(error.value) and ".py" not in str(error.value)
+    # the raw stream says exactly as little
+    response = httpx.post(f"{app_url}gradio_api/call/boxes_convert", json={"data": [None, "chelsea (cat)", table]})
+    event_id = response.json()["event_id"]
+    stream = httpx.get(f"{app_url}gradio_api/call/boxes_convert/{event_id}", timeout=60).text
+    assert "event: error" in stream
+    payload = json.loads(stream.split("event: error", 1)[1].split("data:", 1)[1].strip().splitlines()[0])
+    assert payload.get("error") is None, payload
+    assert "Traceback" not in stream and "site-packages" not in stream and "/work" not in stream
+
+
+def test_a_full_queue_says_busy(built):
+    """The queue's answer when full (the browser shows 'This application is currently busy. Please try again.')."""
+    _, url, _ = built.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **app.launch_options())
+    try:
+        built._queue.max_size = 0  # full from the start
+        client = Client(url, verbose=False)
+        fn = next(fn for fn in built.fns.values() if fn.queue and fn.api_visibility == "public")
+        with pytest.raises(Exception, match="(?i)queue is full"):
+            client.predict(*[None] * len(fn.inputs), api_name=f"/{fn.api_name}")
+        # the HTTP answer under the client's message
+        response = httpx.post(f"{url}gradio_api/queue/join", json={
+            "data": [None] * len(fn.inputs), "fn_index": fn._id, "session_hash": "probe", "event_data": None})
+        assert response.status_code == 503 and "Queue is full" in response.text
+    finally:
+        built.close()
+
+
+PROBES = [
+    str(ROOT / "app.py"),
+    "/proc/self/environ",
+    "..%2fapp.py",
+    "%2e%2e%2fapp.py",
+    "%252e%252e%252fapp.py",
+    "..\\app.py",
+    "....//app.py",
+    "/tmp/../etc/passwd",
+    "~/.bashrc",
+    ".git/config",
+]
+"""Beyond tests/test_app.py's probes: absolute paths of the app's own files, double encoding, backslashes."""
+
+
+@pytest.mark.parametrize("target", PROBES)
+def test_file_route_probes(app_url, target):
+    for prefix in ("gradio_api/file=", "file=", "gradio_api/file/"):
+        url = app_url + prefix + (target if "%" in target else urllib.parse.quote(target, safe="/"))
+        response = httpx.get(url, timeout=10, follow_redirects=False)
+        assert response.status_code in (403, 404, 405, 307), (url, response.status_code)
+        body = response.content
+        assert b"def build_app" not in body and b"root:x:0:0" not in body and b"[core]" not in body
+        assert b"HF_HUB_OFFLINE" not in body
