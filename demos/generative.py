@@ -1,10 +1,10 @@
 """Generative models tab: a DCGAN latent explorer, a conditional GAN, CycleGAN and ProGAN, all trained here.
 
-Four sub-tabs, each with its formula and its source (the book covers DCGAN; the others cite their papers):
+Five sub-tabs, each with its formula and its source (the book covers DCGAN; the others cite their papers):
 
 - Latent explorer (DCGAN on 16x16 digits): a seed gives a grid; truncation; one sample moved along the top
-  PCA directions of the first layer's activations (GANSpace); its nearest real training digit; interpolation
-  between two seeds, linear or spherical.
+  PCA directions of the first layer's activations (GANSpace); its nearest real training digit.
+- Interpolation between two seeds' samples, linear or spherical, as a strip.
 - CGAN: pick the digit; a grid of samples; the same latents drawn as every digit.
 - CycleGAN (photo <-> cartoon): A -> B, B -> A and the round trip with its cycle loss, on a sample or an upload.
 - ProGAN: the same z drawn by the generator after each growth stage (4x4 ... 32x32); the fade-in blend.
@@ -26,6 +26,7 @@ from core.generative import cgan, cyclegan, dcgan, progan
 from core.generative.data import NUM_CLASSES, load_digits_tensor, to_uint8
 from core.generative.latent import (PrincipalDirections, generate, interpolate, latents, nearest_neighbours,
                                     principal_directions, truncate)
+from core.generative.metrics import digit_classifier
 from demos.common import (D2L_GAN, LATEX, LazyResource, book_link, parse_seed, read_image, sample_names, to_jsonable,
                           user_errors)
 
@@ -91,7 +92,8 @@ EXPLORER = LazyResource(_build_explorer)
 CGAN = LazyResource(cgan.load_generator)
 PROGAN = LazyResource(progan.load_generators)
 CYCLEGAN = LazyResource(cyclegan.load_model)
-JUDGE = LazyResource(lambda: __import__("core.generative.metrics", fromlist=["digit_classifier"]).digit_classifier())
+JUDGE = LazyResource(digit_classifier)
+"""The SVM trained on real digits only that says which digit it reads in a sample."""
 
 
 # --- input checks ------------------------------------------------------------------------------------
@@ -300,7 +302,8 @@ def latent_edit(seed: Any, n: Any, psi: Any, index: Any, *amounts: Any) -> tuple
         verdict = "about as close as real digits are to each other: a new digit in the data's style"
     else:
         verdict = "farther than real digits are from each other: not a copy"
-    note = (f"The moved sample's nearest real digit (of 1,797) is a {real_label} at L2 = **{float(distance[0]):.2f}**; a real digit's nearest other real digit is "
+    note = (f"The moved sample's nearest real digit (of 1,797) is a {real_label} at L2 = "
+            f"**{float(distance[0]):.2f}**; a real digit's nearest other real digit is "
             f"typically {explorer.real_nn_median:.2f} away (median), ratio {ratio:.2f}: {verdict}.")
     return picture, note, to_jsonable({
         "seed": seed, "index": index, "truncation_psi": psi, "pca_amounts_std": steps,
@@ -489,7 +492,8 @@ def _strip_layout(steps: Any, data: dict | None) -> tuple[gr.Gallery, str]:
     if not data or "latent_norm" not in data:
         return gr.Gallery(), ""
     norms = data["latent_norm"]
-    note = (f"|z| along the path: {' → '.join(f'{v:.1f}' for v in norms)} (a Gaussian latent in {round(data['expected_norm_sqrt_d'] ** 2)} "
+    dim = round(data["expected_norm_sqrt_d"] ** 2)
+    note = (f"|z| along the path: {' → '.join(f'{v:.1f}' for v in norms)} (a Gaussian latent in {dim} "
             f"dimensions has |z| ≈ √D = {data['expected_norm_sqrt_d']:.1f}; the {data['mode']} path's smallest is "
             f"{min(norms):.1f}).")
     return gr.Gallery(columns=int(data["steps"])), note
@@ -530,7 +534,8 @@ def build() -> None:
             with gr.Row():
                 with gr.Column(scale=2, min_width=200):
                     with gr.Row():
-                        seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0, min_width=80, elem_id="gen-seed")
+                        seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0, min_width=80,
+                                         elem_id="gen-seed")
                         index = gr.Number(0, label="edit sample #", precision=0, minimum=0, min_width=80)
                     n = gr.Slider(1, 32, value=DEFAULT_N, step=1, label="samples")
                     psi = gr.Slider(0.0, 1.5, value=DEFAULT_PSI, step=0.05, label="truncation ψ")

@@ -38,7 +38,8 @@ def test_gan_step_updates_both_players_with_the_right_losses():
     real, z = torch.randn(8, 4), torch.randn(8, 2)
     with torch.no_grad():
         fake = generator(z)
-        expected_d = (nn.functional.softplus(-discriminator(real)).mean() + nn.functional.softplus(discriminator(fake)).mean()) / 2
+        softplus = nn.functional.softplus
+        expected_d = (softplus(-discriminator(real)).mean() + softplus(discriminator(fake)).mean()) / 2
     loss_d, loss_g = training.gan_step(generator, discriminator, opt_g, opt_d, real, z)
     assert loss_d == pytest.approx(float(expected_d), rel=1e-5)  # BCE(1, D(x)) = softplus(-logit)
     with torch.no_grad():  # G's loss is -log sigmoid(D(G(z))): the same fakes, judged by the updated D

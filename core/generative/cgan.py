@@ -132,7 +132,8 @@ def train(args: Any) -> None:
         card=dict(
             data="sklearn.datasets.load_digits: all 1,797 8x8 digits with labels, bilinearly upscaled to 16x16",
             conditioning="one-hot label concatenated to z (generator) and as 10 constant planes (discriminator)",
-            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=batch, optimizer="Adam lr 2e-4 betas (0.5, 0.999)",
+            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=batch,
+            optimizer="Adam lr 2e-4 betas (0.5, 0.999)",
             loss="non-saturating conditional GAN loss (BCE with logits)", seed=seed,
             wall_time_s=round(timer.seconds, 1), device=training.device_description(device),
             parameters_generator=training.count_parameters(generator), metrics=metrics,

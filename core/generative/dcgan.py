@@ -135,7 +135,8 @@ def train(args: Any) -> None:
         input_size=(config.channels, config.image_size, config.image_size),
         card=dict(
             data="sklearn.datasets.load_digits: all 1,797 8x8 digits, bilinearly upscaled to 16x16, scaled to [-1, 1]",
-            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=batch, optimizer="Adam lr 2e-4 betas (0.5, 0.999)",
+            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=batch,
+            optimizer="Adam lr 2e-4 betas (0.5, 0.999)",
             loss="non-saturating GAN loss (BCE with logits)", seed=seed,
             wall_time_s=round(timer.seconds, 1), device=training.device_description(device),
             parameters_generator=training.count_parameters(generator), metrics=metrics,

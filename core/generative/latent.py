@@ -26,7 +26,8 @@ def latents(seed: int, n: int, dim: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(generator: Callable[..., torch.Tensor], z: torch.Tensor, *per_sample: torch.Tensor, **options: Any) -> torch.Tensor:
+def generate(generator: Callable[..., torch.Tensor], z: torch.Tensor, *per_sample: torch.Tensor,
+             **options: Any) -> torch.Tensor:
     """generator(z_i, *per_sample_i, **options) for each row of z (B, D), concatenated: (B, ...).
 
     One latent at a time, so that a sample's pixels never depend on which batch it was drawn in (a batched
@@ -147,7 +148,7 @@ def principal_directions(
 
 
 def nearest_neighbours(queries: torch.Tensor, bank: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For queries (B, ...) and a bank (N, ...) of the same image shape: index (B,) and L2 distance (B,) of the nearest."""
+    """For queries (B, ...) and a bank (N, ...) of one image shape: index (B,) and L2 distance (B,) of the nearest."""
     q = queries.reshape(queries.shape[0], -1).float()  # (B, P)
     b = bank.reshape(bank.shape[0], -1).float()  # (N, P)
     distances = torch.cdist(q, b)  # (B, N)

@@ -78,7 +78,8 @@ class ProGenerator(nn.Module):
         self.initial_conv = nn.Sequential(nn.LeakyReLU(0.2), PixelNorm(), *conv_act(w[0], w[0]))
         self.blocks = nn.ModuleList(
             [nn.Identity()]  # stage 0 has no upsampling block
-            + [nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), *conv_act(w[k - 1], w[k]), *conv_act(w[k], w[k]))
+            + [nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                             *conv_act(w[k - 1], w[k]), *conv_act(w[k], w[k]))
                for k in range(1, config.stages)]
         )
         self.to_rgb = nn.ModuleList([nn.Conv2d(w[k], config.channels, 1) for k in range(config.stages)])
@@ -213,7 +214,8 @@ def train(args: Any) -> None:
                 z = torch.randn(batch, config.latent_dim, generator=data_gen).to(device)
                 fake = generator(z, stage, alpha)
                 real_logits, fake_logits = discriminator(real, stage, alpha), discriminator(fake.detach(), stage, alpha)
-                loss_d = (bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))) / 2
+                loss_d = (bce(real_logits, torch.ones_like(real_logits))
+                          + bce(fake_logits, torch.zeros_like(fake_logits))) / 2
                 opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
                 opt_d.step()
@@ -223,9 +225,11 @@ def train(args: Any) -> None:
                 loss_g.backward()
                 opt_g.step()
                 if (it + 1) % 250 == 0 or it + 1 == iterations:
-                    print(f"stage {stage} ({config.resolution(stage)}px) {phase} {it + 1}/{iterations} alpha {alpha:.2f} "
+                    print(f"stage {stage} ({config.resolution(stage)}px) {phase} {it + 1}/{iterations} "
+                          f"alpha {alpha:.2f} "
                           f"loss_D {loss_d.item():.3f} loss_G {loss_g.item():.3f} {timer.seconds:.0f}s", flush=True)
-        snapshots.update({snapshot_prefix(stage) + k: v.detach().cpu().clone() for k, v in generator.state_dict().items()})
+        snapshots.update({snapshot_prefix(stage) + k: v.detach().cpu().clone()
+                          for k, v in generator.state_dict().items()})
     generator = generator.cpu().eval()
     metrics = quality(generator)
     print(metrics, flush=True)

@@ -110,7 +110,8 @@ def update_card(name: str, **fields: Any) -> None:
 
 
 def gan_step(generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
-             opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor, *cond: torch.Tensor) -> tuple[float, float]:
+             opt_d: torch.optim.Optimizer, real: torch.Tensor, z: torch.Tensor,
+             *cond: torch.Tensor) -> tuple[float, float]:
     """One step of the original GAN game with the non-saturating generator loss (d2l.ai 20.1, Goodfellow 2014).
 
     D maximises log D(x) + log(1 - D(G(z))); G maximises log D(G(z)). `cond` (e.g. class labels) is passed to
