@@ -21,8 +21,8 @@ EVALUATORS: dict[str, str] = {
     "cyclegan": "core.generative.cyclegan:evaluate",  # issue 8
     "progan": "core.generative.progan:evaluate",  # issue 8
     "faster_rcnn": "core.faster_rcnn:evaluate",  # issue 5
-    # "ssd": "core.detection:evaluate_ssd",    (issue 5 adds its line)
-    # "fcn": "core.segmentation:evaluate",     (issue 6)
+    "ssd": "core.ssd:evaluate",  # issue 5
+    "fcn": "core.fcn:evaluate",  # issue 6
 }
 """Model name -> "module:function" that evaluates it. Each model's issue adds one line."""
 

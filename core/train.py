@@ -31,8 +31,8 @@ TRAINERS: dict[str, str] = {
     "cyclegan": "core.generative.cyclegan:train",  # issue 8
     "progan": "core.generative.progan:train",  # issue 8
     "faster_rcnn": "core.faster_rcnn:train",  # issue 5
-    # "ssd": "core.detection:train_ssd",       (issue 5 adds its line)
-    # "fcn": "core.segmentation:train",        (issue 6)
+    "ssd": "core.ssd:train",  # issue 5
+    "fcn": "core.fcn:train",  # issue 6
 }
 """Model name -> "module:function" that trains it. Each model's issue adds one line."""
 
