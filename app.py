@@ -6,7 +6,10 @@ import os
 
 # Before torch/albumentations load: idle OpenMP threads sleep instead of spinning on the shared cores,
 # and albumentations never checks PyPI for a newer version (no network in class, no 2 s stall).
+# OMP_NUM_THREADS is each thread's default, so it also covers Gradio's worker threads (torch.set_num_threads
+# only changes the calling thread's setting).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("LAB_TORCH_THREADS", "1"))
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import importlib
