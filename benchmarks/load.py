@@ -211,7 +211,8 @@ def plan(mix: list[Request], total: int, rng: random.Random) -> list[Request]:
 
 
 def run_phase(url: str, mix: list[Request], users: int, requests_per_user: int, seed: int, image: Any,
-              downloads: str, deadline: float, progress: Callable[[int], None] | None = None) -> tuple[list[Result], float]:
+              downloads: str, deadline: float, progress: Callable[[int], None] | None = None
+              ) -> tuple[list[Result], float]:
     """`users` threads, each with its own client, sending `requests_per_user` requests each back to back (stopping
     at `deadline`); the requests follow `plan`. Returns the results and the phase's wall time."""
     clients = [_client(url, downloads) for _ in range(users)]  # connecting is not part of the measurement

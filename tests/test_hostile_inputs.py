@@ -206,7 +206,8 @@ class Endpoint:
 
 
 ENDPOINTS: dict[str, Endpoint] = {
-    "/augment": Endpoint("demos.augmentation", lambda f: (f, FLIP, 1, 0), 1024, lambda r, e, x: _check_augment(*r, e, x)),
+    "/augment": Endpoint("demos.augmentation", lambda f: (f, FLIP, 1, 0), 1024,
+                         lambda r, e, x: _check_augment(*r, e, x)),
     "/augmentation_run": Endpoint("demos.augmentation", lambda f: (SCENE, f, "", FLIP, 1, 0), 1024,
                                   lambda r, e, x: _check_augment(r[0], r[3], e, x)),
     "/make_scene": Endpoint("demos.dataset", lambda f: (1, f), 1024, _check_make_scene),
