@@ -193,6 +193,22 @@ def _check_picture_size(index: int) -> Callable[[Any, np.ndarray, Good], None]:
     return check
 
 
+def _check_aspect(index: int) -> Callable[[Any, np.ndarray, Good], None]:
+    """For pictures drawn at a display size: the image's aspect ratio is kept (rotations applied, not stretched)."""
+
+    def check(result: tuple, expected: np.ndarray, expect: Good) -> None:
+        height, width = _picture(result[index]).shape[:2]
+        assert abs(width / height - expected.shape[1] / expected.shape[0]) < 0.02, ((height, width), expected.shape)
+
+    return check
+
+
+def _check_segment(result: tuple, expected: np.ndarray, expect: Good) -> None:
+    overlay, class_map = _picture(result[0]), np.asarray(Image.open(result[1]))
+    assert overlay.shape == expected.shape
+    assert class_map.shape == expected.shape[:2]  # the class map PNG has the input image's size
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """An image endpoint: how to call it with an upload (`None`: the normal request) and how to check it."""
@@ -203,6 +219,8 @@ class Endpoint:
     check: Callable[[Any, np.ndarray, Good], None]
     notices: bool = True
     """False where the tab caches decoded uploads (a repeated upload shows its notice only once)."""
+    needs_image: bool = False
+    """True where the normal request needs an image too (it then sends gray.png)."""
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -223,7 +241,13 @@ ENDPOINTS: dict[str, Endpoint] = {
                               _check_picture_size(0), notices=False),
     "/anchors_label": Endpoint("demos.anchors", lambda f: (GT_TABLE, ANCHOR_TABLE, 0.5, 2, f, SAMPLE), ANCHOR_SIZE,
                                _check_picture_size(0), notices=False),
-    # Still to come (their tabs append here): "/detect", "/segment", "/cyclegan_translate", ...
+    "/detect": Endpoint("demos.detection", lambda f: (f, "ssd", 0.4, 0.5), 1024, _check_picture_size(0),
+                        needs_image=True),
+    "/detection_view": Endpoint("demos.detection", lambda f: ("photo as it is", 0, "coffee", f, "ssd", 0.4, 0.5),
+                                1024, _check_aspect(0)),
+    "/segment": Endpoint("demos.segmentation", lambda f: (f, "fcn"), 2048, _check_segment, needs_image=True),
+    "/segment_scene": Endpoint("demos.segmentation", lambda f: (3, f, "fcn"), 1024, _check_picture_size(0)),
+    # Still to come (their tabs append here): "/cyclegan_translate", ...
 }
 
 CASES: list[tuple[str, list[str]]] = [
@@ -237,6 +261,10 @@ CASES: list[tuple[str, list[str]]] = [
     ("/anchors_at_pixel", BAD_FILES + ["exif_rotated.jpg", "cmyk.jpg", "large_5000x3000.jpg"]),
     ("/anchors_grid", BAD_FILES + ["cmyk.jpg", "gray.png"]),
     ("/anchors_label", BAD_FILES + ["rgba.png", "exif_rotated.jpg"]),
+    ("/detect", BAD_FILES + ["exif_rotated.jpg", "rgba.png", "large_5000x3000.jpg"]),
+    ("/detection_view", BAD_FILES + ["gray16.png", "exif_rotated.jpg"]),
+    ("/segment", BAD_FILES + ["cmyk.jpg", "exif_rotated.jpg"]),
+    ("/segment_scene", BAD_FILES + ["palette_transparent.png", "large_5000x3000.jpg"]),
 ]
 """(endpoint, files it gets). Every endpoint: all the bad files and at least two odd modes."""
 
@@ -292,10 +320,12 @@ def test_image_endpoint(client, hostile_files, api_name, file_name):
 
 
 @pytest.mark.parametrize("api_name", [api_name for api_name, _ in CASES])
-def test_still_serving_after_the_hostile_files(client, api_name):
+def test_still_serving_after_the_hostile_files(client, hostile_files, api_name):
     """Runs after `test_image_endpoint` (pytest keeps the file's order): the normal request still works."""
-    _require_tab(ENDPOINTS[api_name].module)
-    result = client.predict(*ENDPOINTS[api_name].args(None), api_name=api_name)
+    endpoint = ENDPOINTS[api_name]
+    _require_tab(endpoint.module)
+    image = handle_file(str(hostile_files["gray.png"])) if endpoint.needs_image else None
+    result = client.predict(*endpoint.args(image), api_name=api_name)
     assert result is not None and result[0]
 
 
