@@ -20,6 +20,7 @@ import gradio as gr
 import torch
 
 from demos import TAB_MODULES
+from demos.common import guard_inputs
 
 CSS = """
 .gradio-container {max-width: 1360px !important}
@@ -65,6 +66,7 @@ def build_app() -> gr.Blocks:
                         module.build(tabs=tabs)
                     else:
                         module.build()
+    guard_inputs(demo)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
