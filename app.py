@@ -13,7 +13,6 @@ os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("LAB_TORCH_THREADS", "1"
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import importlib
-import importlib.util
 import inspect
 
 import gradio as gr
@@ -41,8 +40,10 @@ def configure_torch() -> None:
 def tab_modules() -> list[str]:
     """The tab modules to show, in order. `LAB_TABS=demos.nms,demos.anchors` restricts them (development)."""
     only = [m.strip() for m in os.environ.get("LAB_TABS", "").split(",") if m.strip()]
-    names = [m for m in TAB_MODULES if not only or m in only]
-    return [m for m in names if importlib.util.find_spec(m) is not None]
+    unknown = sorted(set(only) - set(TAB_MODULES))
+    if unknown:
+        raise ValueError(f"LAB_TABS names unknown tab modules {unknown}; known: {list(TAB_MODULES)}")
+    return [m for m in TAB_MODULES if not only or m in only]
 
 
 def tab_id(module_name: str) -> str:

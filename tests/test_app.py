@@ -20,9 +20,12 @@ def _get(url: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def test_every_listed_tab_is_built():
-    assert app.tab_modules() == [m for m in TAB_MODULES if m in app.tab_modules()]
-    assert len(app.tab_modules()) >= 3
+def test_every_listed_tab_is_built(monkeypatch):
+    monkeypatch.delenv("LAB_TABS", raising=False)
+    assert app.tab_modules() == list(TAB_MODULES)
+    monkeypatch.setenv("LAB_TABS", "demos.nms,demos.nope")
+    with pytest.raises(ValueError, match="demos.nope"):
+        app.tab_modules()
 
 
 def test_app_page_is_served(app_url):
