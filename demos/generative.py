@@ -6,7 +6,7 @@ Five sub-tabs, each with its formula and its source (the book covers DCGAN; the 
   PCA directions of the first layer's activations (GANSpace); its nearest real training digit.
 - Interpolation between two seeds' samples, linear or spherical, as a strip.
 - CGAN: pick the digit; a grid of samples; the same latents drawn as every digit.
-- CycleGAN (photo <-> cartoon): A -> B, B -> A and the round trip with its cycle loss, on a sample or an upload.
+- CycleGAN (day <-> night): A -> B, B -> A and the round trip with its cycle loss, on a sample or an upload.
 - ProGAN: the same z drawn by the generator after each growth stage (4x4 ... 32x32); the fade-in blend.
 
 All the math lives in `core.generative`; this module validates inputs, lays out pictures and formats numbers.
@@ -15,8 +15,10 @@ Every random draw comes from the seed inputs (`core.generative.latent.latents`, 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 import numpy as np
@@ -94,6 +96,30 @@ PROGAN = LazyResource(progan.load_generators)
 CYCLEGAN = LazyResource(cyclegan.load_model)
 JUDGE = LazyResource(digit_classifier)
 """The SVM trained on real digits only that says which digit it reads in a sample."""
+
+
+# --- one intra-op thread per request -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny models: a second intra-op thread costs more than it gains, and on a busy 2-core server it can cost
+    100x (threads waiting for each other); one thread per request lets two requests share the cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _single_threaded(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with _one_torch_thread():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 # --- input checks ------------------------------------------------------------------------------------
@@ -183,6 +209,7 @@ def _samples(model: str, seed: int, n: int, label: int) -> torch.Tensor:
     return progan.sample(PROGAN.get().final, seed, n)
 
 
+@_single_threaded
 def gan_sample(model: str, seed: Any, n: Any, label: Any) -> tuple[list[np.ndarray], dict]:
     """n samples of `model` ("dcgan", "cgan" or "progan") for `seed`; `label` is the digit for cgan.
 
@@ -214,6 +241,7 @@ def _latent_dim(model: str) -> int:
     return EXPLORER.get().generator.config.latent_dim if model == "dcgan" else PROGAN.get().config.latent_dim
 
 
+@_single_threaded
 def gan_interpolate(model: str, seed_a: Any, seed_b: Any, steps: Any, mode: str) -> tuple[list[np.ndarray], dict]:
     """`steps` images from seed A's sample to seed B's sample, interpolating z linearly or spherically (slerp).
 
@@ -249,6 +277,7 @@ def grid_columns(n: int) -> int:
     return min(n, 8)
 
 
+@_single_threaded
 def latent_grid(seed: Any, n: Any, psi: Any) -> tuple[np.ndarray, dict]:
     """The DCGAN grid for `seed` with truncation ψ (z' = ψ z), sample numbers in the corners.
 
@@ -276,6 +305,7 @@ def grid_index(x: float, y: float, n: int) -> int:
     return min(row * columns + column, n - 1)
 
 
+@_single_threaded
 def latent_edit(seed: Any, n: Any, psi: Any, index: Any, *amounts: Any) -> tuple[np.ndarray, str, dict]:
     """Sample #index of the grid moved by `amounts` standard deviations along the top PCA directions, and the
     nearest real training digit to the moved sample (L2 distance in pixels of [-1, 1])."""
@@ -316,6 +346,7 @@ def latent_edit(seed: Any, n: Any, psi: Any, index: Any, *amounts: Any) -> tuple
 # --- CGAN ------------------------------------------------------------------------------------------
 
 
+@_single_threaded
 def cgan_all_classes(seed: Any, rows: Any) -> tuple[np.ndarray, dict]:
     """`rows` latents of `seed`, each drawn as every digit 0..9: one row per z (same style, different class).
 
@@ -338,7 +369,7 @@ def cgan_all_classes(seed: Any, rows: Any) -> tuple[np.ndarray, dict]:
 # --- CycleGAN ----------------------------------------------------------------------------------------
 
 
-DIRECTION_LABELS = {"A->B": "photo → cartoon (A→B)", "B->A": "cartoon → photo (B→A)"}
+DIRECTION_LABELS = {"A->B": "day → night (A→B, G)", "B->A": "night → day (B→A, F)"}
 
 
 def _cycle_source(image: Any) -> np.ndarray:
@@ -346,27 +377,28 @@ def _cycle_source(image: Any) -> np.ndarray:
     return cyclegan.to_working_size(array)
 
 
+@_single_threaded
 def cyclegan_translate(image: Any, direction: str) -> tuple[list[tuple[np.ndarray, str]], dict]:
     """Translate `image` (taken to be in the source domain) with G (A->B) or F (B->A), then back.
 
-    The image is resized to 160 px on its long side (the scale the filter was learned at). Returns the gallery
+    The image is resized to 160 px on its long side (the scale of the training photos). Returns the gallery
     [input, translated, back] and {"cycle_loss": mean |back - input| on the [-1, 1] scale, ...}.
     """
     if direction not in cyclegan.DIRECTIONS:
-        raise gr.Error(f"direction must be 'A->B' (photo to cartoon) or 'B->A' (cartoon to photo), got {direction!r}.")
+        raise gr.Error(f"direction must be 'A->B' (day to night) or 'B->A' (night to day), got {direction!r}.")
     source = _cycle_source(image)
     with user_errors():
         result = cyclegan.translate(CYCLEGAN.get(), source, direction)
     src, dst = direction.split("->")
-    names = {"A": "photo", "B": "cartoon"}
+    names = cyclegan.DOMAINS
     gallery = [
         (result.source, f"input ({src}: {names[src]})"),
         (result.translated, f"translated ({dst}: {names[dst]})"),
         (result.reconstructed, f"back to {src}: cycle loss {result.cycle_loss:.3f}"),
     ]
     data = {"direction": direction, "cycle_loss": result.cycle_loss, "size": [source.shape[1], source.shape[0]]}
-    if direction == "A->B":  # we know the true filter: how close is G's cartoon to it? (never used in training)
-        true = cyclegan.to_tensor(cyclegan.stylize(source))
+    if direction == "A->B":  # we know the true filter: how close is G's night to it? (never used in training)
+        true = cyclegan.to_tensor(cyclegan.night_filter(source))
         data["l1_to_true_filter"] = float((cyclegan.to_tensor(result.translated) - true).abs().mean())
         data["l1_input_to_true_filter"] = float((cyclegan.to_tensor(source) - true).abs().mean())
     return gallery, to_jsonable(data)
@@ -379,14 +411,15 @@ def cycle_sample(name: str) -> np.ndarray:
     return cyclegan.to_working_size(read_image(None, max_side=None, sample=name))
 
 
-def cycle_make_cartoon(image: Any) -> np.ndarray:
-    """Apply domain B's filter (cv2.stylization) to the input image: a B input for B->A."""
-    return cyclegan.stylize(_cycle_source(image))
+def cycle_make_night(image: Any) -> np.ndarray:
+    """Apply domain B's filter (the night grade) to the input image: a B input for B->A."""
+    return cyclegan.night_filter(_cycle_source(image))
 
 
 # --- ProGAN ------------------------------------------------------------------------------------------
 
 
+@_single_threaded
 def progan_stages(seed: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
     """The same z (seed's first latent) drawn by the generator as it was at the end of each growth stage."""
     seed = parse_seed(seed)
@@ -398,11 +431,11 @@ def progan_stages(seed: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
         for stage, generator in enumerate(grown.snapshots):
             image = generator(z, stage)  # (1, 1, R, R)
             read.append(int(judge.predict(image)[0]) if image.shape[-1] >= 8 else None)
-            caption = f"after stage {stage}: {PROGAN_STAGE_NAMES[stage]}"
-            gallery.append((_show(image)[0], caption + (f" · read as {read[-1]}" if read[-1] is not None else "")))
+            gallery.append((_show(image)[0], PROGAN_STAGE_NAMES[stage]))
     return gallery, to_jsonable({"seed": seed, "resolutions": [4, 8, 16, 32], "read_as": read})
 
 
+@_single_threaded
 def progan_fade(seed: Any, stage: Any, alpha: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
     """Fade-in of `stage` (1: 8x8, 2: 16x16, 3: 32x32) in the generator at the end of that stage:
     out = (1 - α) · upsample(to_rgb_old(h)) + α · to_rgb_new(block_new(h))."""
@@ -417,9 +450,9 @@ def progan_fade(seed: Any, stage: Any, alpha: Any) -> tuple[list[tuple[np.ndarra
     shown = _show(torch.cat([old, new, blend]))
     previous, current = PROGAN_STAGE_NAMES[stage - 1], PROGAN_STAGE_NAMES[stage]
     gallery = [
-        (shown[0], f"old: {previous} upsampled (weight {1 - alpha:.2f})"),
-        (shown[1], f"new {current} block (weight {alpha:.2f})"),
-        (shown[2], f"blend, α = {alpha:.2f}"),
+        (shown[0], f"old {previous} ×{1 - alpha:.2f}"),
+        (shown[1], f"new {current} ×{alpha:.2f}"),
+        (shown[2], "blend"),
     ]
     return gallery, to_jsonable({
         "seed": seed, "stage": stage, "alpha": alpha, "resolution": int(blend.shape[-1]),
@@ -450,15 +483,16 @@ CGAN_MD = rf"""**Conditional GAN**: both players see the class $y$ as a one-hot 
 constant planes for $D$): $\min_G\max_D\ \mathbb E[\log D(x\mid y)] + \mathbb E[\log(1 - D(G(z\mid y)\mid y))]$.
 {{measured}}{PAPER_CGAN} · {BOOK_GAN}"""
 
-CYCLE_MD = rf"""**CycleGAN**, unpaired: $G: A\to B$ and $F: B\to A$ learn from photos (A, left halves) and cartoons made by
-OpenCV's `stylization` filter (B, right halves): no photo is ever shown with its own cartoon.
+CYCLE_MD = rf"""**CycleGAN**, unpaired: $G: A\to B$ and $F: B\to A$ learn from day photos (A: left halves) and night
+scenes (B: right halves after a "day for night" grade): no photo is ever shown with its own night version.
 $\mathcal L = \mathcal L_{{GAN}}(G, D_B) + \mathcal L_{{GAN}}(F, D_A) + \lambda\,(\lVert F(G(a)) - a\rVert_1 +
 \lVert G(F(b)) - b\rVert_1) + \lambda_{{id}}(\lVert G(b)-b\rVert_1 + \lVert F(a)-a\rVert_1)$, λ = 10, λ_id = 5.
 The **cycle loss** shown is $\mathrm{{mean}}\,|F(G(a)) - a|$ on the [-1, 1] scale. {PAPER_CYCLEGAN}"""
 
 PROGAN_MD = rf"""**Progressive GAN**: training starts at 4×4 and adds a block per stage (8×8, 16×16, 32×32). A new block
 fades in: $\text{{out}} = (1-\alpha)\cdot\text{{up}}(\text{{toRGB}}_{{old}}(h)) + \alpha\cdot\text{{toRGB}}_{{new}}(\text{{block}}(h))$
-while α runs from 0 to 1. Top: one $z$ as the generator drew it at the end of each stage. {PAPER_PROGAN}"""
+while α runs from 0 to 1. Left: one $z$ as the generator drew it at the end of each stage; right: the blend of the
+chosen stage, in the generator saved at the end of that stage. {PAPER_PROGAN}"""
 
 
 def _card_metric(name: str, *keys: str) -> Any:
@@ -515,8 +549,8 @@ def _cycle_note(data: dict | None) -> str:
         return ""
     text = f"Cycle loss mean |F(G(x)) − x| = **{data['cycle_loss']:.3f}** (on the [−1, 1] scale)."
     if "l1_to_true_filter" in data:
-        text += (f" G's cartoon differs from the real filter's output by {data['l1_to_true_filter']:.3f} on average "
-                 f"(the photo itself by {data['l1_input_to_true_filter']:.3f}); CycleGAN never saw such a pair.")
+        text += (f" G's night differs from the true night grade by {data['l1_to_true_filter']:.3f} on average "
+                 f"(the day photo itself by {data['l1_input_to_true_filter']:.3f}); CycleGAN never saw such a pair.")
     return text
 
 
@@ -586,7 +620,7 @@ def build() -> None:
                 with gr.Column(scale=2, min_width=210):
                     digit = gr.Radio([(str(d), d) for d in range(NUM_CLASSES)], value=3, label="digit (label y)")
                     cgan_seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0)
-                    cgan_n = gr.Slider(1, 32, value=12, step=1, label="samples")
+                    cgan_n = gr.Slider(1, 32, value=8, step=1, label="samples")
                     cgan_model = gr.Textbox("cgan", visible=False, label="model")
                     cgan_button = gr.Button("Sample", variant="primary", elem_id="gen-cgan-sample")
                     cgan_json = _json("gan_sample")
@@ -609,13 +643,13 @@ def build() -> None:
                                              label=f"bundled sample ({HELD_OUT_SAMPLE} was never trained on)")
                     cycle_input = gr.Image(None, type="filepath", label="input: a sample or your upload", height=180,
                                            sources=["upload", "clipboard"], format="png")
-                    cartoon_button = gr.Button("Make the input a cartoon (B) with the filter", size="sm")
+                    night_button = gr.Button("Make the input night (B) with the true grade", size="sm")
                     direction = gr.Radio([(label, key) for key, label in DIRECTION_LABELS.items()], value="A->B",
                                          label="direction")
                     cycle_button = gr.Button("Translate", variant="primary", elem_id="gen-translate")
                 with gr.Column(scale=9):
-                    gr.Markdown("**Input → translated → translated back** (at 160 px on the long side, the scale "
-                                "the filter was learned at)")
+                    gr.Markdown("**Input → translated → translated back** (resized to 160 px on the long side, "
+                                "as the training photos were)")
                     cycle_gallery = _gallery("input → translated → translated back", columns=3, height=300,
                                              elem_id="gen-cycle-gallery")
                     cycle_note = gr.Markdown(elem_id="gen-cycle-note")
@@ -676,7 +710,7 @@ def build() -> None:
     cycle_pick.input(cycle_sample, cycle_pick, cycle_input, api_visibility="private").then(
         cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
         _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
-    cartoon_button.click(cycle_make_cartoon, cycle_input, cycle_input, api_visibility="private").then(
+    night_button.click(cycle_make_night, cycle_input, cycle_input, api_visibility="private").then(
         lambda: "B->A", None, direction, api_visibility="private", queue=False).then(
         cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
         _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
