@@ -846,6 +846,39 @@ def split_range(split: str, count: int) -> list[int]:
     return [int(seeds[0]), int(seeds[-1]) + 1]
 
 
+UNSEEN_PHOTOS: tuple[str, ...] = ("stereo_motorcycle", "hubble_deep_field", "immunohistochemistry", "retina", "coins")
+"""scikit-image photos that are not among `core.scenes.BACKGROUND_SOURCES` (training never saw them)."""
+
+PHOTO_SCENES = 100
+"""Test scenes pasted onto `UNSEEN_PHOTOS` (in turn, each at the photo's own size) by `evaluate_on_photos`."""
+
+
+def unseen_photo(name: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a scikit-image sample photo (grey ones replicated to 3 channels)."""
+    from skimage import data
+
+    image = getattr(data, name)()
+    image = image[0] if isinstance(image, tuple) else image  # stereo_motorcycle: (left, right, disparity)
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3].astype(np.uint8))
+
+
+def evaluate_on_photos(model: nn.Module, count: int = PHOTO_SCENES, score_threshold: float = 0.01) -> dict[str, Any]:
+    """COCO mAP on the first `count` test seeds pasted onto `UNSEEN_PHOTOS` (kept at the photos' own sizes)."""
+    from core.metrics import DetectionMeter
+    from core.scenes import make_scene, split_seeds
+
+    photos = [unseen_photo(name) for name in UNSEEN_PHOTOS]
+    meter = DetectionMeter()
+    for i, seed in enumerate(split_seeds("test", count)):
+        scene = make_scene(seed, background=photos[i % len(photos)])
+        pred = detect(model, scene.image, score_threshold, model.roi_heads.nms_thresh)
+        meter.update([pred], [{"boxes": scene.boxes, "labels": scene.labels}])
+    return meter.compute()
+
+
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """`python -m core.evaluate faster_rcnn [--split test --count N]`: COCO mAP on the held-out scenes."""
     from core import hub
@@ -863,5 +896,12 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     record[f"{split}_seeds"] = [int(seeds[0]), int(seeds[-1]) + 1]
     record[f"{split}_score_threshold"] = 0.01
     record[f"{split}_eval_wall_s"] = round(time.time() - started, 1)
+    if count is None and split == "test":  # the whole held-out split: also the unseen photos
+        photos = evaluate_on_photos(model)
+        metrics["photos"] = photos
+        record.update({f"photos_{k}": photos[k] for k in ("map_50", "map", "map_75", "per_class_ap50")})
+        record["photos_scenes"] = PHOTO_SCENES
+        record["photos_backgrounds"] = (f"scikit-image {', '.join(UNSEEN_PHOTOS)} (not training backgrounds), "
+                                        "at their own sizes, in turn; test seeds")
     hub.update_card(WEIGHTS_NAME, metrics=record)
     return metrics
