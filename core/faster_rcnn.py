@@ -18,6 +18,12 @@ Public API (pure: tensors/arrays in and out; the model is passed in):
   * `roi_pool_vs_align(feature_map, roi, spatial_scale, output_size)` — RoI pooling against RoIAlign on one RoI:
     the projected RoI, the quantisation RoI pooling does, both bin grids and the pooled values.
   * `book_roi_pool_example()` — the book's 4x4 toy (d2l.ai, chapter_computer-vision/rcnn.html).
+  * `detect_batch`, `postprocess_detections`, `evaluate_model`, `evaluate_on_photos`: the same, batched / measured.
+
+On the real model: the RoI heads pool each RoI with ``roi_align(aligned=False, sampling_ratio=2)`` into 7x7 bins
+from one FPN level (``insides(...)["rois"]["level"]``); to show pooling vs align there, pass
+``insides(...)["fpn_features"][level]["map"]``, the RoI's ``boxes_resized`` row and ``1 / stride`` to
+`roi_pool_vs_align` (feature strides refer to the resized image, not the input's pixels).
 
 Training and evaluation: ``python -m core.train faster_rcnn`` / ``python -m core.evaluate faster_rcnn``.
 """
@@ -737,7 +743,10 @@ def evaluate_model(model: nn.Module, split: str = "test", count: int | None = No
 
 
 def train(args: argparse.Namespace) -> None:
-    """`python -m core.train faster_rcnn [--train-count N --batch-size B --lr LR --time-budget MIN]`."""
+    """`python -m core.train faster_rcnn [--train-count N --val-count N --batch-size B --lr LR
+    --time-budget MIN --threads T]`: train on cached, augmented "train" scenes, measure val mAP after every
+    epoch, keep the best epoch and write ``weights/faster_rcnn.*`` (``--quick``: 16 scenes, 1 epoch — it also
+    writes there, so point `core.hub.WEIGHTS_DIR` elsewhere for smoke tests)."""
     from torch.utils.data import DataLoader
 
     from core import hub
