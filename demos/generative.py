@@ -448,10 +448,9 @@ def progan_fade(seed: Any, stage: Any, alpha: Any) -> tuple[list[tuple[np.ndarra
         old, new = generator.fade_parts(z, stage)
         blend = generator(z, stage, alpha)
     shown = _show(torch.cat([old, new, blend]))
-    previous, current = PROGAN_STAGE_NAMES[stage - 1], PROGAN_STAGE_NAMES[stage]
     gallery = [
-        (shown[0], f"old {previous} ×{1 - alpha:.2f}"),
-        (shown[1], f"new {current} ×{alpha:.2f}"),
+        (shown[0], f"old ×{1 - alpha:.2f}"),
+        (shown[1], f"new ×{alpha:.2f}"),
         (shown[2], "blend"),
     ]
     return gallery, to_jsonable({
@@ -570,7 +569,7 @@ def build() -> None:
                     with gr.Row():
                         seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0, min_width=80,
                                          elem_id="gen-seed")
-                        index = gr.Number(0, label="edit sample #", precision=0, minimum=0, min_width=80)
+                        index = gr.Number(0, label="sample #", precision=0, minimum=0, min_width=80)
                     n = gr.Slider(1, 32, value=DEFAULT_N, step=1, label="samples")
                     psi = gr.Slider(0.0, 1.5, value=DEFAULT_PSI, step=0.05, label="truncation ψ")
                     sample_button = gr.Button("Sample", variant="primary", elem_id="gen-sample")
@@ -641,7 +640,7 @@ def build() -> None:
                 with gr.Column(scale=3, min_width=260):
                     cycle_pick = gr.Dropdown(sample_names(), value=HELD_OUT_SAMPLE,
                                              label=f"bundled sample ({HELD_OUT_SAMPLE} was never trained on)")
-                    cycle_input = gr.Image(None, type="filepath", label="input: a sample or your upload", height=180,
+                    cycle_input = gr.Image(None, type="filepath", label="input (or upload yours)", height=180,
                                            sources=["upload", "clipboard"], format="png")
                     night_button = gr.Button("Make the input night (B) with the true grade", size="sm")
                     direction = gr.Radio([(label, key) for key, label in DIRECTION_LABELS.items()], value="A->B",
@@ -669,7 +668,7 @@ def build() -> None:
                                               elem_id="gen-progan-stages")
                     stages_json = _json("generative_progan_stages")
                 with gr.Column(scale=4):
-                    gr.Markdown("**Fade-in**: (1 − α) · old, upsampled + α · new = blend")
+                    gr.Markdown("**Fade-in**: (1 − α) · old (previous stage, upsampled) + α · new block = blend")
                     fade_gallery = _gallery("(1 − α) · old upsampled + α · new = blend", columns=3, height=190)
                     pg_json = _json("generative_progan_fade")
 
@@ -707,15 +706,15 @@ def build() -> None:
           [all_grid, all_json], api_name="generative_cgan_all_classes", trigger_mode="always_last")
 
     cycle_outputs = [cycle_gallery, cycle_json]
+    gr.on([cycle_button.click, direction.input, cycle_input.upload], cyclegan_translate, [cycle_input, direction],
+          cycle_outputs, api_name="cyclegan_translate", trigger_mode="always_last").then(
+        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
     cycle_pick.input(cycle_sample, cycle_pick, cycle_input, api_visibility="private").then(
         cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
         _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
     night_button.click(cycle_make_night, cycle_input, cycle_input, api_visibility="private").then(
         lambda: "B->A", None, direction, api_visibility="private", queue=False).then(
         cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
-        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
-    gr.on([cycle_button.click, direction.input, cycle_input.upload], cyclegan_translate, [cycle_input, direction],
-          cycle_outputs, api_name="cyclegan_translate", trigger_mode="always_last").then(
         _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
 
     gr.on([pg_button.click, pg_seed.submit], progan_stages, pg_seed, [stages_gallery, stages_json],
