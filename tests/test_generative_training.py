@@ -24,7 +24,7 @@ def test_dcgan_initialisation_statistics():
     training.init_dcgan_weights(net)
     assert abs(float(net[0].weight.detach().std()) - 0.02) < 0.002
     assert abs(float(net[1].weight.detach().mean()) - 1.0) < 0.01
-    assert float(net[0].bias.abs().max()) == 0.0
+    assert float(net[0].bias.detach().abs().max()) == 0.0
 
 
 def test_gan_step_updates_both_players_with_the_right_losses():
