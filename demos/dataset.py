@@ -20,7 +20,7 @@ from torchvision.utils import draw_bounding_boxes
 from core.scenes import CLASS_COLORS, CLASS_NAMES, DEFAULT_SIZE, MIN_VISIBLE_FRACTION, SPLITS, Scene, make_scene
 from demos.common import LATEX, book_link, header, image_upload, parse_seed, read_image, user_errors
 
-TITLE = "Detection dataset"
+TITLE = "Dataset"
 
 ANY_SEED = "any seed"
 SPLIT_CHOICES = [ANY_SEED, *SPLITS]

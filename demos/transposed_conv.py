@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from demos.common import LATEX, book_link, header, to_jsonable, user_errors
 
-TITLE = "Transposed convolution"
+TITLE = "Transposed conv"
 
 MAX_INPUT_SIDE = 8
 MAX_KERNEL_SIDE = 5

@@ -38,7 +38,7 @@ def _wait_for_new_grid(page: Page, before: str) -> None:
 
 def test_dataset_tab_grid_paging_upload_and_single_scene(page: Page, tmp_path):
     wait_until_idle(page)  # the page-load event's progress overlay must be gone before clicking the tab
-    open_tab(page, "Detection dataset")
+    open_tab(page, "Dataset")
     wait_until_idle(page)
     first = _grid_src(page)
     assert first
@@ -69,7 +69,7 @@ def test_dataset_tab_grid_paging_upload_and_single_scene(page: Page, tmp_path):
 
 def test_dataset_tab_bad_split_index_shows_a_clear_message(page: Page):
     wait_until_idle(page)
-    open_tab(page, "Detection dataset")
+    open_tab(page, "Dataset")
     wait_until_idle(page)
     split = page.locator("#dataset-split input")
     split.click()

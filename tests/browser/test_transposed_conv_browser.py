@@ -23,7 +23,7 @@ def open_subtab(page: Page, name: str) -> None:
 
 
 def test_transposed_conv_tab_views_scrubber_preset_and_error(page: Page):
-    open_tab(page, "Transposed convolution")
+    open_tab(page, "Transposed conv")
     wait_until_idle(page)
     torch_value = page.locator("#tc-torch-value")
     # rendered on load: the book's 2x2 example, checked against PyTorch

@@ -9,7 +9,7 @@ ERROR_SELECTOR = ".toast-body.error, [data-testid='toast-body'].error, .error-me
 
 def open_tab(page: Page, title: str) -> None:
     """Click the tab whose label contains `title` and wait until it is shown."""
-    tab = page.get_by_role("tab", name=title)
+    tab = page.get_by_role("tab", name=title, exact=True)
     tab.first.click()
     expect(tab.first).to_have_attribute("aria-selected", "true", timeout=10_000)
 
