@@ -29,7 +29,7 @@ from core.generative.data import NUM_CLASSES, load_digits_tensor, to_uint8
 from core.generative.latent import (PrincipalDirections, generate, interpolate, latents, nearest_neighbours,
                                     principal_directions, truncate)
 from core.generative.metrics import digit_classifier
-from demos.common import (D2L_GAN, LATEX, LazyResource, book_link, parse_seed, read_image, sample_names, to_jsonable,
+from demos.common import (D2L_GAN, LATEX, LazyResource, book_link, image_upload, parse_seed, read_image, sample_names, to_jsonable,
                           user_errors)
 
 TITLE = "Generative models"
@@ -640,8 +640,8 @@ def build() -> None:
                 with gr.Column(scale=3, min_width=260):
                     cycle_pick = gr.Dropdown(sample_names(), value=HELD_OUT_SAMPLE,
                                              label=f"bundled sample ({HELD_OUT_SAMPLE} was never trained on)")
-                    cycle_input = gr.Image(None, type="filepath", label="input (or upload yours)", height=180,
-                                           sources=["upload", "clipboard"], format="png")
+                    cycle_input = image_upload(label="input (or upload yours)", height=180,
+                                               sources=["upload", "clipboard"], format="png")
                     night_button = gr.Button("Make the input night (B) with the true grade", size="sm")
                     direction = gr.Radio([(label, key) for key, label in DIRECTION_LABELS.items()], value="A->B",
                                          label="direction")

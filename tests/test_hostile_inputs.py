@@ -194,6 +194,14 @@ def _check_picture_size(index: int) -> Callable[[Any, np.ndarray, Good], None]:
     return check
 
 
+def _check_cyclegan(result: tuple, expected: np.ndarray, expect: Good) -> None:
+    """CycleGAN works at its own size: the upload's aspect ratio is kept and the cycle loss is a number."""
+    numbers = result[1]
+    width, height = numbers["size"]
+    assert abs(width / height - expected.shape[1] / expected.shape[0]) < 0.05, ((height, width), expected.shape)
+    assert 0.0 <= numbers["cycle_loss"] < 2.0
+
+
 def _check_aspect(index: int) -> Callable[[Any, np.ndarray, Good], None]:
     """For pictures drawn at a display size: the image's aspect ratio is kept (rotations applied, not stretched)."""
 
@@ -248,10 +256,12 @@ ENDPOINTS: dict[str, Endpoint] = {
                                 1024, _check_aspect(0)),
     "/segment": Endpoint("demos.segmentation", lambda f: (f, "fcn"), 2048, _check_segment, needs_image=True),
     "/segment_scene": Endpoint("demos.segmentation", lambda f: (3, f, "fcn"), 1024, _check_picture_size(0)),
-    # Still to come (their tabs append here): "/cyclegan_translate", ...
+    "/cyclegan_translate": Endpoint("demos.generative", lambda f: (f, "A->B"), 2048, _check_cyclegan,
+                                    needs_image=True),
 }
 
 CASES: list[tuple[str, list[str]]] = [
+    ("/cyclegan_translate", BAD_FILES + ["rgba.png", "exif_rotated.jpg", "cmyk.jpg"]),
     ("/augment", BAD_FILES + GOOD_FILES),
     ("/make_scene", BAD_FILES + GOOD_FILES),
     ("/augmentation_run", BAD_FILES + ["rgba.png", "animated.gif"]),
