@@ -208,13 +208,19 @@ def load_fcn(device: str | torch.device = "cpu") -> tuple[FCN, Any]:
     return model.to(device).eval(), spec
 
 
-@torch.no_grad()
-def predict(model: FCN, image: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> dict[str, np.ndarray]:
+@torch.inference_mode()
+def predict(
+    model: FCN,
+    image: np.ndarray,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    details: bool = True,
+) -> dict[str, np.ndarray]:
     """Segment one (H, W, 3) uint8 RGB image.
 
-    Returns ``{"class_map": (H, W) uint8 (0 = background, k + 1 = class k), "probs": (K, H, W) float32,
-    "coarse": (K, h, w) float32 scores at stride 32, "coarse_map": (h, w) uint8 argmax of those,
-    "fused": (K, H/4, W/4) float32 scores after the skips}``.
+    Returns ``{"class_map": (H, W) uint8 (0 = background, k + 1 = class k)}``, and with `details` also
+    ``"probs": (K, H, W) float32 softmax, "coarse": (K, h, w) float32 scores at stride 32, "coarse_map": (h, w) uint8
+    argmax of those, "fused": (K, H/s, W/s) float32 scores after the skips (s = `model.final_stride`)}``.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
@@ -222,18 +228,21 @@ def predict(model: FCN, image: np.ndarray, mean: Sequence[float] = IMAGENET_MEAN
     x = torch.tensor(image).permute(2, 0, 1)[None].to(device)  # (1, 3, H, W); a copy: inputs may be read-only
     parts = model.forward_parts(normalize(x, mean, std))
     logits = parts["logits"][0]  # (K, H, W)
-    probs = logits.softmax(0)
-    return {
-        "class_map": logits.argmax(0).to(torch.uint8).cpu().numpy(),
-        "probs": probs.float().cpu().numpy(),
-        "coarse": parts["coarse"][0].float().cpu().numpy(),
-        "coarse_map": parts["coarse"][0].argmax(0).to(torch.uint8).cpu().numpy(),
-        "fused": parts["fused"][0].float().cpu().numpy(),
-    }
+    out = {"class_map": logits.argmax(0).to(torch.uint8).cpu().numpy()}
+    if details:
+        out.update(
+            probs=logits.softmax(0).float().cpu().numpy(),
+            coarse=parts["coarse"][0].float().cpu().numpy(),
+            coarse_map=parts["coarse"][0].argmax(0).to(torch.uint8).cpu().numpy(),
+            fused=parts["fused"][0].float().cpu().numpy(),
+        )
+    return out
 
 
-@torch.no_grad()
-def predict_batch(model: FCN, images: Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> Tensor:
+@torch.inference_mode()
+def predict_batch(
+    model: FCN, images: Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+) -> Tensor:
     """(B, H, W, 3) uint8 -> (B, H, W) int64 class maps."""
     x = images.permute(0, 3, 1, 2).to(next(model.parameters()).device)  # (B, 3, H, W)
     return model(normalize(x, mean, std)).argmax(1).cpu()
@@ -273,7 +282,8 @@ def scene_arrays(seeds: range, *, cache_dir: Path | None = CACHE_DIR, log: bool 
                 np.save(tmp, array[offset : offset + len(chunk)])
                 os.replace(tmp, path)
         if log:
-            print(f"scenes {chunk.start}..{chunk.stop - 1} generated ({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
+            print(f"scenes {chunk.start}..{chunk.stop - 1} generated ({time.time() - started:.0f} s)",
+                  file=sys.stderr, flush=True)
     return images, masks
 
 
@@ -455,7 +465,8 @@ def train(args: argparse.Namespace) -> None:
         metrics={"val_miou": best["miou"], "val_per_class_iou": best["per_class"],
                  "val_pixel_accuracy": best["pixel_accuracy"], "best_epoch": best["epoch"]},
         epochs=epochs_run,
-        training={**asdict(cfg), "optimizer": "AdamW, one-cycle", "loss": "pixel-wise cross-entropy" + (f" + {cfg.dice_weight} x soft Dice" if cfg.dice_weight else ""),
+        training={**asdict(cfg), "optimizer": "AdamW, one-cycle",
+                  "loss": "pixel-wise cross-entropy" + (f" + {cfg.dice_weight} x soft Dice" if cfg.dice_weight else ""),
                   "augmentation": "random crop, horizontal flip, per-channel gain, contrast and brightness jitter",
                   "init": "backbone from scratch (timm pretrained=False), score layers default / skips zero, "
                           "transposed convolutions bilinear"},

@@ -42,7 +42,7 @@ MODELS: tuple[str, ...] = (FCN_NAME,)
 SOURCES: tuple[str, ...] = ("generated scene", "scene on your photo", "bundled sample", "your upload")
 SCENE, SCENE_ON_PHOTO, SAMPLE, UPLOAD = SOURCES
 
-DEFAULT_SEED = SPLITS["test"][3]
+DEFAULT_SEED = SPLITS["test"][6]
 """A held-out test scene (the network never saw it) with several classes."""
 
 DEFAULT_OPACITY = 0.55
@@ -120,10 +120,11 @@ def working_size(height: int, width: int) -> tuple[int, int]:
     return max(32, round(height * scale)), max(32, round(width * scale))
 
 
-def run_model(image: np.ndarray) -> dict[str, Any]:
+def run_model(image: np.ndarray, details: bool = True) -> dict[str, Any]:
     """Segment an (H, W, 3) uint8 image: `core.fcn.predict` at the working size, class map back at (H, W).
 
-    Returns predict's arrays (at the working size) plus ``class_map_full`` (H, W) uint8, ``work`` the resized
+    Returns predict's arrays (at the working size; only the class map without `details`) plus
+    ``class_map_full`` (H, W) uint8, ``work`` the resized
     image, ``ms`` the inference time and ``spec`` the weights' spec.
     """
     model, spec = _MODEL.get()
@@ -131,7 +132,7 @@ def run_model(image: np.ndarray) -> dict[str, Any]:
     h, w = working_size(height, width)
     work = image if (h, w) == (height, width) else np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
     started = time.perf_counter()
-    out = predict(model, work, spec.mean, spec.std)
+    out = predict(model, work, spec.mean, spec.std, details=details)
     out["ms"] = (time.perf_counter() - started) * 1000
     class_map = out["class_map"]
     if (h, w) != (height, width):
@@ -154,7 +155,8 @@ def class_fractions(class_map: np.ndarray) -> dict[str, float]:
 
 def overlay(image: np.ndarray, class_map: np.ndarray, opacity: float = DEFAULT_OPACITY) -> np.ndarray:
     """The class map over the image with torchvision's ``draw_segmentation_masks``, (H, W, 3) uint8."""
-    masks = torch.from_numpy(np.array(class_map, np.uint8))[None] == torch.arange(1, len(CLASS_COLORS) + 1)[:, None, None]  # (5, H, W)
+    classes = torch.arange(1, len(CLASS_COLORS) + 1)[:, None, None]  # (5, 1, 1): mask values of the objects
+    masks = torch.from_numpy(np.array(class_map, np.uint8))[None] == classes  # (5, H, W) bool
     drawn = draw_segmentation_masks(torch.tensor(image).permute(2, 0, 1), masks, alpha=float(opacity),
                                     colors=list(CLASS_COLORS))
     return drawn.permute(1, 2, 0).numpy()
@@ -283,7 +285,7 @@ def _summary(out: dict[str, Any], image: np.ndarray, model: str) -> dict[str, An
         "model": model,
         "size": [int(image.shape[0]), int(image.shape[1])],
         "working_size": [int(out["work"].shape[0]), int(out["work"].shape[1])],
-        "coarse_size": [int(out["coarse"].shape[1]), int(out["coarse"].shape[2])],
+        "coarse_size": [-(-int(out["work"].shape[0]) // COARSE_STRIDE), -(-int(out["work"].shape[1]) // COARSE_STRIDE)],
         "class_fractions": class_fractions(class_map),
         "classes_present": [SEGMENTATION_CLASS_NAMES[k] for k in np.unique(class_map).tolist() if k > 0],
         "inference_ms": round(out["ms"], 1),
@@ -299,7 +301,7 @@ def segment(image: Any, model: str = FCN_NAME, opacity: float = DEFAULT_OPACITY)
     _check_model(model)
     array = read_image(image, max_side=MAX_INPUT_SIDE)
     with user_errors():
-        out = run_model(array)
+        out = run_model(array, details=False)
     return overlay(array, out["class_map_full"], opacity), _png_path(out["class_map_full"]), _summary(out, array, model)
 
 
@@ -330,14 +332,14 @@ def segment_scene(seed: Any, background: Any = None, model: str = FCN_NAME, opac
     _check_model(model)
     scene = _scene(seed, background)
     with user_errors():
-        out = run_model(scene.image)
+        out = run_model(scene.image, details=False)
     pred = out["class_map_full"]
     summary = _with_truth(_summary(out, scene.image, model), pred, scene.mask)
     summary["seed"] = scene.seed
     return overlay(scene.image, pred, opacity), _png_path(pred), error_map(scene.image, pred, scene.mask), summary
 
 
-def coarse_views(out: dict[str, Any], score_class: str = ALL_CLASSES) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def coarse_views(out: dict[str, Any], score_class: str = ALL_CLASSES) -> tuple[np.ndarray, ...]:
     """Four pictures of what the upsampling adds, at the working size:
 
     1. the coarse scores of the deepest stage (stride 32), one cell per feature-map position;
@@ -383,7 +385,7 @@ def _small_image(side: int = 12) -> np.ndarray:
 
 def bilinear_upsample(image: np.ndarray, scale: int) -> np.ndarray:
     """(h, w, 3) uint8 upsampled by the bilinear-kernel transposed convolution (kernel 2s, stride s, padding s/2)."""
-    x = torch.from_numpy(image).permute(2, 0, 1)[None].float()  # (1, 3, h, w)
+    x = torch.tensor(image).permute(2, 0, 1)[None].float()  # (1, 3, h, w)
     y = F.conv_transpose2d(x, bilinear_kernel(3, 3, 2 * scale), stride=scale, padding=scale // 2)
     return y[0].permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).numpy()
 
@@ -405,20 +407,20 @@ def bilinear_kernel_view(scale: Any = 4):
     small = _small_image()
     bilinear = bilinear_upsample(small, s)
     nearest = np.repeat(np.repeat(small, s, axis=0), s, axis=1)
-    reference = F.interpolate(torch.from_numpy(small).permute(2, 0, 1)[None].float(), scale_factor=s, mode="bilinear",
+    reference = F.interpolate(torch.tensor(small).permute(2, 0, 1)[None].float(), scale_factor=s, mode="bilinear",
                               align_corners=False)[0].permute(1, 2, 0).numpy()
-    mine = F.conv_transpose2d(torch.from_numpy(small).permute(2, 0, 1)[None].float(), bilinear_kernel(3, 3, k),
+    mine = F.conv_transpose2d(torch.tensor(small).permute(2, 0, 1)[None].float(), bilinear_kernel(3, 3, k),
                               stride=s, padding=s // 2)[0].permute(1, 2, 0).numpy()
     interior = slice(s, -s)
     difference = float(np.abs(mine - reference)[interior, interior].max())
     side = 240
     strip = captioned(
         [enlarge(small, side), enlarge(nearest, side), enlarge(bilinear, side)],
-        [f"input {small.shape[0]}x{small.shape[1]}", f"nearest x{s}", f"bilinear kernel x{s} (dark rim: zero padding)"],
+        [f"input {small.shape[0]}x{small.shape[1]}", f"nearest x{s}", f"bilinear x{s} (zero-padded rim)"],
     )
     cell = max(14, min(48, 360 // k))
     picture = number_grid(kernel, cell=cell) if cell >= 30 else enlarge(heatmap(kernel, 0.0, float(kernel.max())), 360)
-    table = pd.DataFrame(np.round(kernel, 4), columns=[str(j) for j in range(k)])
+    table = pd.DataFrame(np.round(kernel.astype(np.float64), 4), columns=[str(j) for j in range(k)])
     info = {
         "scale": s,
         "kernel_size": k,
@@ -528,9 +530,6 @@ def analyse(source: str, seed: Any, upload: Any, sample: str, opacity: float, sc
 
 def build(tabs: gr.Tabs | None = None) -> None:
     header("Segmentation: a fully convolutional network (FCN)", EXPLANATION, LINKS)
-    with gr.Accordion("how the pieces fit", open=False):
-        gr.Markdown(DETAILS, latex_delimiters=LATEX)
-    gr.HTML(legend_html())
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
             source = gr.Dropdown(list(SOURCES), value=SCENE, label="input", elem_id="seg-source")
@@ -547,33 +546,36 @@ def build(tabs: gr.Tabs | None = None) -> None:
                     with gr.Row():
                         result = gr.Image(type="numpy", format="png", label="prediction (overlay)", interactive=False,
                                           height=300, elem_id="seg-overlay", buttons=["download", "fullscreen"])
-                        truth = gr.Image(type="numpy", format="png", label="ground truth (generated scenes)",
+                        truth = gr.Image(type="numpy", format="png", label="ground truth",
                                          interactive=False, height=300, elem_id="seg-truth")
                         errors = gr.Image(type="numpy", format="png", label="error map", interactive=False, height=300,
                                           elem_id="seg-errors")
-                    gr.HTML(error_legend())
+                    gr.HTML(legend_html() + error_legend())
                     with gr.Row(equal_height=False):
                         table = gr.Dataframe(label="per-class IoU and pixel shares", interactive=False,
                                              elem_id="seg-iou", max_height=260, scale=3)
                         with gr.Accordion("numbers (JSON)", open=False):
                             summary = gr.JSON(show_label=False, elem_id="seg-json", max_height=260)
                 with gr.Tab("coarse scores → upsampled", id="seg-coarse"):
-                    gr.Markdown(
-                        "The deepest feature map is 32× smaller than the image: its $1\\times1$ class scores (left, one "
-                        "cell per position) know *what* is there but not the outline. Bilinear upsampling alone "
-                        "(the book's FCN before training) only blurs the cells; the skips from earlier, finer stages "
-                        "and the learned transposed convolutions recover the shapes.", latex_delimiters=LATEX)
-                    score_class = gr.Dropdown([ALL_CLASSES, *SEGMENTATION_CLASS_NAMES], value=ALL_CLASSES,
-                                              label="show", elem_id="seg-score-class", scale=0, min_width=260)
+                    with gr.Row(equal_height=False):
+                        gr.Markdown(
+                            "The deepest feature map is 32× smaller than the image: its $1\\times1$ class scores (left, "
+                            "one cell per position) know *what* is there but not the outline. Bilinear upsampling alone "
+                            "(the book's FCN before training) only blurs the cells; the skips from earlier, finer stages "
+                            "and the learned transposed convolutions recover the shapes.", latex_delimiters=LATEX)
+                        score_class = gr.Dropdown([ALL_CLASSES, *SEGMENTATION_CLASS_NAMES], value=ALL_CLASSES,
+                                                  label="show (argmax colours or one class's probability)",
+                                                  elem_id="seg-score-class", scale=0, min_width=300)
                     with gr.Row():
-                        coarse = gr.Image(type="numpy", format="png", label="coarse scores (stride 32)",
-                                          interactive=False, height=250, elem_id="seg-coarse-map")
-                        coarse_up = gr.Image(type="numpy", format="png", label="×32 bilinear only (no skips)",
-                                             interactive=False, height=250, elem_id="seg-coarse-bilinear")
-                        fused = gr.Image(type="numpy", format="png", label="after the skips (finer stages)",
-                                         interactive=False, height=250, elem_id="seg-fused")
-                        final = gr.Image(type="numpy", format="png", label="last learned transposed conv = output",
-                                         interactive=False, height=250, elem_id="seg-final")
+                        coarse = gr.Image(type="numpy", format="png", label="coarse, stride 32",
+                                          interactive=False, height=290, elem_id="seg-coarse-map", buttons=["fullscreen"])
+                        coarse_up = gr.Image(type="numpy", format="png", label="x32 bilinear only",
+                                             interactive=False, height=290, elem_id="seg-coarse-bilinear",
+                                             buttons=["fullscreen"])
+                        fused = gr.Image(type="numpy", format="png", label="+ skips (finer)",
+                                         interactive=False, height=290, elem_id="seg-fused", buttons=["fullscreen"])
+                        final = gr.Image(type="numpy", format="png", label="output",
+                                         interactive=False, height=290, elem_id="seg-final", buttons=["fullscreen"])
                 with gr.Tab("upsampling explained", id="seg-upsampling"):
                     with gr.Row(equal_height=False):
                         with gr.Column(scale=2, min_width=300):
@@ -590,8 +592,8 @@ def build(tabs: gr.Tabs | None = None) -> None:
                         kernel_json = gr.JSON(show_label=False, max_height=250)
                 with gr.Tab("learned upsampling", id="seg-learned"):
                     gr.Markdown("The last transposed convolution of our FCN (see the JSON for its kernel, stride and "
-                                "padding) started as the bilinear kernel for every class; after training, each class's kernel (top) and how far it "
-                                "moved (bottom: red = larger, blue = smaller than bilinear):",
+                                "padding) started as the bilinear kernel for every class; after training, each "
+                                "class's kernel (top) and how far it moved (bottom: red = larger, blue = smaller than bilinear):",
                                 latex_delimiters=LATEX)
                     learned = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=300,
                                        elem_id="seg-learned-kernels")
@@ -600,10 +602,13 @@ def build(tabs: gr.Tabs | None = None) -> None:
                     gr.Markdown("Step through how a transposed convolution scatters each input value times the kernel:")
                     to_tc = gr.Button("open the Transposed convolution tab ↗", size="sm", elem_id="seg-to-tc")
 
+    with gr.Accordion("how the pieces fit", open=False):
+        gr.Markdown(DETAILS, latex_delimiters=LATEX)
+
     # Hidden endpoints with a fixed signature for API users.
     api_image = image_upload(visible=False)
     api_model = gr.Dropdown(list(MODELS), value=FCN_NAME, visible=False)
-    api_overlay = gr.Image(type="numpy", format="png", visible=False)
+    api_overlay = gr.Image(type="numpy", format="jpeg", visible=False)  # JPEG: 30x faster to encode than PNG
     api_png = gr.Image(type="filepath", format="png", image_mode="L", visible=False)
     api_json = gr.JSON(visible=False)
     api_errors = gr.Image(type="numpy", format="png", visible=False)

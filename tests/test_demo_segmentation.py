@@ -26,7 +26,7 @@ mIoU is in weights/fcn.json and checked in tests/test_fcn.py."""
 def _png(path: str) -> np.ndarray:
     image = Image.open(path)
     assert image.format == "PNG" and image.mode == "L"
-    return np.asarray(image)
+    return np.array(image)  # writable (torch warns on read-only arrays)
 
 
 def test_segment_returns_an_exact_class_map_png_with_good_iou(client, tmp_path):
