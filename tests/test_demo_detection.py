@@ -1,0 +1,143 @@
+"""The Detection tab's endpoints through gradio_client: /detect on held-out scenes, the view with ground truth,
+SSD insides, sending candidates to the NMS tab, the book's RoI pooling toy, and clear errors.
+
+Run alone with `LAB_TABS=demos.nms,demos.detection pytest tests/test_demo_detection.py`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from gradio_client import handle_file
+from PIL import Image
+
+import demos.detection as detection
+from core.scenes import CLASS_NAMES, make_scene, split_seeds
+
+BOOK_ROI_POOL = [[[[5.0, 6.0], [9.0, 10.0]]], [[[9.0, 11.0], [13.0, 15.0]]]]
+"""d2l.ai rcnn.html: roi_pool(X = arange(16).reshape(1, 1, 4, 4), rois, output_size=(2, 2), spatial_scale=0.1)."""
+
+
+def _scene_file(tmp_path, seed: int, size=(320, 320)):
+    scene = make_scene(seed, size=size)
+    path = tmp_path / f"scene_{seed}.png"
+    Image.fromarray(scene.image).save(path)
+    return scene, handle_file(str(path))
+
+
+def _recall(detections: list[dict], scene, iou_threshold: float = 0.5) -> float:
+    boxes = torch.tensor([d["box"] for d in detections], dtype=torch.float32).reshape(-1, 4)
+    labels = torch.tensor([d["label"] for d in detections], dtype=torch.int64)
+    scores = torch.tensor([d["score"] for d in detections], dtype=torch.float32)
+    _, found = detection.match_detections(boxes, scores, labels, scene.boxes, scene.labels, iou_threshold)
+    return sum(found) / len(found)
+
+
+@pytest.mark.parametrize("model", detection.available_models())
+def test_detect_finds_the_objects_of_held_out_scenes(client, tmp_path, model):
+    found = total = 0
+    for seed in split_seeds("test", 3):
+        scene, file = _scene_file(tmp_path, seed)
+        picture, detections = client.predict(file, model, 0.4, 0.5, api_name="/detect")
+        assert Image.open(picture).size == (320, 320)  # the annotated image, at the input size
+        for item in detections:
+            assert set(item) == {"box", "score", "label", "class_name"}
+            assert item["class_name"] == CLASS_NAMES[item["label"]]
+            x1, y1, x2, y2 = item["box"]
+            assert 0 <= x1 < x2 <= 320 and 0 <= y1 < y2 <= 320  # pixels of the 320x320 input
+            assert 0.4 < item["score"] <= 1.0
+        recall = _recall(detections, scene)
+        found += recall * len(scene.labels)
+        total += len(scene.labels)
+    assert found / total >= 0.8
+
+
+def test_detect_refuses_an_unknown_model_and_bad_thresholds(client, tmp_path):
+    _, file = _scene_file(tmp_path, 1)
+    with pytest.raises(Exception, match="Unknown model 'yolo'"):
+        client.predict(file, "yolo", 0.4, 0.5, api_name="/detect")
+    with pytest.raises(Exception, match="between 0 and 1"):
+        client.predict(file, "ssd", 1.5, 0.5, api_name="/detect")
+
+
+def test_faster_rcnn_is_offered_only_with_its_weights(client, tmp_path):
+    _, file = _scene_file(tmp_path, 2)
+    if "faster_rcnn" in detection.available_models():
+        _, detections = client.predict(file, "faster_rcnn", 0.4, 0.5, api_name="/detect")
+        assert detections
+    else:
+        with pytest.raises(Exception, match="not in weights/ yet"):
+            client.predict(file, "faster_rcnn", 0.4, 0.5, api_name="/detect")
+
+
+def test_view_colours_matches_and_reports_precision_recall(client):
+    seed = split_seeds("test")[0]
+    picture, table, summary, numbers = client.predict(
+        detection.GENERATED, seed, detection.DEFAULT_SAMPLE, None, "ssd", 0.4, 0.5, api_name="/detection_view")
+    counts = numbers["vs_ground_truth"]
+    scene = make_scene(seed)
+    assert counts["ground_truth"] == len(scene.labels)
+    assert counts["true_positives"] + counts["misses"] == len(scene.labels)
+    assert counts["true_positives"] + counts["false_positives"] == len(numbers["detections"])
+    assert counts["recall"] >= 0.8
+    assert "precision" in summary and "recall" in summary and " ms" in summary
+    statuses = [row[-1] for row in table["data"]]
+    assert statuses.count("TP") == counts["true_positives"] and statuses.count("FP") == counts["false_positives"]
+    assert all(1 <= d["ssd_scale"] <= 5 for d in numbers["detections"])
+
+
+def test_objects_pasted_onto_a_photo_are_found(client):
+    recalls = []
+    for seed in (11, 12):
+        _, _, summary, numbers = client.predict(
+            detection.PASTED, seed, "astronaut", None, "ssd", 0.4, 0.5, api_name="/detection_view")
+        recalls.append(numbers["vs_ground_truth"]["recall"])
+        assert "pasted onto sample 'astronaut'" in summary
+    assert np.mean(recalls) >= 0.6
+
+
+def test_photo_as_it_is_says_what_the_models_know(client):
+    _, _, summary, numbers = client.predict(
+        detection.PHOTO, 0, "coffee", None, "ssd", 0.9, 0.5, api_name="/detection_view")
+    assert "vs_ground_truth" not in numbers
+    assert "pasted onto a photo" in summary  # the offer to paste objects
+
+
+def test_ssd_insides_per_scale_and_send_to_nms(client):
+    seed = split_seeds("test")[1]
+    client.predict(detection.GENERATED, seed, detection.DEFAULT_SAMPLE, None, "ssd", 0.3, 0.5,
+                   api_name="/detection_view")  # fills the session's input state
+    by_scale, table, anchors, anchors_note, raw, raw_note, numbers = client.predict(
+        0.3, 0.5, "scale 4", api_name="/detection_ssd_insides")
+    scales = numbers["scales"]
+    assert [s["feature_map"] for s in scales] == [[32, 32], [16, 16], [8, 8], [4, 4], [2, 2]]
+    assert sum(s["anchors"] for s in scales) == sum(h * w * 4 for h, w in [(32, 32), (16, 16), (8, 8), (4, 4), (2, 2)])
+    assert sum(s["detections"] for s in scales) == numbers["detections"] > 0
+    assert numbers["raw_candidates"] >= numbers["detections"]
+    assert "Scale 4: 4×4 feature map" in anchors_note and "all anchors drawn" in anchors_note
+    sent = client.predict(0.3, 0.5, api_name="/detection_send_to_nms")
+    payload = json.loads(sent[0])  # the NMS tab's candidates box
+    assert payload["class_names"] == list(CLASS_NAMES)
+    assert len(payload["candidates"]) == min(numbers["raw_candidates"], detection.MAX_SENT_CANDIDATES)
+    assert payload["image_size"] == [256, 256]
+
+
+def test_the_books_roi_pooling_toy(client):
+    _, _, text, numbers = client.predict(api_name="/detection_roi_toy")
+    assert numbers["roi_pool"] == BOOK_ROI_POOL
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    rois = torch.tensor([[0, 0, 0, 20, 20], [0, 0, 10, 30, 30]], dtype=torch.float32)
+    aligned = torchvision.ops.roi_align(x, rois, (2, 2), spatial_scale=0.1, sampling_ratio=-1, aligned=True)
+    assert np.allclose(numbers["roi_align"], aligned.numpy())
+    assert numbers["quantised"] == [[0, 0, 2, 2], [0, 1, 3, 3]]  # RoI pooling rounds 0.1 * (x1, y1, x2, y2)
+    assert "roi_pool" in text and "roi_align" in text
+
+
+def test_bad_seed_is_a_clear_error(client):
+    with pytest.raises(Exception, match="Seed must be between"):
+        client.predict(detection.GENERATED, 2**31, detection.DEFAULT_SAMPLE, None, "ssd", 0.4, 0.5,
+                       api_name="/detection_view")
