@@ -552,7 +552,6 @@ def evaluate_on(model: SSD, split: str = "test", count: int | None = None, batch
         seeds = split_seeds(split, count)
         scenes = (make_scene(int(s)) for s in seeds)
         total = len(seeds)
-        images_np, targets_all = None, None
     else:
         total = len(cache["images"]) if count is None else count
     for start in range(0, total, batch_size):
@@ -627,7 +626,7 @@ def _parse_extra(extra: Sequence[str]) -> dict[str, str]:
 
 
 def train(args: argparse.Namespace) -> None:
-    """``python -m core.train ssd [--epochs N] [--quick] [--train-scenes N] [--batch-size B] [--lr LR] [--resume]``.
+    """``python -m core.train ssd [--epochs N] [--quick [--save]] [--train-scenes N] [--batch-size B] [--lr LR] [--resume]``.
 
     ``--resume`` starts from the embedded weights (a further training stage on the same data, with a fresh
     OneCycle schedule); the card then lists every stage, and its wall time and epochs are the totals.
@@ -717,6 +716,10 @@ def train(args: argparse.Namespace) -> None:
         anchors={"sizes_px_at_256": [list(s) for s in config.sizes_px], "ratios": list(config.ratios)},
     )
     card["wall_time_s"] = round(sum(st["wall_time_s"] for st in stages[:-1]) + card["wall_time_s"], 1)
+    if args.quick and "save" not in opts:
+        print(f"[ssd] quick run: weights not saved (they would replace the embedded ones; add --save). "
+              f"val mAP {best['map']:.3f}", flush=True)
+        return
     hub.save_weights(
         NAME,
         model.state_dict(),

@@ -24,7 +24,6 @@ import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Sequence
 
 import gradio as gr
