@@ -19,7 +19,6 @@ import gradio as gr
 import torch
 
 from demos import TAB_MODULES
-from demos.common import guard_inputs
 
 CSS = """
 .gradio-container {max-width: 1366px !important}
@@ -70,7 +69,6 @@ def build_app() -> gr.Blocks:
                         module.build(tabs=tabs)
                     else:
                         module.build()
-    guard_inputs(demo)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 

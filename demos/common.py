@@ -83,30 +83,6 @@ def image_upload(**image_kwargs: Any) -> gr.Image:
     return image
 
 
-def guard_inputs(blocks: gr.Blocks) -> None:
-    """Give every component's preprocess a readable error for values it cannot use.
-
-    Gradio converts inputs before any handler runs (a Slider given null, NaN into an integer Number); its own
-    failure there reaches the user as a bare "Error". Wrapping each component's preprocess turns it into a
-    `gr.Error` naming the input. Our own `gr.Error`s pass through unchanged.
-    """
-    for block in blocks.blocks.values():
-        if not isinstance(block, gr.components.Component):
-            continue
-        original = block.preprocess
-        name = getattr(block, "label", None) or type(block).__name__
-
-        def preprocess(payload: Any, _original: Callable = original, _name: str = str(name)) -> Any:
-            try:
-                return _original(payload)
-            except gr.Error:
-                raise
-            except Exception:
-                raise gr.Error(f"{_name}: cannot use the value {repr(payload)[:40]}.") from None
-
-        block.preprocess = preprocess  # type: ignore[method-assign]
-
-
 def sample_names() -> list[str]:
     return list(SAMPLE_IMAGES)
 

