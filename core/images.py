@@ -158,7 +158,9 @@ def _array_to_uint8(array: np.ndarray) -> np.ndarray:
 # --- bundled sample images (shipped inside installed packages, no downloads) -------------
 
 
-def _skimage(name: str) -> Callable[[], np.ndarray]:
+def skimage_loader(name: str) -> Callable[[], np.ndarray]:
+    """A loader of the image `skimage.data.<name>()` (bundled with scikit-image; imported on first call)."""
+
     def load() -> np.ndarray:
         from skimage import data
 
@@ -167,7 +169,9 @@ def _skimage(name: str) -> Callable[[], np.ndarray]:
     return load
 
 
-def _sklearn(name: str) -> Callable[[], np.ndarray]:
+def sklearn_loader(name: str) -> Callable[[], np.ndarray]:
+    """A loader of scikit-learn's bundled sample image `name` ("china.jpg", "flower.jpg")."""
+
     def load() -> np.ndarray:
         from sklearn.datasets import load_sample_image
 
@@ -177,12 +181,12 @@ def _sklearn(name: str) -> Callable[[], np.ndarray]:
 
 
 SAMPLE_IMAGES: dict[str, Callable[[], np.ndarray]] = {
-    "astronaut": _skimage("astronaut"),
-    "chelsea (cat)": _skimage("chelsea"),
-    "coffee": _skimage("coffee"),
-    "rocket": _skimage("rocket"),
-    "china (sklearn)": _sklearn("china.jpg"),
-    "flower (sklearn)": _sklearn("flower.jpg"),
+    "astronaut": skimage_loader("astronaut"),
+    "chelsea (cat)": skimage_loader("chelsea"),
+    "coffee": skimage_loader("coffee"),
+    "rocket": skimage_loader("rocket"),
+    "china (sklearn)": sklearn_loader("china.jpg"),
+    "flower (sklearn)": sklearn_loader("flower.jpg"),
 }
 """Names shown in the UI -> loaders of images bundled with scikit-image / scikit-learn."""
 

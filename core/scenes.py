@@ -41,6 +41,8 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+from core.images import sklearn_loader, skimage_loader
+
 CLASS_NAMES: tuple[str, ...] = ("disc", "ring", "triangle", "star", "horse")
 """Class k has mask value k + 1; label 0 in `Scene.labels` is "disc"."""
 
@@ -120,35 +122,17 @@ class Scene:
 # --- bundled sources (loaded once per process, lazily) ------------------------------------------------------
 
 
-def _skimage(name: str) -> Callable[[], np.ndarray]:
-    def load() -> np.ndarray:
-        from skimage import data
-
-        return getattr(data, name)()
-
-    return load
-
-
-def _sklearn(name: str) -> Callable[[], np.ndarray]:
-    def load() -> np.ndarray:
-        from sklearn.datasets import load_sample_image
-
-        return load_sample_image(name)
-
-    return load
-
-
 BACKGROUND_SOURCES: dict[str, Callable[[], np.ndarray]] = {
-    "grass": _skimage("grass"),
-    "gravel": _skimage("gravel"),
-    "brick": _skimage("brick"),
-    "camera": _skimage("camera"),
-    "astronaut": _skimage("astronaut"),
-    "coffee": _skimage("coffee"),
-    "chelsea": _skimage("chelsea"),
-    "rocket": _skimage("rocket"),
-    "china": _sklearn("china.jpg"),
-    "flower": _sklearn("flower.jpg"),
+    "grass": skimage_loader("grass"),
+    "gravel": skimage_loader("gravel"),
+    "brick": skimage_loader("brick"),
+    "camera": skimage_loader("camera"),
+    "astronaut": skimage_loader("astronaut"),
+    "coffee": skimage_loader("coffee"),
+    "chelsea": skimage_loader("chelsea"),
+    "rocket": skimage_loader("rocket"),
+    "china": sklearn_loader("china.jpg"),
+    "flower": sklearn_loader("flower.jpg"),
 }
 """Bundled images that backgrounds are cropped from (grayscale ones get a random tint)."""
 
