@@ -116,8 +116,8 @@ def bench_endpoint(image: np.ndarray, repeats: int) -> list[tuple]:
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
                             **app.launch_options())
     try:
-        client = Client(url, verbose=False)
         with tempfile.TemporaryDirectory() as folder:
+            client = Client(url, verbose=False, download_files=folder)
             path = os.path.join(folder, "scene.png")
             Image.fromarray(image).save(path)
             t = timed({"detect": lambda: client.predict(handle_file(path), "ssd", 0.4, 0.5, api_name="/detect")},

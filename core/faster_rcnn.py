@@ -209,7 +209,7 @@ def _image_tensor(image: np.ndarray | torch.Tensor, device: torch.device) -> tor
     array = np.asarray(image)
     if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
         raise ValueError(f"image must be (H, W, 3) uint8, got {array.shape} {array.dtype}")
-    return torch.from_numpy(np.ascontiguousarray(array)).to(device).permute(2, 0, 1).float().div_(255.0)  # (3, H, W)
+    return torch.from_numpy(np.require(array, requirements=("C", "W"))).to(device).permute(2, 0, 1).float().div_(255.0)  # (3, H, W)
 
 
 def _to_ours(output: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -335,7 +335,7 @@ def prepare(image: np.ndarray, side: int = INPUT_SIDE, max_side: int = MAX_INPUT
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
     height, width = image.shape[:2]
     scale = min(side / min(height, width), max_side / max(height, width))
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, H, W)
+    x = torch.from_numpy(np.require(image, requirements=("C", "W"))).permute(2, 0, 1)[None].float() / 255.0  # (1, 3, H, W)
     new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
     if (new_h, new_w) != (height, width):
         x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=scale < 1)

@@ -21,12 +21,12 @@ from typing import Any, Sequence
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from torchvision.utils import draw_bounding_boxes
 
 from core import anchors as core_anchors
 from core.boxes import box_area, box_center_to_corner, box_corner_to_center, box_inter_union, box_intersection, box_iou
-from demos.common import LATEX, book_link, parse_number_list, read_image, sample_names, to_jsonable
+from demos.common import LATEX, book_link, parse_number_list, pil_font, read_image, sample_names, text_mask, to_jsonable
 
 TITLE = "Anchors & IoU"
 
@@ -166,15 +166,6 @@ def source_info(upload: Any, sample: str | None) -> str:
 # --- drawing -------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """DejaVu Sans when the system has it, else Pillow's bundled scalable font (texts drawn are ASCII)."""
-    try:
-        return ImageFont.truetype("DejaVuSans.ttf", size=size)
-    except OSError:
-        return ImageFont.load_default(size=size)
-
-
 def _font_size(image_hw: Sequence[int]) -> int:
     return max(14, round(max(image_hw) / 28))
 
@@ -186,7 +177,7 @@ def _line_width(image_hw: Sequence[int]) -> int:
 def _text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, color: tuple[int, int, int],
           size: int, image_wh: tuple[int, int]) -> None:
     """A label on a filled background, kept inside the image."""
-    font = _font(size)
+    font = pil_font(size)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     width, height = right - left + 6, bottom - top + 4
     x = min(max(0.0, xy[0]), max(0.0, image_wh[0] - width))
@@ -400,13 +391,13 @@ def iou_view(box_a_text: str, box_b_text: str) -> tuple[np.ndarray, str, dict]:
     _text(draw, (box_b[0], box_b[1] - size - 6), "B", _color(1), size, canvas.size)
     for tick in range(100, max(width, height), 100):
         if tick < width:
-            draw.text((tick + 2, 2), str(tick), fill=(120, 120, 120), font=_font(12))
+            draw.text((tick + 2, 2), str(tick), fill=(120, 120, 120), font=pil_font(12))
         if tick < height:
-            draw.text((2, tick + 2), str(tick), fill=(120, 120, 120), font=_font(12))
+            draw.text((2, tick + 2), str(tick), fill=(120, 120, 120), font=pil_font(12))
     if intersection > 0:
         ix1, iy1, ix2, iy2 = inter_box.tolist()
         label = "A and B"
-        font = _font(14)
+        font = pil_font(14)
         left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
         if ix2 - ix1 > right - left + 4 and iy2 - iy1 > bottom - top + 4:
             draw.text(((ix1 + ix2 - (right - left)) / 2, (iy1 + iy2 - (bottom - top)) / 2 - top), label,
@@ -462,16 +453,6 @@ class StepView:
         self.threshold_phase = threshold_phase
 
 
-@lru_cache(maxsize=1024)
-def _text_mask(text: str, size: int) -> Image.Image:
-    """The text as an 'L' mask cropped to its ink (paste it with a colour)."""
-    font = _font(size)
-    left, top, right, bottom = font.getbbox(text)
-    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
-    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font)
-    return mask
-
-
 def _heat_color(value: float) -> tuple[int, int, int]:
     """IoU in [0, 1] -> white ... dark blue."""
     v = min(max(value, 0.0), 1.0)
@@ -495,7 +476,7 @@ def render_iou_matrix(iou: np.ndarray, view: StepView, gt_names: Sequence[str], 
 
     def center_text(box: tuple[float, float, float, float], text: str, fill: tuple[int, int, int],
                     size: int = font) -> None:
-        mask = _text_mask(text, size)  # cached: a 64 x 16 matrix draws ~1,000 numbers
+        mask = text_mask(text, size)  # cached: a 64 x 16 matrix draws ~1,000 numbers
         x = round((box[0] + box[2] - mask.width) / 2)
         y = round((box[1] + box[3] - mask.height) / 2)
         canvas.paste(fill, (x, y, x + mask.width, y + mask.height), mask)
@@ -549,7 +530,7 @@ def render_iou_matrix(iou: np.ndarray, view: StepView, gt_names: Sequence[str], 
     for k, (color, text) in enumerate(legend):
         y = legend_top + k * 17
         draw.rectangle((6, y + 3, 18, y + 14), outline=color, width=3)
-        draw.text((24, y), text, fill=BLACK, font=_font(14))
+        draw.text((24, y), text, fill=BLACK, font=pil_font(14))
     return np.asarray(canvas)
 
 

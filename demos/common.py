@@ -6,13 +6,20 @@ This is the only place where core's user-facing errors become `gr.Error`.
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import json
 import math
+import os
+import tempfile
 import threading
+from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 import gradio as gr
 import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
 
 from core.images import SAMPLE_IMAGES, ImageLoadError, load_image, sample_image
 
@@ -81,6 +88,88 @@ def image_upload(**image_kwargs: Any) -> gr.Image:
 
     image.preprocess = preprocess  # type: ignore[method-assign]
     return image
+
+
+def atomic_image_cache() -> None:
+    """Make Gradio write output pictures into its cache atomically (idempotent; `app.build_app` calls it).
+
+    Gradio names a picture's cache file by the hash of its bytes and rewrites that file in place on every request
+    (`processing_utils.save_pil_to_cache`). When a class gets the same picture (every tab's default view is the
+    same for everyone), one request truncates the file while another student's browser is downloading it: with
+    30 clients asking for one picture, a third of the downloads broke off ("peer closed connection"). Here a
+    picture already in the cache is only touched (same hash, same bytes; `delete_cache` ages files by their time),
+    and a new one is written beside it and renamed into place, which readers never see half-done.
+    """
+    from gradio import processing_utils
+
+    if getattr(processing_utils.save_pil_to_cache, "atomic", False):
+        return
+
+    def save_pil_to_cache(img: Any, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = processing_utils.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        path = (folder / f"{name}.{format}").resolve()
+        if path.exists():
+            os.utime(path)
+            return str(path)
+        handle, partial = tempfile.mkstemp(dir=folder, prefix=f".{name}-", suffix=".part")
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+        return str(path)
+
+    save_pil_to_cache.atomic = True  # type: ignore[attr-defined]
+    processing_utils.save_pil_to_cache = save_pil_to_cache
+
+
+def guard_numeric_inputs(blocks: gr.Blocks) -> int:
+    """Give every Slider and Number a clear message for values Gradio cannot convert; returns how many.
+
+    Gradio converts these inputs before any handler runs, and an API call sending null to a Slider or NaN to a
+    whole-number Number fails inside that conversion with a bare "Error". Each numeric component's preprocess is
+    wrapped to turn such a failure into a `gr.Error` naming the input; Gradio's own range messages pass unchanged.
+    """
+    guarded = 0
+    for block in blocks.blocks.values():
+        if not isinstance(block, (gr.Slider, gr.Number)):
+            continue
+        original = block.preprocess
+        name = block.label or f"{type(block).__name__.lower()} input"
+        bounds = ""
+        if block.minimum is not None and block.maximum is not None:
+            bounds = f" between {block.minimum:g} and {block.maximum:g}"
+        whole = " whole" if getattr(block, "precision", None) == 0 or getattr(block, "step", None) == 1 else ""
+
+        def preprocess(payload: Any, _original: Callable = original,
+                       _message: str = f"{name} must be a{whole} number{bounds}") -> Any:
+            try:
+                return _original(payload)
+            except gr.Error:
+                raise
+            except (TypeError, ValueError, OverflowError):
+                raise gr.Error(f"{_message}, got {payload!r:.40}.") from None
+
+        block.preprocess = preprocess  # type: ignore[method-assign]
+        guarded += 1
+    return guarded
+
+
+@functools.lru_cache(maxsize=64)
+def pil_font(size: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled scalable font at `size` pixels (at least 8): the pictures look the same on every machine."""
+    return ImageFont.load_default(size=max(8, int(size)))
+
+
+@functools.lru_cache(maxsize=4096)
+def text_mask(text: str, size: int) -> Image.Image:
+    """`text` rendered as an 'L' mask cropped to its ink: paste it in any colour (cached: labels repeat)."""
+    face = pil_font(size)
+    left, top, right, bottom = face.getbbox(text)
+    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=face)
+    return mask
 
 
 def sample_names() -> list[str]:
@@ -168,3 +257,50 @@ class LazyResource:
                     self._value = self._factory()
                     self._built = True
         return self._value
+
+
+# --- where model code runs ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block on `count` intra-op threads, then restore the previous count.
+
+    PyTorch's OpenMP thread count belongs to the calling thread, so this only affects the request that uses it.
+    Tiny models want one thread: a second one costs more than it gains, and on a busy 2-core server threads
+    waiting for each other can cost 100x, while one thread per request lets two requests share the cores.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def single_threaded(fn: Callable[..., T]) -> Callable[..., T]:
+    """Decorator: `fn` runs under `torch_threads(1)`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        with torch_threads(1):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def on_gpu(fn: Callable[..., T] | None = None, *, duration: int = 30) -> Any:
+    """Decorator for the handlers that run a network: `spaces.GPU` where the `spaces` package is installed.
+
+    On a Hugging Face ZeroGPU Space (`spaces` preinstalled, `SPACES_ZERO_GPU` set) a GPU is attached for each
+    call of at most `duration` seconds, and the lazily loaded models land on it (`torch.cuda.is_available()` is
+    true there). Elsewhere, `spaces.GPU` returns the function itself, and without `spaces` so does this: the
+    lab needs nothing of it on the free CPU tier, locally or in class. Use `@on_gpu` or `@on_gpu(duration=120)`.
+    """
+    if fn is None:
+        return functools.partial(on_gpu, duration=duration)
+    if importlib.util.find_spec("spaces") is None:
+        return fn
+    import spaces
+
+    return spaces.GPU(fn, duration=duration)

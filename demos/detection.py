@@ -32,8 +32,10 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from core.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
-from demos.common import (LATEX, LazyResource, book_link, header, image_upload, parse_seed, read_image,
-                          sample_names, to_jsonable, user_errors)
+from demos.common import (
+    LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, read_image, sample_names, to_jsonable,
+    user_errors,
+)
 
 TITLE = "Detection"
 
@@ -339,6 +341,7 @@ def _table(result: Result, status: list[str]) -> list[list[Any]]:
     return rows
 
 
+@on_gpu
 def detection_view(source: str, seed: Any, sample: str, upload: Any, model: str, score_threshold: float,
                    iou_threshold: float):
     """The main view: (annotated image, table rows, summary Markdown, JSON, input state)."""
@@ -364,6 +367,7 @@ def detection_view(source: str, seed: Any, sample: str, upload: Any, model: str,
     return picture, _table(result, status), _summary(inp, model, result, counts), to_jsonable(numbers), inp
 
 
+@on_gpu
 def detect_endpoint(image: Any, model: str, score_threshold: float, iou_threshold: float):
     """``/detect``: (image, model, score_threshold, iou_threshold) -> (annotated image at the input's size,
     detections JSON in its pixels)."""
@@ -443,6 +447,7 @@ def _anchor_picture(image: np.ndarray, det: Any, level: int) -> tuple[np.ndarray
     return np.asarray(pil), note
 
 
+@on_gpu
 def ssd_insides(inp: Input | None, score_threshold: float, iou_threshold: float, level_choice: Any):
     """(scale-coloured detections, per-scale table, anchors picture, anchors note, raw candidates picture, note, JSON)."""
     if inp is None:
@@ -489,6 +494,7 @@ def _level_index(choice: Any, n_levels: int) -> int:
 SCALE_CHOICES = [f"scale {i + 1}" for i in range(5)]
 
 
+@on_gpu
 def send_to_nms(inp: Input | None, score_threshold: float, iou_threshold: float):
     """Updates for the NMS tab: the SSD's raw candidates (the best `MAX_SENT_CANDIDATES`) on this image."""
     import demos.nms as nms
@@ -515,6 +521,7 @@ def send_to_nms(inp: Input | None, score_threshold: float, iou_threshold: float)
 # --- Faster R-CNN insides --------------------------------------------------------------------------------------
 
 
+@on_gpu
 def frcnn_insides(inp: Input | None, score_threshold: float, iou_threshold: float, top_k: Any):
     """Faster R-CNN step by step on the current input: (insides state, caption, JSON)."""
     if inp is None:
@@ -557,7 +564,7 @@ def frcnn_layers_picture(info: dict | None, layers: Sequence[str]) -> np.ndarray
     """The chosen layers (proposals, kept RoIs, detections) over the image."""
     if info is None:
         return None
-    boxes, labels, colors, widths = [], [], [], []
+    boxes, labels, colors = [], [], []
     if LAYER_PROPOSALS in layers:
         boxes.append(info["proposals"]["boxes"])
         labels += [""] * len(info["proposals"]["boxes"])
@@ -712,6 +719,7 @@ def _roi_choices(info: dict | None) -> list[str]:
     return choices
 
 
+@on_gpu
 def roi_real(info: dict | None, choice: Any, output_size: Any, channel: Any):
     """RoI pooling vs RoIAlign on the Faster R-CNN's own feature map for one detection or RoI.
 

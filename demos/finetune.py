@@ -22,11 +22,10 @@ from typing import Any, Iterator
 import gradio as gr
 import numpy as np
 import pandas as pd
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from core import finetune as ft
-from demos.common import LazyResource, book_link, header, parse_seed, to_jsonable, user_errors
+from demos.common import LazyResource, book_link, header, parse_seed, to_jsonable, torch_threads, user_errors
 
 TITLE = "Fine-tuning"
 
@@ -435,16 +434,6 @@ def _status(config: ft.FinetuneConfig, curves: dict, epochs_done: int, seconds: 
             f"**from scratch {sc_acc:.1f}%** (gap {ft_acc - sc_acc:+.1f} points)")
 
 
-@contextlib.contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 # --- events ---------------------------------------------------------------------------------------------------
 
 
@@ -466,7 +455,7 @@ def finetune(examples_per_class: Any = DEFAULTS.examples_per_class, epochs: Any 
            "**Training…** epoch 0")
     epochs_run = ft.compare(config, source_state, mean, std)
     while True:
-        with _torch_threads(TRAIN_THREADS):  # one epoch of both models
+        with torch_threads(TRAIN_THREADS):  # one epoch of both models
             state = next(epochs_run, None)
         if state is None:
             break

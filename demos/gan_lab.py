@@ -10,22 +10,22 @@ is limited by training, not drawing.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import Any
 
 import gradio as gr
 import numpy as np
-import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from core import gan2d, wgan_distances
 from core.gan2d import DATASET_LABELS, LOSS_FORMULAS, LOSS_LABELS, GANConfig, Snapshot
-from demos.common import D2L_GAN, LATEX, book_link, header, parse_seed, to_jsonable, user_errors
+from demos.common import (
+    D2L_GAN, LATEX, book_link, header, parse_seed, pil_font, to_jsonable, torch_threads, user_errors,
+)
 
 TITLE = "GAN lab"
 
@@ -62,23 +62,6 @@ ARROW_PIXELS_PER_UNIT = 40.0
 MAX_ARROW_PIXELS = 48.0
 
 DEFAULT = GANConfig(dataset="ring", loss="nonsaturating")
-
-
-@contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run tiny-MLP work on one intra-op thread (OpenMP thread counts are per calling thread in PyTorch):
-    for 64-unit layers threading costs more than it gains, and two students' ticks then share the 2 cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-@functools.lru_cache(maxsize=4)
-def _font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -178,13 +161,13 @@ def render_plane(snap: Snapshot, data: gan2d.Dataset2D, loss: str, size: int = P
             for turn in (2.6, -2.6):  # two short head strokes, about 150 degrees back from the tip
                 c, s = math.cos(turn), math.sin(turn)
                 draw.line([(x1, y1), (x1 + 6 * (c * dx - s * dy), y1 + 6 * (s * dx + c * dy))], fill=ARROW_COLOR, width=2)
-    font = _font(14)
+    font = pil_font(14)
     label = f"step {snap.step}"
     draw.rectangle([4, 4, 12 + 8 * len(label), 24], fill=(255, 255, 255))
     draw.text((8, 6), label, fill=(0, 0, 0), font=font)
     xmin, xmax, ymin, ymax = view
     corner = f"x: {xmin:.1f} to {xmax:.1f}   y: {ymin:.1f} to {ymax:.1f}"
-    draw.text((6, size - 20), corner, fill=(60, 60, 60), font=_font(12))
+    draw.text((6, size - 20), corner, fill=(60, 60, 60), font=pil_font(12))
     return np.asarray(image)
 
 
@@ -206,7 +189,7 @@ def render_curves(steps: np.ndarray, loss_d: np.ndarray, loss_g: np.ndarray,
     width, height = size
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
-    font = _font(12)
+    font = pil_font(12)
     left, right, top, bottom = 52, 8, 20, 22
     draw.rectangle([left, top, width - right, height - bottom], outline=(170, 170, 170))
     draw.text((left, 3), "D loss", fill=(215, 110, 20), font=font)
@@ -319,7 +302,7 @@ def custom_dataset(points_text: str) -> gan2d.Dataset2D:
 
 def new_session(config: GANConfig, points_text: str = "") -> LabSession:
     data = custom_dataset(points_text) if config.dataset == "custom" else None
-    with one_torch_thread():
+    with torch_threads(1):
         return LabSession(gan2d.Trainer(config, data))
 
 
@@ -349,7 +332,7 @@ def describe(snap: Snapshot, trainer: gan2d.Trainer) -> str:
 def frame(session: LabSession, status: str) -> tuple[np.ndarray, np.ndarray, str, dict, str]:
     """(plane picture, loss curves, Markdown numbers, JSON numbers, status line) of the session's current state."""
     trainer = session.trainer
-    with one_torch_thread():
+    with torch_threads(1):
         snap = trainer.snapshot(HEAT_RESOLUTION)
     plane = render_plane(snap, trainer.data, trainer.config.loss)
     curves = render_curves(snap.history_step, snap.history_d, snap.history_g)
@@ -374,7 +357,7 @@ def frame(session: LabSession, status: str) -> tuple[np.ndarray, np.ndarray, str
 def _empty_frame(message: str) -> tuple[np.ndarray, np.ndarray, str, dict, str]:
     plane = np.full((PLANE_SIZE, PLANE_SIZE, 3), 248, dtype=np.uint8)
     image = Image.fromarray(plane)
-    ImageDraw.Draw(image).text((20, PLANE_SIZE // 2 - 10), message, fill=(80, 80, 80), font=_font(14))
+    ImageDraw.Draw(image).text((20, PLANE_SIZE // 2 - 10), message, fill=(80, 80, 80), font=pil_font(14))
     curves = render_curves(np.zeros(0), np.zeros(0), np.zeros(0))
     return np.asarray(image), curves, "", {"step": 0, "status": message}, message
 
@@ -451,7 +434,7 @@ def on_step(session: LabSession | None, *controls: Any):
         session, *_ = on_reset(*controls)
         if session is None:
             raise gr.Error("Add some points first (click on the plane, paste x,y lines or upload a CSV).")
-    with one_torch_thread():
+    with torch_threads(1):
         session.trainer.advance(1)
     session.run_started = None
     return (session, *frame(session, "stepped once (paused)."), gr.Timer(active=False))
@@ -464,7 +447,7 @@ def on_tick(session: LabSession | None, steps_per_frame: Any):
     reason = session.run_limit_reached()
     if reason is None:
         steps = int(_number(steps_per_frame, "Steps per frame", 1, 200, integer=True))
-        with one_torch_thread():
+        with torch_threads(1):
             session.trainer.advance(steps, max_seconds=TICK_TRAIN_SECONDS)
         reason = session.run_limit_reached()
     if reason is not None:
@@ -531,7 +514,7 @@ WGAN_GRID = 64
 @functools.lru_cache(maxsize=128)
 def _wgan_result(theta: float, steps: int, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
     """Exact and estimated distances at theta, plus the trained critic's and discriminator's values on a grid."""
-    with one_torch_thread():
+    with torch_threads(1):
         trained = wgan_distances.estimates(theta, steps=steps, seed=seed)
         result = wgan_distances.distances(theta, steps=steps, seed=seed, trained=trained)
         view = _wgan_view(theta)
@@ -579,7 +562,7 @@ def render_wgan(theta: float, result: dict, critic: np.ndarray, disc: np.ndarray
     width, height = size
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
-    font, small = _font(14), _font(12)
+    font, small = pil_font(14), pil_font(12)
     # panel 1: the curves
     left, top, right, bottom = 50, 34, 520, height - 34
     y_max = max(WGAN_THETA_RANGE, abs(theta)) + 0.1
@@ -681,7 +664,7 @@ def api_gan_lab_train(config_json: str, steps: int) -> dict:
             if points is None:
                 raise ValueError("dataset 'custom' needs \"points\": [[x, y], ...] in config_json.")
             data = gan2d.custom_points(np.asarray(points, dtype=np.float64), normalize="auto")
-    with one_torch_thread():
+    with torch_threads(1):
         trainer = gan2d.Trainer(config, data)
         start = time.perf_counter()
         while trainer.step_count < steps and time.perf_counter() - start < MAX_API_SECONDS:

@@ -15,10 +15,8 @@ Every random draw comes from the seed inputs (`core.generative.latent.latents`, 
 
 from __future__ import annotations
 
-import contextlib
-import functools
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -29,8 +27,10 @@ from core.generative.data import NUM_CLASSES, load_digits_tensor, to_uint8
 from core.generative.latent import (PrincipalDirections, generate, interpolate, latents, nearest_neighbours,
                                     principal_directions, truncate)
 from core.generative.metrics import digit_classifier
-from demos.common import (D2L_GAN, LATEX, LazyResource, book_link, image_upload, parse_seed, read_image, sample_names, to_jsonable,
-                          user_errors)
+from demos.common import (
+    D2L_GAN, LATEX, LazyResource, book_link, image_upload, parse_seed, read_image, sample_names,
+    single_threaded, to_jsonable, user_errors,
+)
 
 TITLE = "Generative models"
 
@@ -96,30 +96,6 @@ PROGAN = LazyResource(progan.load_generators)
 CYCLEGAN = LazyResource(cyclegan.load_model)
 JUDGE = LazyResource(digit_classifier)
 """The SVM trained on real digits only that says which digit it reads in a sample."""
-
-
-# --- one intra-op thread per request -------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny models: a second intra-op thread costs more than it gains, and on a busy 2-core server it can cost
-    100x (threads waiting for each other); one thread per request lets two requests share the cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _single_threaded(fn: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with _one_torch_thread():
-            return fn(*args, **kwargs)
-
-    return wrapper
 
 
 # --- input checks ------------------------------------------------------------------------------------
@@ -209,7 +185,7 @@ def _samples(model: str, seed: int, n: int, label: int) -> torch.Tensor:
     return progan.sample(PROGAN.get().final, seed, n)
 
 
-@_single_threaded
+@single_threaded
 def gan_sample(model: str, seed: Any, n: Any, label: Any) -> tuple[list[np.ndarray], dict]:
     """n samples of `model` ("dcgan", "cgan" or "progan") for `seed`; `label` is the digit for cgan.
 
@@ -241,7 +217,7 @@ def _latent_dim(model: str) -> int:
     return EXPLORER.get().generator.config.latent_dim if model == "dcgan" else PROGAN.get().config.latent_dim
 
 
-@_single_threaded
+@single_threaded
 def gan_interpolate(model: str, seed_a: Any, seed_b: Any, steps: Any, mode: str) -> tuple[list[np.ndarray], dict]:
     """`steps` images from seed A's sample to seed B's sample, interpolating z linearly or spherically (slerp).
 
@@ -277,7 +253,7 @@ def grid_columns(n: int) -> int:
     return min(n, 8)
 
 
-@_single_threaded
+@single_threaded
 def latent_grid(seed: Any, n: Any, psi: Any) -> tuple[np.ndarray, dict]:
     """The DCGAN grid for `seed` with truncation ψ (z' = ψ z), sample numbers in the corners.
 
@@ -305,7 +281,7 @@ def grid_index(x: float, y: float, n: int) -> int:
     return min(row * columns + column, n - 1)
 
 
-@_single_threaded
+@single_threaded
 def latent_edit(seed: Any, n: Any, psi: Any, index: Any, *amounts: Any) -> tuple[np.ndarray, str, dict]:
     """Sample #index of the grid moved by `amounts` standard deviations along the top PCA directions, and the
     nearest real training digit to the moved sample (L2 distance in pixels of [-1, 1])."""
@@ -346,7 +322,7 @@ def latent_edit(seed: Any, n: Any, psi: Any, index: Any, *amounts: Any) -> tuple
 # --- CGAN ------------------------------------------------------------------------------------------
 
 
-@_single_threaded
+@single_threaded
 def cgan_all_classes(seed: Any, rows: Any) -> tuple[np.ndarray, dict]:
     """`rows` latents of `seed`, each drawn as every digit 0..9: one row per z (same style, different class).
 
@@ -377,7 +353,7 @@ def _cycle_source(image: Any) -> np.ndarray:
     return cyclegan.to_working_size(array)
 
 
-@_single_threaded
+@single_threaded
 def cyclegan_translate(image: Any, direction: str) -> tuple[list[tuple[np.ndarray, str]], dict]:
     """Translate `image` (taken to be in the source domain) with G (A->B) or F (B->A), then back.
 
@@ -419,7 +395,7 @@ def cycle_make_night(image: Any) -> np.ndarray:
 # --- ProGAN ------------------------------------------------------------------------------------------
 
 
-@_single_threaded
+@single_threaded
 def progan_stages(seed: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
     """The same z (seed's first latent) drawn by the generator as it was at the end of each growth stage."""
     seed = parse_seed(seed)
@@ -435,7 +411,7 @@ def progan_stages(seed: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
     return gallery, to_jsonable({"seed": seed, "resolutions": [4, 8, 16, 32], "read_as": read})
 
 
-@_single_threaded
+@single_threaded
 def progan_fade(seed: Any, stage: Any, alpha: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
     """Fade-in of `stage` (1: 8x8, 2: 16x16, 3: 32x32) in the generator at the end of that stage:
     out = (1 - α) · upsample(to_rgb_old(h)) + α · to_rgb_new(block_new(h))."""
@@ -461,7 +437,7 @@ def progan_fade(seed: Any, stage: Any, alpha: Any) -> tuple[list[tuple[np.ndarra
 
 # --- layout --------------------------------------------------------------------------------------------
 
-INTRO_MD = rf"""A GAN's generator $G$ maps a random latent $z \sim \mathcal N(0, I)$ to an image; the discriminator $D$
+INTRO_MD = r"""A GAN's generator $G$ maps a random latent $z \sim \mathcal N(0, I)$ to an image; the discriminator $D$
 learns to tell real from generated images while $G$ learns to fool it:
 $\min_G \max_D\ \mathbb E_x[\log D(x)] + \mathbb E_z[\log(1 - D(G(z)))]$. Every model here was trained on this
 machine on bundled data (scikit-learn's 1,797 handwritten 8×8 digits, upscaled; photos from scikit-image)."""

@@ -24,10 +24,12 @@ from typing import Any, Sequence
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from demos.common import (book_link, header, image_upload, parse_seed, read_image, sample_names, to_jsonable,
-                          user_errors)
+from demos.common import (
+    book_link, header, image_upload, parse_seed, pil_font, read_image, sample_names, text_mask, to_jsonable,
+    user_errors,
+)
 
 TITLE = "NMS"
 
@@ -362,10 +364,6 @@ def run_nms(candidates: Candidates, score_threshold: float, iou_threshold: float
 # --- drawing ------------------------------------------------------------------------------------
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
 def _scaled(image: Image.Image, note: str) -> tuple[Image.Image, str]:
     scale = DRAW_SIDE / max(image.size)
     return image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR), note
@@ -441,16 +439,6 @@ def _dash_patterns(size: tuple[int, int], period: int, dash: int) -> tuple[np.nd
     return ((xx % period) < dash).astype(np.uint8), ((yy % period) < dash).astype(np.uint8)
 
 
-@lru_cache(maxsize=2048)
-def _text_mask(text: str, size: int) -> Image.Image:
-    """`text` rendered as an 'L' mask, tightly cropped (cached: labels repeat while stepping)."""
-    font = _font(size)
-    left, top, right, bottom = font.getbbox(text)
-    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
-    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font)
-    return mask
-
-
 class _Labels:
     """Places box labels without covering each other: tries a few spots around each box, first free one wins."""
 
@@ -460,7 +448,7 @@ class _Labels:
 
     def add(self, box: Sequence[float], text: str, fill: tuple, size: int, *, text_color: tuple = (255, 255, 255),
             required: bool = True) -> None:
-        mask = _text_mask(text, size)
+        mask = text_mask(text, size)
         w, h = mask.width + 8, mask.height + 8
         x1, y1, x2, y2 = box
         spots = np.array([(x1, y1 - h), (x1 + 3, y1 + 3), (x1 + 3, y2 - h - 3), (x2 - w - 3, y1 + 3),
@@ -507,7 +495,7 @@ def _legend(width: int) -> Image.Image:
     strip = Image.new("RGB", (width, LEGEND_HEIGHT), (255, 255, 255))
     draw = ImageDraw.Draw(strip)
     dashed = _DashedBoxes(strip.size)
-    small = _font(17)
+    small = pil_font(17)
     x, y = 8, 8
     for sample, text in (("kept", "kept"), ("baseline", "baseline"), ("suppressed", "suppressed now (IoU)"),
                          ("earlier", "earlier"), ("waiting", "waiting"), ("below", "below score thr.")):

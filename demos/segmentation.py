@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from pathlib import Path
 from typing import Any, Sequence
 
 import gradio as gr
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 from torchvision.utils import draw_segmentation_masks
 
 from core.fcn import NAME as FCN_NAME
@@ -31,7 +32,9 @@ from core.fcn import SEGMENTATION_CLASS_NAMES, bilinear_kernel, load_fcn, predic
 from core.images import SAMPLE_IMAGES
 from core.metrics import segmentation_iou
 from core.scenes import CLASS_COLORS, SPLITS, make_scene
-from demos.common import LATEX, LazyResource, book_link, header, image_upload, parse_seed, read_image, user_errors
+from demos.common import (
+    LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
+)
 from demos.dataset import legend_html
 
 TITLE = "Segmentation"
@@ -215,16 +218,12 @@ def diverging(values: np.ndarray, limit: float | None = None) -> np.ndarray:
     return (out + 0.5).astype(np.uint8)
 
 
-def _font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
 def number_grid(values: np.ndarray, cell: int = 44, digits: int = 3) -> np.ndarray:
     """A matrix as a heatmap with its numbers written in the cells, (h * cell, w * cell, 3) uint8."""
     colours = enlarge(heatmap(values, 0.0, max(float(values.max()), 1e-6)), side=cell * max(values.shape))
     image = Image.fromarray(colours)
     draw = ImageDraw.Draw(image)
-    font = _font(max(9, cell // 4))
+    font = pil_font(max(9, cell // 4))
     for (r, c), v in np.ndenumerate(values):
         text = f"{v:.{digits}f}".rstrip("0").rstrip(".") if v else "0"
         fill = (0, 0, 0) if v > 0.6 * values.max() else (255, 255, 255)
@@ -238,7 +237,7 @@ def captioned(tiles: Sequence[np.ndarray], captions: Sequence[str], gap: int = 8
     width = sum(t.shape[1] for t in tiles) + gap * (len(tiles) + 1)
     canvas = Image.new("RGB", (width, height + caption_px + gap), "white")
     draw = ImageDraw.Draw(canvas)
-    font = _font(15)
+    font = pil_font(15)
     x = gap
     for tile, caption in zip(tiles, captions):
         canvas.paste(Image.fromarray(tile), (x, 0))
@@ -272,8 +271,15 @@ def error_legend() -> str:
 
 
 def _png_path(class_map: np.ndarray) -> str:
-    """The class map as a lossless 8-bit PNG file (pixel = class index, 0 = background)."""
-    handle, path = tempfile.mkstemp(suffix=".png", prefix="classmap_")
+    """The class map as a lossless 8-bit PNG file (pixel = class index, 0 = background).
+
+    Written inside Gradio's cache folder: Gradio then serves it in place and `delete_cache` removes it with the
+    other outputs, where a file anywhere else is copied into the cache and the original left behind, one per
+    request.
+    """
+    folder = Path(gr.utils.get_upload_folder()) / "class_maps"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, path = tempfile.mkstemp(suffix=".png", prefix="classmap_", dir=folder)
     os.close(handle)
     Image.fromarray(np.ascontiguousarray(class_map, np.uint8), mode="L").save(path, format="PNG", compress_level=1)
     return path
@@ -292,6 +298,7 @@ def _summary(out: dict[str, Any], image: np.ndarray, model: str) -> dict[str, An
     }
 
 
+@on_gpu
 def segment(image: Any, model: str = FCN_NAME, opacity: float = DEFAULT_OPACITY):
     """`/segment`: (image, model) -> (overlay (H, W, 3) uint8, class map PNG path, JSON).
 
@@ -323,6 +330,7 @@ def _with_truth(summary: dict[str, Any], pred: np.ndarray, truth: np.ndarray) ->
     }
 
 
+@on_gpu
 def segment_scene(seed: Any, background: Any = None, model: str = FCN_NAME, opacity: float = DEFAULT_OPACITY):
     """`/segment_scene`: (seed, background photo or None, model) -> (overlay, class map PNG, error map, JSON).
 
@@ -488,6 +496,7 @@ def _iou_table(summary: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@on_gpu
 def analyse(source: str, seed: Any, upload: Any, sample: str, opacity: float, score_class: str):
     """The tab's main action: every picture and number for one input."""
     if not 0.0 <= float(opacity) <= 1.0:

@@ -18,9 +18,9 @@ from typing import Any, Sequence
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
-from demos.common import LATEX, book_link, header, to_jsonable, user_errors
+from demos.common import LATEX, book_link, header, pil_font, to_jsonable, user_errors
 
 TITLE = "Transposed conv"
 
@@ -219,23 +219,13 @@ def compute(problem: Problem) -> Views:
 
 # --- drawing matrices --------------------------------------------------------------------------------
 
-_FONTS: dict[int, Any] = {}
-
-
-def _font(size: int):
-    size = max(8, int(size))
-    if size not in _FONTS:
-        _FONTS[size] = ImageFont.load_default(size=size)
-    return _FONTS[size]
-
-
 @lru_cache(maxsize=4096)
 def _number_mask(text: str, size: int, max_width: int) -> Image.Image:
     """The text as an 'L' mask, shrunk until it fits `max_width` (cached: the same numbers repeat a lot)."""
-    font = _font(size)
+    font = pil_font(size)
     while font.getlength(text) > max_width and size > 8:
         size -= 1
-        font = _font(size)
+        font = pil_font(size)
     left, top, right, bottom = font.getbbox(text)
     mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
     ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font)
@@ -283,7 +273,7 @@ def render_rows(rows: Sequence[Sequence[Grid | Text]], width: int = DRAW_WIDTH, 
                 max_height: int = 1100) -> np.ndarray:
     """Lay out rows of matrices and operator texts; one cell size for the whole picture. Returns (H, W, 3) uint8."""
     gap, title_h, text_pad = 14, 30, 10
-    op_font = _font(26)
+    op_font = pil_font(26)
 
     def text_width(item: Text) -> float:
         return op_font.getlength(item.text) + 2 * text_pad
@@ -298,7 +288,7 @@ def render_rows(rows: Sequence[Sequence[Grid | Text]], width: int = DRAW_WIDTH, 
     cell = min(cell, (max_height - len(rows) * (title_h + 2 * gap)) / max(total_rows, 1))
     cell = max(int(cell), 1)
     # widths: a grid at least as wide as its title
-    title_font = _font(17)
+    title_font = pil_font(17)
 
     def grid_width(item: Grid) -> float:
         return max(item.values.shape[1] * cell, title_font.getlength(item.title) + 4)
@@ -510,12 +500,13 @@ def overlap_note(problem: Problem, views: Views) -> str:
     counts = views.overlap
     inner = counts[problem.K.shape[0] - 1: counts.shape[0] - problem.K.shape[0] + 1,
                    problem.K.shape[1] - 1: counts.shape[1] - problem.K.shape[1] + 1]
-    spread = f"{int(counts.min())}–{int(counts.max())}"
+    interior = inner if inner.size else counts
+    spread = f"{int(interior.min())}–{int(interior.max())}"
     if even:
         return (f"Kernel {kh}×{kw} is divisible by stride {s}: away from the border every output element receives "
-                f"the same number of contributions (counts range {spread}), no checkerboard.")
+                f"the same number of contributions (interior counts {spread}), no checkerboard.")
     return (f"Kernel {kh}×{kw} is **not divisible** by stride {s}: neighbouring output elements receive different "
-            f"numbers of contributions (counts range {spread}) → the **checkerboard** pattern of "
+            f"numbers of contributions (interior counts {spread}) → the **checkerboard** pattern of "
             "[Odena et al., Distill 2016](https://distill.pub/2016/deconv-checkerboard/).")
 
 

@@ -59,11 +59,11 @@ def app_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def client(app_url: str):
-    """A gradio_client.Client on the in-process app."""
+def client(app_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """A gradio_client.Client on the in-process app; it downloads output files under pytest's temporary folder."""
     from gradio_client import Client
 
-    return Client(app_url, verbose=False)
+    return Client(app_url, verbose=False, download_files=str(tmp_path_factory.mktemp("client_downloads")))
 
 
 @pytest.fixture(scope="session")

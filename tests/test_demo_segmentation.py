@@ -6,6 +6,8 @@ Run alone with `LAB_TABS=demos.segmentation pytest tests/test_demo_segmentation.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -131,3 +133,19 @@ def test_bad_input_gives_a_clear_message(client, tmp_path, call, message):
         call(client, {k: str(v) for k, v in paths.items()})
     assert message.lower() in str(error.value).lower()
     assert client.predict("2", api_name="/segmentation_bilinear_kernel")[3]["scale"] == 2  # still serving
+
+
+def test_class_map_files_are_written_inside_gradios_cache(tmp_path):
+    """Served in place and removed by `delete_cache`: no copy left behind in the system's temporary folder."""
+    import gradio as gr
+
+    from demos.segmentation import _png_path
+
+    class_map = np.zeros((20, 30), np.uint8)
+    class_map[5:10, 5:15] = 3
+    path = Path(_png_path(class_map))
+    try:
+        assert path.resolve().is_relative_to(Path(gr.utils.get_upload_folder()).resolve())
+        np.testing.assert_array_equal(_png(str(path)), class_map)
+    finally:
+        path.unlink()

@@ -114,3 +114,17 @@ def test_bad_input_on_the_views_endpoint(client):
     with pytest.raises(Exception) as error:
         client.predict("1 2\n3 x", BOOK_K, 1, 0, 0, 4, api_name="/transposed_conv_views")
     assert "not a number" in str(error.value)
+
+
+@pytest.mark.parametrize("kernel_side, stride, interior", [(4, 2, "4–4"), (2, 2, "1–1"), (3, 2, "1–4"), (3, 1, "9–9")])
+def test_overlap_note_counts_the_interior_contributions(kernel_side, stride, interior):
+    """Away from the border a kernel divisible by the stride gives every output (k/s)^2 contributions; 3 by 2 gives
+    1, 2 or 4: the checkerboard."""
+    from demos.transposed_conv import compute, make_problem, overlap_note
+
+    x = "; ".join([" ".join(["1"] * 6)] * 6)
+    kernel = "; ".join([" ".join(["1"] * kernel_side)] * kernel_side)
+    problem = make_problem(x, kernel, stride)
+    note = overlap_note(problem, compute(problem))
+    assert f"interior counts {interior}" in note
+    assert ("checkerboard** pattern" in note) == (kernel_side % stride != 0)

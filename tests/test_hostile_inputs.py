@@ -378,13 +378,6 @@ class InputCase:
     marks: tuple = field(default=())
 
 
-KNOWN_GRADIO_PREPROCESS_FAILURE = pytest.mark.xfail(
-    strict=True,
-    reason="Gradio's own preprocess (Slider/Number given null, NaN into an integer Number) fails before any handler "
-           "and shows a generic error; an app-wide preprocess wrapper fixed the message but broke Dataframe cell "
-           "edits in the browser, so it is not installed (strict: this flags when Gradio starts naming the input)",
-)
-
 INPUT_CASES: list[InputCase] = [
     # Augmentation
     InputCase("demos.augmentation", "/augment", (None, 123, 1, 0), "must be JSON text"),
@@ -403,8 +396,7 @@ INPUT_CASES: list[InputCase] = [
     InputCase("demos.dataset", "/dataset_grid", (0, 17, "any seed", 0.5, None), "maximum"),
     InputCase("demos.dataset", "/dataset_grid", "[0, 1, \"any seed\", NaN, null]", "opacity", raw=True),
     InputCase("demos.dataset", "/make_scene", (-1, None), "minimum"),
-    InputCase("demos.dataset", "/make_scene", "[NaN, null]", "seed", raw=True,
-              marks=(KNOWN_GRADIO_PREPROCESS_FAILURE,)),
+    InputCase("demos.dataset", "/make_scene", "[NaN, null]", "seed", raw=True),
     # NMS
     InputCase("demos.nms", "/nms_run", ('{"candidates": [[0, 0, 1, 1, "nan", 0]]}', 0.0, 0.5, False, 300), "finite"),
     InputCase("demos.nms", "/nms_run", ('{"candidates": [[0, 0, 1, 1, 0.5, 0]], "image_size": [1e9, 1]}', 0.0, 0.5,
@@ -419,8 +411,8 @@ INPUT_CASES: list[InputCase] = [
     InputCase("demos.nms", "/nms_run", f'["[[0, 0, 1, 1, 0.5, 0]]", NaN, 0.5, false, 300, "{UPLOADED}", null]',
               "finite", raw=True),
     InputCase("demos.nms", "/nms_run", '["[[0, 0, 1, 1, 0.5, 0]]", 0.0, 0.5, false, NaN, "neutral canvas", null]',
-              "nan", raw=True, marks=(KNOWN_GRADIO_PREPROCESS_FAILURE,)),
-    InputCase("demos.nms", "/nms_clutter", (0, None, 4, 3), "objects", marks=(KNOWN_GRADIO_PREPROCESS_FAILURE,)),
+              "nan", raw=True),
+    InputCase("demos.nms", "/nms_clutter", (0, None, 4, 3), "objects"),
     # Anchors & IoU
     InputCase("demos.anchors", "/anchors_iou", ("nan, 0, 1, 1", "0, 0, 1, 1"), "finite"),
     InputCase("demos.anchors", "/anchors_iou", ("0, 0, 1e9, 1", "0, 0, 1, 1"), "1000"),
@@ -436,8 +428,7 @@ INPUT_CASES: list[InputCase] = [
     InputCase("demos.anchors", "/anchors_label",
               f'[{json.dumps(GT_TABLE)}, {json.dumps(ANCHOR_TABLE)}, NaN, 2, null, "{SAMPLE}"]', "finite", raw=True),
     InputCase("demos.anchors", "/boxes_convert", (None, SAMPLE, dict(BOX_TABLE, data=[["a", 9, 9, 1, 1]])), "x1"),
-    InputCase("demos.anchors", "/anchors_at_pixel", f'[null, "{SAMPLE}", "0.5", "1", NaN, 10]', "x", raw=True,
-              marks=(KNOWN_GRADIO_PREPROCESS_FAILURE,)),
+    InputCase("demos.anchors", "/anchors_at_pixel", f'[null, "{SAMPLE}", "0.5", "1", NaN, 10]', "x", raw=True),
     # Transposed convolution
     InputCase("demos.transposed_conv", "/transposed_conv", ("1 2\n3", "1", 1, 0, 0), "row"),
     InputCase("demos.transposed_conv", "/transposed_conv", ("1 x", "1", 1, 0, 0), "x"),

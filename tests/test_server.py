@@ -31,6 +31,7 @@ def test_launch_options_are_the_documented_ones():
     options = app.launch_options()
     assert options["show_error"] is False  # only our gr.Error messages reach a client
     assert options["max_file_size"] == app.MAX_FILE_SIZE
+    assert options["max_threads"] == app.MAX_THREADS <= MAX_CONCURRENCY  # handlers running at once, all events
     assert "allowed_paths" not in options and "blocked_paths" not in options
     assert not options.get("share")
 
@@ -96,7 +97,7 @@ def test_a_full_queue_says_busy(built):
     _, url, _ = built.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **app.launch_options())
     try:
         built._queue.max_size = 0  # full from the start
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, download_files=False)
         fn = next(fn for fn in built.fns.values() if fn.queue and fn.api_visibility == "public")
         with pytest.raises(Exception, match="(?i)queue is full"):
             client.predict(*[None] * len(fn.inputs), api_name=f"/{fn.api_name}")
@@ -132,3 +133,40 @@ def test_file_route_probes(app_url, target):
         body = response.content
         assert b"def build_app" not in body and b"root:x:0:0" not in body and b"[core]" not in body
         assert b"HF_HUB_OFFLINE" not in body
+
+
+def test_malloc_arenas_are_capped_on_glibc(monkeypatch):
+    """glibc (this machine, the Space's image): the cap is set, unless the teacher set MALLOC_ARENA_MAX."""
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert app.configure_memory() is True
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert app.configure_memory() is False
+
+
+def test_a_class_fetching_the_same_picture_at_once_gets_it_whole(app_url, tmp_path):
+    """Everyone's first view is the same picture: its cache file must never be half-written while downloaded
+    (Gradio's own cache rewrote it in place; see demos.common.atomic_image_cache)."""
+    import threading
+
+    book = json.dumps({"image_size": [728, 561], "normalized": True, "class_names": ["dog", "cat"],
+                       "candidates": [[0.1, 0.08, 0.52, 0.92, 0.9, 0], [0.08, 0.2, 0.56, 0.95, 0.8, 0],
+                                      [0.15, 0.3, 0.62, 0.91, 0.7, 0], [0.55, 0.2, 0.9, 0.88, 0.9, 1]]})
+    failures: list[str] = []
+    sizes: set[int] = set()
+
+    def student(index: int) -> None:
+        client = Client(app_url, verbose=False, download_files=str(tmp_path / f"student{index}"))
+        for _ in range(4):
+            try:
+                picture, *_ = client.predict(book, 0.0, 0.5, False, 300, api_name="/nms_run")
+                sizes.add(Path(picture).stat().st_size)
+            except Exception as error:  # noqa: BLE001 - every failure counts, whatever its type
+                failures.append(f"{type(error).__name__}: {error}"[:120])
+
+    students = [threading.Thread(target=student, args=(i,)) for i in range(16)]
+    for thread in students:
+        thread.start()
+    for thread in students:
+        thread.join(timeout=120)
+    assert not failures, failures[:3]
+    assert len(sizes) == 1  # the same picture, whole, for everyone

@@ -106,23 +106,8 @@ def train(args: Any) -> None:
     torch.manual_seed(seed)  # training-time initialisation only
     images, labels = load_digits_tensor(config.image_size)
     generator, discriminator = ConditionalGenerator(config).to(device), ConditionalDiscriminator(config).to(device)
-    training.init_dcgan_weights(generator)
-    training.init_dcgan_weights(discriminator)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    batch = 64
-    data_gen = torch.Generator().manual_seed(seed)
-    timer = training.Timer()
-    for epoch in range(epochs):
-        order = torch.randperm(len(images), generator=data_gen)
-        losses = []
-        for start in range(0, len(images) - batch + 1, batch):
-            index = order[start:start + batch]
-            z = torch.randn(batch, config.latent_dim, generator=data_gen)
-            losses.append(training.gan_step(generator, discriminator, opt_g, opt_d, images[index].to(device),
-                                            z.to(device), labels[index].to(device)))
-        loss_d, loss_g = torch.tensor(losses).mean(0).tolist()
-        print(f"epoch {epoch + 1}/{epochs} loss_D {loss_d:.3f} loss_G {loss_g:.3f} {timer.seconds:.0f}s", flush=True)
+    timer = training.fit_digit_gan(generator, discriminator, images, latent_dim=config.latent_dim, epochs=epochs,
+                                   seed=seed, device=device, labels=labels)
     generator = generator.cpu().eval()
     metrics = quality(generator)
     print(metrics, flush=True)
@@ -132,8 +117,8 @@ def train(args: Any) -> None:
         card=dict(
             data="sklearn.datasets.load_digits: all 1,797 8x8 digits with labels, bilinearly upscaled to 16x16",
             conditioning="one-hot label concatenated to z (generator) and as 10 constant planes (discriminator)",
-            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=batch,
-            optimizer="Adam lr 2e-4 betas (0.5, 0.999)",
+            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=training.DIGIT_GAN_BATCH,
+            optimizer=training.DIGIT_GAN_OPTIMIZER,
             loss="non-saturating conditional GAN loss (BCE with logits)", seed=seed,
             wall_time_s=round(timer.seconds, 1), device=training.device_description(device),
             parameters_generator=training.count_parameters(generator), metrics=metrics,

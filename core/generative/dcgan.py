@@ -111,22 +111,8 @@ def train(args: Any) -> None:
     torch.manual_seed(seed)  # training-time initialisation only; requests use per-call generators
     images, _ = load_digits_tensor(config.image_size)
     generator, discriminator = Generator(config).to(device), Discriminator(config).to(device)
-    training.init_dcgan_weights(generator)
-    training.init_dcgan_weights(discriminator)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    batch = 64
-    data_gen = torch.Generator().manual_seed(seed)
-    timer = training.Timer()
-    for epoch in range(epochs):
-        order = torch.randperm(len(images), generator=data_gen)
-        losses = []
-        for start in range(0, len(images) - batch + 1, batch):
-            real = images[order[start:start + batch]].to(device)
-            z = torch.randn(batch, config.latent_dim, generator=data_gen).to(device)
-            losses.append(training.gan_step(generator, discriminator, opt_g, opt_d, real, z))
-        loss_d, loss_g = torch.tensor(losses).mean(0).tolist()
-        print(f"epoch {epoch + 1}/{epochs} loss_D {loss_d:.3f} loss_G {loss_g:.3f} {timer.seconds:.0f}s", flush=True)
+    timer = training.fit_digit_gan(generator, discriminator, images, latent_dim=config.latent_dim, epochs=epochs,
+                                   seed=seed, device=device)
     generator = generator.cpu().eval()
     metrics = quality(generator)
     print(metrics, flush=True)
@@ -135,8 +121,8 @@ def train(args: Any) -> None:
         input_size=(config.channels, config.image_size, config.image_size),
         card=dict(
             data="sklearn.datasets.load_digits: all 1,797 8x8 digits, bilinearly upscaled to 16x16, scaled to [-1, 1]",
-            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=batch,
-            optimizer="Adam lr 2e-4 betas (0.5, 0.999)",
+            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=training.DIGIT_GAN_BATCH,
+            optimizer=training.DIGIT_GAN_OPTIMIZER,
             loss="non-saturating GAN loss (BCE with logits)", seed=seed,
             wall_time_s=round(timer.seconds, 1), device=training.device_description(device),
             parameters_generator=training.count_parameters(generator), metrics=metrics,

@@ -10,7 +10,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.ui import assert_no_error, error_messages, open_tab, wait_until_idle
+from tests.browser.ui import assert_no_error, edit_cell, error_messages, open_tab, wait_until_idle
 
 SCREENSHOT = os.environ.get("ANCHORS_SCREENSHOT", "/tmp/anchors.png")
 
@@ -41,10 +41,7 @@ def test_anchors_tab_click_center_and_step_through_labeling(page: Page):
 
     # Boxes: editing x1 of the first corner box updates the center form live (cx = (100 + 210) / 2, w = 110).
     cell = page.locator("#anchors-corner [role=gridcell]").filter(has_text=re.compile(r"^\s*133\s*$")).first
-    cell.dblclick()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("100")
-    page.keyboard.press("Enter")
+    edit_cell(cell, "100")
     wait_until_idle(page)
     center_cells = page.locator("#anchors-center [role=gridcell]")
     expect(center_cells.nth(1)).to_have_text("155", timeout=10_000)

@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import os
 
-import pytest
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.ui import assert_no_error, error_messages, open_tab, wait_until_idle
+from tests.browser.ui import assert_no_error, edit_cell, error_messages, open_tab, wait_until_idle
 
 SCREENSHOT = os.environ.get("NMS_SCREENSHOT", "/tmp/nms.png")
 ERROR_TOAST = ".toast-body.error, [data-testid='toast-body'].error"
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: in the full app the NMS table is also an output of the Detection "
-                   "tab's send-to-NMS event, and then its in-browser cell edits no longer reach the server "
-                   "(passes with LAB_TABS=demos.nms); strict so it flags once fixed")
 def test_nms_tab_steps_through_the_book_example_and_clutter(page: Page):
     open_tab(page, "NMS")
     wait_until_idle(page)
@@ -74,10 +70,7 @@ def test_nms_tab_steps_through_the_book_example_and_clutter(page: Page):
     # edit the table: box #1 scored 0.95 becomes the dog baseline and suppresses #0 instead
     cell = page.locator("#nms-table [data-testid='cell-1-5']")
     expect(cell).to_contain_text("0.8")
-    cell.dblclick()
-    page.keyboard.press("Control+a")
-    page.keyboard.type("0.95")
-    page.keyboard.press("Enter")
+    edit_cell(cell, "0.95")
     wait_until_idle(page)
     expect(page.locator("#nms-steps")).to_contain_text("#0 (0.74)", timeout=10_000)
     expect(caption).to_contain_text("2 kept after NMS")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 ERROR_SELECTOR = ".toast-body.error, [data-testid='toast-body'].error, .error-message"
 
@@ -36,3 +36,17 @@ def error_messages(page: Page) -> list[str]:
 def assert_no_error(page: Page) -> None:
     errors = error_messages(page)
     assert not errors, f"the page shows errors: {errors}"
+
+
+def edit_cell(cell: Locator, text: str) -> None:
+    """Replace the text of a Gradio Dataframe cell and commit it (the table's `input` event fires).
+
+    Double-click opens the cell's editor; typing must wait until the editor has the focus, and `fill` replaces
+    its text (Ctrl+A then typing races the editor's own selection and sometimes appends instead).
+    """
+    cell.dblclick()
+    # the focused editor, found on the page: a locator filtered by the cell's old text no longer matches it
+    editor = cell.page.locator("textarea[aria-label='Edit cell']:focus")
+    expect(editor).to_have_count(1, timeout=10_000)
+    editor.fill(text)
+    editor.press("Enter")
