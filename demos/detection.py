@@ -513,8 +513,10 @@ def send_to_nms(inp: Input | None, score_threshold: float, iou_threshold: float)
         raise gr.Error("No raw candidates above the score threshold: lower it and try again.")
     if len(raw.scores) > MAX_SENT_CANDIDATES:
         gr.Info(f"{len(raw.scores)} candidates: the {MAX_SENT_CANDIDATES} best are sent to the NMS tab.")
+    # the SSD's own NMS settings: the NMS tab's last step then shows the detections of the Detection tab
     updates = nms.load_candidates(raw.boxes[order], raw.scores[order], raw.labels[order], class_names=CLASS_NAMES,
-                                  image=inp.image)
+                                  image=inp.image, iou_threshold=_check_threshold(iou_threshold, "NMS IoU threshold"),
+                                  class_aware=True)
     return updates
 
 

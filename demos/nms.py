@@ -662,9 +662,11 @@ CANDIDATES_BOX: gr.Textbox | None = None
 CANDIDATES_TABLE: gr.Dataframe | None = None
 BACKGROUND_CHOICE: gr.Dropdown | None = None
 BACKGROUND_UPLOAD: gr.Image | None = None
+IOU_THRESHOLD: gr.Slider | None = None
+CLASS_AWARE: gr.Checkbox | None = None
 LOAD_TARGETS: list[gr.components.Component] = []
 """Outputs for `load_candidates` (set by `build`):
-[CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD]."""
+[CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD, IOU_THRESHOLD, CLASS_AWARE]."""
 REFRESH: dict[str, Any] = {}
 """`fn`, `inputs`, `outputs` (and a private api_name) that redraw the tab from its current inputs (set by `build`);
 chain with `.then(**REFRESH)` after writing into `LOAD_TARGETS`."""
@@ -672,11 +674,14 @@ chain with `.then(**REFRESH)` after writing into `LOAD_TARGETS`."""
 
 def load_candidates(boxes: Any, scores: Any, labels: Any = None, *, class_names: Sequence[str] = (),
                     image: np.ndarray | None = None, image_size: tuple[int, int] | None = None,
-                    normalized: bool = False) -> dict:
+                    normalized: bool = False, iou_threshold: float | None = None,
+                    class_aware: bool | None = None) -> dict:
     """Updates for `LOAD_TARGETS` that put candidates (and optionally their picture) into the tab.
 
     boxes: (N, 4) (x1, y1, x2, y2) in pixels of `image` (or of `image_size`; fractions when `normalized`);
     scores: (N,); labels: (N,) integer classes (default all 0); image: (H, W, 3) uint8.
+    iou_threshold / class_aware: the sender's own NMS settings, so that the tab's final step reproduces its
+    result (left as the student set them when None).
     Use: `button.click(my_fn, inputs, demos.nms.LOAD_TARGETS).then(**demos.nms.REFRESH)` where `my_fn`
     returns `demos.nms.load_candidates(...)`.
     """
@@ -692,6 +697,10 @@ def load_candidates(boxes: Any, scores: Any, labels: Any = None, *, class_names:
     if image is not None:
         updates[BACKGROUND_CHOICE] = UPLOADED
         updates[BACKGROUND_UPLOAD] = image
+    if iou_threshold is not None:
+        updates[IOU_THRESHOLD] = float(iou_threshold)
+    if class_aware is not None:
+        updates[CLASS_AWARE] = bool(class_aware)
     return updates
 
 
@@ -747,7 +756,8 @@ threshold go first. *Class-aware* NMS (torchvision's `batched_nms`) only suppres
 
 
 def build() -> None:
-    global CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD, LOAD_TARGETS, REFRESH
+    global CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD, IOU_THRESHOLD, CLASS_AWARE
+    global LOAD_TARGETS, REFRESH
     header("Non-maximum suppression, step by step", EXPLANATION,
            book_link("anchor.html#predicting-bounding-boxes-with-non-maximum-suppression",
                      "14.4.4 Predicting Bounding Boxes with Non-Maximum Suppression"))
@@ -796,7 +806,8 @@ def build() -> None:
                 result = gr.JSON(show_label=False, max_height=400)
 
     CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD = candidates_box, table, background, upload
-    LOAD_TARGETS = [candidates_box, table, background, upload]
+    IOU_THRESHOLD, CLASS_AWARE = iou_threshold, class_aware
+    LOAD_TARGETS = [candidates_box, table, background, upload, iou_threshold, class_aware]
     base_inputs = [candidates_box, score_threshold, iou_threshold, class_aware]
     outputs = [picture, result, steps_table, caption, step]
     REFRESH = dict(fn=_nms_final, inputs=[*base_inputs, background, upload], outputs=outputs,

@@ -124,6 +124,12 @@ def test_ssd_insides_per_scale_and_send_to_nms(client):
     assert payload["class_names"] == list(CLASS_NAMES)
     assert len(payload["candidates"]) == min(numbers["raw_candidates"], detection.MAX_SENT_CANDIDATES)
     assert payload["image_size"] == [256, 256]
+    # with the SSD's own settings (sent along), the NMS tab's last step keeps exactly the SSD's detections
+    iou_sent, class_aware_sent = sent[4], sent[5]
+    assert iou_sent == 0.5 and class_aware_sent is True
+    assert numbers["raw_candidates"] <= detection.MAX_SENT_CANDIDATES  # all of them were sent
+    _, result, *_ = client.predict(sent[0], 0.0, iou_sent, class_aware_sent, 300, api_name="/nms_run")
+    assert len(result["kept"]) == numbers["detections"]
 
 
 def test_the_books_roi_pooling_toy(client):

@@ -155,7 +155,7 @@ def test_bad_candidates_give_clear_errors(client, text, message):
 
 
 def test_load_candidates_gives_updates_for_the_tab(app_url):
-    assert nms.CANDIDATES_BOX is not None and len(nms.LOAD_TARGETS) == 4
+    assert nms.CANDIDATES_BOX is not None and len(nms.LOAD_TARGETS) == 6
     image = np.zeros((100, 200, 3), dtype=np.uint8)
     updates = nms.load_candidates(torch.tensor([[10.0, 10, 50, 60], [12, 12, 48, 58]]), torch.tensor([0.9, 0.6]),
                                   torch.tensor([1, 1]), class_names=["bg", "square"], image=image)
@@ -164,6 +164,9 @@ def test_load_candidates_gives_updates_for_the_tab(app_url):
     assert candidates.class_names == ["bg", "square"] and candidates.labels.tolist() == [1, 1]
     assert updates[nms.BACKGROUND_CHOICE] == nms.UPLOADED and updates[nms.BACKGROUND_UPLOAD] is image
     assert updates[nms.CANDIDATES_TABLE][0][-1] == "square"
+    assert nms.IOU_THRESHOLD not in updates and nms.CLASS_AWARE not in updates  # the student's settings stay
+    with_settings = nms.load_candidates([[10, 10, 50, 60]], [0.9], iou_threshold=0.45, class_aware=True)
+    assert with_settings[nms.IOU_THRESHOLD] == 0.45 and with_settings[nms.CLASS_AWARE] is True
     with pytest.raises(gr.Error):
         nms.load_candidates([[10, 10, 5, 60]], [0.9])
 
