@@ -15,6 +15,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import ctypes
 import importlib
 import inspect
+import socket
 
 import gradio as gr
 import torch
@@ -108,6 +109,22 @@ def launch_options() -> dict:
     """
     return dict(max_file_size=MAX_FILE_SIZE, max_threads=MAX_THREADS, css=CSS, theme=gr.themes.Soft(),
                 show_error=False)
+
+
+def launch_in_background(port: int | None = None) -> tuple[gr.Blocks, str]:
+    """Build the app and serve it on 127.0.0.1 from this process without blocking: (app, URL ending in "/").
+
+    For the tests, the screenshots and the benchmarks; `port` None takes a free one. Close it with `app.close()`.
+    """
+    if port is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    configure_torch()
+    demo = build_app()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                            **launch_options())
+    return demo, url.rstrip("/") + "/"
 
 
 def main() -> None:

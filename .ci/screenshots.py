@@ -8,7 +8,6 @@ Uses Debian's Chromium (/usr/bin/chromium) through Playwright, like the browser 
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -26,13 +25,7 @@ def main() -> None:
 
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.configure_torch()
-    demo = app.build_app()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                            **app.launch_options())
+    demo, url = app.launch_in_background()
     import importlib
 
     with sync_playwright() as playwright:

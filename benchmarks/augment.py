@@ -11,10 +11,9 @@ Target: 8 samples with boxes and mask under 100 ms on 2 CPU cores.
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import torch
+
+from benchmarks.timing import median_seconds
 
 TARGET_MS = 100.0
 SAMPLES = 8
@@ -22,19 +21,9 @@ SIDE = 512
 
 
 def _time(fn, repeats: int = 15) -> tuple[float, float]:
-    """Median wall time and median CPU time of this process, in ms, after one warm-up call.
-
-    On a shared machine (other jobs on the same 2 cores) wall time includes waiting for a core; CPU time
-    (time.process_time, all threads of this process) is what the work itself costs.
-    """
-    fn()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append((time.perf_counter() - wall) * 1e3)
-        cpus.append((time.process_time() - cpu) * 1e3)
-    return statistics.median(walls), statistics.median(cpus)
+    """Median wall and CPU milliseconds after one warm-up call."""
+    wall, cpu = median_seconds(fn, repeats)
+    return wall * 1e3, cpu * 1e3
 
 
 def main() -> None:

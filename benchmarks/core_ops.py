@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
-from collections.abc import Callable
 
 import torch
 import torchvision
 
+from benchmarks.timing import timed
 from core.anchors import multibox_prior, multibox_target
 from core.boxes import box_iou
 from core.nms import nms
@@ -68,25 +67,6 @@ def book_style_multibox_target(anchors: torch.Tensor, labels: torch.Tensor) -> t
             iou[a, :] = -1
         out.append(torch.where(amap >= 0, label[amap.clamp(min=0), 0].long() + 1, 0))
     return torch.stack(out)
-
-
-def timed(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 3) -> dict[str, list[float]]:
-    """Seconds per call of each function, ``repeats`` rounds, the functions interleaved within each round.
-
-    ``name`` holds wall-clock times, ``name + "_cpu"`` this process's CPU time (all threads) for the same calls:
-    time spent preempted by other processes does not count there.
-    """
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {key: [] for name in fns for key in (name, name + "_cpu")}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            cpu, start = time.process_time(), time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-            times[name + "_cpu"].append(time.process_time() - cpu)
-    return times
 
 
 def verdict(ok: bool) -> str:

@@ -24,28 +24,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app.py: idle OpenMP th
 import argparse
 import statistics
 import tempfile
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from benchmarks.timing import timed
+
 THREADS = 2
 SIDE = 320
-
-
-def timed(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 3) -> dict[str, list[float]]:
-    """Seconds per call of each function, interleaved round by round."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def ratio_row(name: str, t: dict[str, list[float]], ours: str, theirs: str, limit: float) -> tuple[str, str, str, bool]:
@@ -112,9 +98,8 @@ def bench_endpoint(image: np.ndarray, repeats: int) -> list[tuple]:
 
     import app
 
-    demo = app.build_app()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
-                            **app.launch_options())
+    demo, url = app.launch_in_background()  # as served: one torch thread per request
+    torch.set_num_threads(THREADS)  # this thread's setting, for the measurements that follow
     try:
         with tempfile.TemporaryDirectory() as folder:
             client = Client(url, verbose=False, download_files=folder)

@@ -18,30 +18,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from typing import Callable
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
+from benchmarks.timing import timed
+
 THREADS = 2
 SIDE = 320
-
-
-def _timed(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 3) -> dict[str, list[float]]:
-    """Per call: wall seconds under ``name`` and process CPU seconds under ``name + "_cpu"``, interleaved."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {k: [] for name in fns for k in (name, name + "_cpu")}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            wall, cpu = time.perf_counter(), time.process_time()
-            fn()
-            times[name + "_cpu"].append(time.process_time() - cpu)
-            times[name].append(time.perf_counter() - wall)
-    return times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return call
 
-    times = _timed({"ours": run(ours), "torchvision": run(theirs),
+    times = timed({"ours": run(ours), "torchvision": run(theirs),
                     "ours_detect": lambda: detect(ours, scene.image, 0.5, 0.5)}, args.repeats)
     ms = {k: 1000 * statistics.median(v) for k, v in times.items()}
     ratio = statistics.median(a / b for a, b in zip(times["ours"], times["torchvision"]))

@@ -19,32 +19,19 @@ from __future__ import annotations
 
 import io
 import os
-import statistics
-import time
 from dataclasses import replace
 
 import torch
 from PIL import Image
 from torch import nn
 
+from benchmarks.timing import median_seconds
 from core import gan2d
 from core.gan2d import GANConfig, Trainer
 
 TARGET_STEPS_PER_SECOND = 200.0
 TARGET_REFRESHES_PER_SECOND = 4.0
 STEPS = 300
-
-
-def _time(fn, repeats: int = 5) -> tuple[float, float]:
-    """Median wall and CPU seconds of fn() after one warm-up call."""
-    fn()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return statistics.median(walls), statistics.median(cpus)
 
 
 def book_style_step(trainer: Trainer, loss_fn: nn.Module, opt_g: torch.optim.Optimizer,
@@ -75,7 +62,7 @@ def training_rates(threads: int, losses: tuple[str, ...] = gan2d.LOSSES,
         for d_steps in sorted({1, gan2d.DEFAULTS_BY_LOSS[loss]["d_steps"]}):
             config = replace(gan2d.with_loss_defaults(GANConfig(dataset="ring"), loss), d_steps=d_steps)
             trainer = Trainer(config)
-            wall, cpu = _time(lambda: trainer.advance(steps), repeats=repeats)
+            wall, cpu = median_seconds(lambda: trainer.advance(steps), repeats=repeats)
             rows.append((f"{loss}, {d_steps} D step{'s' if d_steps > 1 else ''}", steps / wall, steps / cpu))
     trainer = Trainer(GANConfig(dataset="ring"))
     opt_g = torch.optim.Adam(trainer.G.parameters(), lr=1e-3)
@@ -86,7 +73,7 @@ def training_rates(threads: int, losses: tuple[str, ...] = gan2d.LOSSES,
         for _ in range(steps):
             book_style_step(trainer, loss_fn, opt_g, opt_d, gen)
 
-    wall, cpu = _time(book_loop, repeats=repeats)
+    wall, cpu = median_seconds(book_loop, repeats=repeats)
     rows.append(("peer: book-style loop (non-saturating, 1 D step)", steps / wall, steps / cpu))
     return rows
 
@@ -114,13 +101,13 @@ def refresh_rates() -> list[tuple[str, float, float]]:
         _png(plane), _png(curves)
 
     rows = []
-    wall, cpu = _time(one_frame, repeats=10)
+    wall, cpu = median_seconds(one_frame, repeats=10)
     rows.append(("frame only (snapshot + drawing + 2 PNGs)", 1 / wall, 1 / cpu))
-    wall, cpu = _time(one_tick, repeats=10)
+    wall, cpu = median_seconds(one_tick, repeats=10)
     rows.append(("timer tick: 20 training steps + frame", 1 / wall, 1 / cpu))
     session = gan_lab.new_session(replace(gan_lab.DEFAULT, loss="wgan-gp", d_steps=5))
     session.trainer.advance(50)
-    wall, cpu = _time(one_tick, repeats=10)
+    wall, cpu = median_seconds(one_tick, repeats=10)
     rows.append(("timer tick, WGAN-GP with 5 critic steps", 1 / wall, 1 / cpu))
     return rows
 

@@ -16,29 +16,21 @@ from __future__ import annotations
 
 import io
 import os
-import statistics
-import time
 from typing import Callable
 
 import torch
 from PIL import Image
+
+from benchmarks.timing import median_seconds
 
 TARGET_SECONDS = 0.100
 N = 16
 REPEATS = 15
 
 
-def _time(fn: Callable[[], object], repeats: int = REPEATS) -> tuple[float, float]:
-    """Median wall and CPU seconds of fn() after two warm-up calls."""
-    fn()
-    fn()
-    walls, cpus = [], []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn()
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)
-    return statistics.median(walls), statistics.median(cpus)
+def _time(fn: Callable[[], object]) -> tuple[float, float]:
+    """Median wall and CPU seconds of `REPEATS` calls after two warm-up calls."""
+    return median_seconds(fn, REPEATS, warmup=2)
 
 
 def _png(gallery) -> None:

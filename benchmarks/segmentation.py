@@ -80,24 +80,17 @@ def model_latency(repeats: int) -> dict:
 def endpoint_latency(requests: int) -> dict:
     """``/segment`` through gradio_client on an in-process app restricted to the Segmentation tab."""
     os.environ["LAB_TABS"] = "demos.segmentation"
-    import socket
-
     from gradio_client import Client, handle_file
     from PIL import Image
 
     import app
     from core.scenes import SPLITS, make_scene
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.configure_torch()
-    demo = app.build_app()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                            **app.launch_options())
+    demo, url = app.launch_in_background()
+    folder = tempfile.TemporaryDirectory()
     try:
-        client = Client(url, verbose=False)
-        path = os.path.join(tempfile.mkdtemp(), "scene320.png")
+        client = Client(url, verbose=False, download_files=folder.name)
+        path = os.path.join(folder.name, "scene320.png")
         Image.fromarray(make_scene(SPLITS["test"][0], size=(SIDE, SIDE)).image).save(path)
         for _ in range(2):
             client.predict(handle_file(path), "fcn", api_name="/segment")
@@ -112,6 +105,7 @@ def endpoint_latency(requests: int) -> dict:
         handler = [_ms(lambda: seg.segment(path)) for _ in range(requests)]  # the same work without HTTP
     finally:
         demo.close()
+        folder.cleanup()
     return {"segment_ms_median": statistics.median(times), "segment_ms_p90": float(np.percentile(times, 90)),
             "handler_ms_median": statistics.median(handler)}
 

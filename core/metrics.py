@@ -30,7 +30,7 @@ SEGMENTATION_CLASS_NAMES: tuple[str, ...] = ("background",) + CLASS_NAMES
 def _tensor(value: Any, dtype: torch.dtype) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach().to("cpu", dtype)
-    return torch.as_tensor(np.asarray(value), dtype=dtype)
+    return torch.as_tensor(np.require(np.asarray(value), requirements="W"), dtype=dtype)  # a read-only array is copied
 
 
 def _float_or_none(value: Any) -> float | None:

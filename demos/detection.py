@@ -253,7 +253,7 @@ def _display(image: np.ndarray) -> tuple[torch.Tensor, float]:
     height, width = image.shape[:2]
     factor = max(1.0, DISPLAY_SIDE / min(height, width))
     factor = min(factor, 4096 / max(height, width))
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+    tensor = torch.from_numpy(np.require(image, requirements=("C", "W"))).permute(2, 0, 1)
     if factor != 1.0:
         size = (round(height * factor), round(width * factor))
         tensor = torch.nn.functional.interpolate(tensor[None].float(), size=size, mode="bilinear",
@@ -272,7 +272,7 @@ def draw(image: np.ndarray, boxes: Any, labels: Sequence[str], colors: Sequence[
     if display:
         tensor, factor = _display(image)
     else:
-        tensor, factor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1), 1.0
+        tensor, factor = torch.from_numpy(np.require(image, requirements=("C", "W"))).permute(2, 0, 1), 1.0
     boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4) * factor
     if len(boxes) == 0:
         return tensor.permute(1, 2, 0).numpy()

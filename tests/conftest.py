@@ -6,7 +6,6 @@ Every test runs offline (HF_HUB_OFFLINE=1).
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -34,10 +33,18 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread, as the lab trains and serves per request (faster on 2 shared cores); restored after.
+
+    Use with `pytestmark = pytest.mark.usefixtures("one_torch_thread")`.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
@@ -45,16 +52,8 @@ def app_url() -> str:
     """URL of the full app, launched once per test session in this process."""
     import app
 
-    app.configure_torch()
-    demo = app.build_app()
-    _, url, _ = demo.launch(
-        server_name="127.0.0.1",
-        server_port=_free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-        **app.launch_options(),
-    )
-    yield url.rstrip("/") + "/"
+    demo, url = app.launch_in_background()
+    yield url
     demo.close()
 
 

@@ -44,3 +44,22 @@ def test_file_route_refuses_files_outside_the_cache(app_url, name, encode):
         status, body = _get(app_url + prefix + target)
         assert status in (403, 404), (prefix + target, status)
         assert b"root:x:0:0" not in body and b"def build_app" not in body and b"torch==" not in body
+
+
+def test_space_front_matter_matches_the_pinned_gradio():
+    """README's front matter is the Space's configuration: same Gradio as requirements.txt and as tested here."""
+    import re
+    from pathlib import Path
+
+    import gradio
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    front = readme.split("---")[1]
+    fields = dict(re.findall(r"^(\w+):\s*\"?([^\"\n]+)\"?\s*$", front, flags=re.M))
+    assert fields["sdk"] == "gradio" and fields["app_file"] == "app.py"
+    assert (root / fields["app_file"]).is_file()
+    pinned = re.search(r"^gradio==([\d.]+)\s*$", (root / "requirements.txt").read_text(), flags=re.M)
+    assert pinned, "requirements.txt must pin gradio exactly (the Space runs sdk_version)"
+    assert fields["sdk_version"] == pinned.group(1) == gradio.__version__
+    assert fields["python_version"].startswith("3.")

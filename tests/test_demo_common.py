@@ -81,7 +81,8 @@ def test_model_handlers_are_decorated_for_zerogpu(tmp_path):
         print(json.dumps({{f"{{m}}.{{n}}": hasattr(getattr(importlib.import_module(m), n), "zerogpu_duration")
                            for m, names in handlers.items() for n in names}}))
     """)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]), "HF_HUB_OFFLINE": "1"}
+    path = [str(tmp_path), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]

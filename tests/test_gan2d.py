@@ -15,14 +15,7 @@ from core.gan2d import GANConfig, Trainer
 
 LN3 = math.log(3.0)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The lab trains on one intra-op thread per request; so do these tests (faster on 2 shared cores)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- losses ----------------------------------------------------------------------------------------

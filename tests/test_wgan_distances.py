@@ -12,13 +12,7 @@ from core import wgan_distances as wd
 
 LOG2 = math.log(2)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_exact_distances():
