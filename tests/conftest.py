@@ -33,6 +33,21 @@ CHROMIUM_FLAGS = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_temporary_folder(tmp_path_factory: pytest.TempPathFactory):
+    """The session's temporary files under pytest's own folder (pytest keeps the last three sessions' only).
+
+    gradio_client downloads every output through a fresh folder in the system's temporary folder and leaves it
+    behind, empty; Gradio keeps its cache there too. Without this a full run left hundreds of folders in /tmp.
+    """
+    import tempfile
+
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tmp"))
+    yield
+    tempfile.tempdir = previous
+
+
 @pytest.fixture
 def one_torch_thread():
     """One intra-op thread, as the lab trains and serves per request (faster on 2 shared cores); restored after.

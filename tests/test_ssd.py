@@ -80,13 +80,13 @@ def test_loss_uses_hard_negative_mining_and_learns():
     expected_cls = (ce[class_labels[0] != BACKGROUND].sum() + kept_negatives) / positives
     assert parts["cls"] == pytest.approx(float(expected_cls.detach()), rel=1e-4)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    first = float(loss)
+    first = float(loss.detach())
     for _ in range(6):
         loss, _ = ssd_loss(model(images), labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert float(loss) < 0.8 * first
+    assert float(loss.detach()) < 0.8 * first
 
 
 def test_fast_nms_equals_core_nms_on_the_same_candidates(trained):
