@@ -114,7 +114,8 @@ def launch_options() -> dict:
 def launch_in_background(port: int | None = None) -> tuple[gr.Blocks, str]:
     """Build the app and serve it on 127.0.0.1 from this process without blocking: (app, URL ending in "/").
 
-    For the tests, the screenshots and the benchmarks; `port` None takes a free one. Close it with `app.close()`.
+    For the tests, the screenshots and the benchmarks; `port` None takes a free one. Stop it with the returned
+    Blocks' `close()`.
     """
     if port is None:
         with socket.socket() as probe:

@@ -112,9 +112,6 @@ def main(argv: list[str] | None = None) -> int:
 
     images = [make_scene(seed).image for seed in split_seeds("test")[: args.scenes]]
 
-    def fcn_load(device: str) -> Any:
-        return fcn.load_fcn(device)
-
     def fcn_run(loaded: Any, image: np.ndarray) -> dict[str, Any]:
         model, spec = loaded
         return fcn.predict(model, image, spec.mean, spec.std, details=True)
@@ -127,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         compare("Faster R-CNN insides", faster_rcnn.load_faster_rcnn,
                 lambda m, im: faster_rcnn.insides(m, im, 50, 0.3, 0.5),
                 lambda d: (d["detections"]["boxes"], d["detections"]["labels"]), None, images, args.repeats),
-        compare("FCN", fcn_load, fcn_run, None, lambda out: np.asarray(out["class_map"]), images, args.repeats),
+        compare("FCN", fcn.load_fcn, fcn_run, None, lambda out: np.asarray(out["class_map"]), images, args.repeats),
     ]
     print(f"{torch.cuda.get_device_name(0)}; torch {torch.__version__}, torchvision {torchvision.__version__}; "
           f"CPU with 2 threads; {args.scenes} test scenes, median of {args.repeats} single-image calls")

@@ -148,9 +148,9 @@ def test_a_class_fetching_the_same_picture_at_once_gets_it_whole(app_url, tmp_pa
     (Gradio's own cache rewrote it in place; see demos.common.atomic_image_cache)."""
     import threading
 
-    book = json.dumps({"image_size": [728, 561], "normalized": True, "class_names": ["dog", "cat"],
-                       "candidates": [[0.1, 0.08, 0.52, 0.92, 0.9, 0], [0.08, 0.2, 0.56, 0.95, 0.8, 0],
-                                      [0.15, 0.3, 0.62, 0.91, 0.7, 0], [0.55, 0.2, 0.9, 0.88, 0.9, 1]]})
+    from demos.nms import book_candidates
+
+    book = book_candidates().to_json()  # the NMS tab's default: the book's dog and cat
     failures: list[str] = []
     sizes: set[int] = set()
 
