@@ -1,7 +1,7 @@
 """Augmentation speed: the book's composed pipeline (flip + ColorJitter(0.5, 0.5, 0.5, 0.5) + RandomResizedCrop
 200x200) on 8 samples of a 512x512 image with boxes and a mask.
 
-Measured side by side in one run: our server-side path (`core.augment.augment_samples`, Albumentations, fresh
+Measured side by side in one run: our server-side path (`core.data.augment.augment_samples`, Albumentations, fresh
 pipeline per sample with recorded parameters), the same plus drawing the overlays, the whole `/augment`
 handler minus HTTP, and the peer: torchvision.transforms.v2 doing the same pipeline on the same targets.
 Target: 8 samples with boxes and mask under 100 ms on 2 CPU cores.
@@ -29,7 +29,7 @@ def _time(fn, repeats: int = 15) -> tuple[float, float]:
 def main() -> None:
     import os
 
-    from core import augment as aug
+    from core.data import augment as aug
 
     scene = aug.shapes_scene(SIDE, SIDE)
     pipeline = aug.preset("Book: flip + colour + crop (composed)")

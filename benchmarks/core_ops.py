@@ -19,9 +19,9 @@ import torch
 import torchvision
 
 from benchmarks.timing import timed
-from core.anchors import multibox_prior, multibox_target
-from core.boxes import box_iou
-from core.nms import nms
+from core.ops.anchors import multibox_prior, multibox_target
+from core.ops.boxes import box_iou
+from core.ops.nms import nms
 
 THREADS = 2
 

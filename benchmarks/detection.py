@@ -4,10 +4,10 @@ and the ``/detect`` endpoint end to end.
     python -m benchmarks.detection [--repeats 20] [--no-endpoint] [--faster-rcnn]
 
 Targets (issue 5, 2 CPU cores):
-  * our SSD (`core.ssd.detect`: resize to 256, forward, decode, NMS) vs torchvision's
+  * our SSD (`core.models.ssd.detect`: resize to 256, forward, decode, NMS) vs torchvision's
     ``ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)`` (its own transform, forward and
     postprocess): ratio <= 1.0;
-  * our Faster R-CNN (`core.faster_rcnn.detect`) vs ``fasterrcnn_mobilenet_v3_large_320_fpn(weights=None,
+  * our Faster R-CNN (`core.models.faster_rcnn.detect`) vs ``fasterrcnn_mobilenet_v3_large_320_fpn(weights=None,
     weights_backbone=None)``: ratio <= 1.0 (untrained weights when ours are not embedded yet: the latency of a
     two-stage detector barely depends on them, its RPN keeps a fixed number of proposals);
   * ``/detect`` through gradio_client on a 320x320 scene: < 300 ms (median).
@@ -42,7 +42,7 @@ def ratio_row(name: str, t: dict[str, list[float]], ours: str, theirs: str, limi
 
 
 def scene_image(seed: int = 2_000_000) -> np.ndarray:
-    from core.scenes import make_scene
+    from core.data.scenes import make_scene
 
     return make_scene(seed, size=(SIDE, SIDE)).image
 
@@ -50,7 +50,7 @@ def scene_image(seed: int = 2_000_000) -> np.ndarray:
 def bench_ssd(image: np.ndarray, repeats: int) -> list[tuple]:
     from torchvision.models.detection import ssdlite320_mobilenet_v3_large
 
-    from core.ssd import SSD, detect, load_ssd
+    from core.models.ssd import SSD, detect, load_ssd
 
     try:
         ours = load_ssd()
@@ -71,7 +71,7 @@ def bench_ssd(image: np.ndarray, repeats: int) -> list[tuple]:
 def bench_faster_rcnn(image: np.ndarray, repeats: int) -> list[tuple]:
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
 
-    from core import faster_rcnn
+    from core.models import faster_rcnn
 
     try:
         ours = faster_rcnn.load_faster_rcnn("cpu")

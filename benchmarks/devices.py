@@ -26,7 +26,7 @@ import torch
 import torchvision
 
 from benchmarks.timing import timed
-from core.scenes import make_scene, split_seeds
+from core.data.scenes import make_scene, split_seeds
 
 AGREEMENT_TARGET = 0.98
 """Share of detections (or pixels) that must agree: float sums differ in the last bits between devices, so a
@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         print("no CUDA device here: nothing to compare (the lab runs on the CPU)")
         return 2
     torch.set_num_threads(2)
-    from core import faster_rcnn, fcn, ssd
+    from core.models import faster_rcnn
+    from core.models import fcn
+    from core.models import ssd
 
     images = [make_scene(seed).image for seed in split_seeds("test")[: args.scenes]]
 

@@ -33,8 +33,8 @@ SIDE = 320
 def main(argv: list[str] | None = None) -> int:
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
 
-    from core.faster_rcnn import detect, load_faster_rcnn
-    from core.scenes import make_scene, split_seeds
+    from core.models.faster_rcnn import detect, load_faster_rcnn
+    from core.data.scenes import make_scene, split_seeds
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.faster_rcnn")
     parser.add_argument("--repeats", type=int, default=20)

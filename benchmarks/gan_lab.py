@@ -1,7 +1,7 @@
 """GAN lab speed: training steps per second and refreshed pictures per second on 2 CPU cores.
 
 Measured side by side in one run:
-- training: `core.gan2d.Trainer.advance` (batch 256, 2x64 MLPs) for every loss, with 1 intra-op thread (what the
+- training: `core.models.gan2d.Trainer.advance` (batch 256, 2x64 MLPs) for every loss, with 1 intra-op thread (what the
   tab uses per request) and with 2 (the app's global setting); the peer is a book-style loop (separate real and
   fake forward passes, `nn.BCEWithLogitsLoss` against label tensors, default Adam) on the same networks and data;
 - refreshing: one frame of the live view (snapshot: 1000 generated points, the 64x64 discriminator heatmap, 60
@@ -26,8 +26,8 @@ from PIL import Image
 from torch import nn
 
 from benchmarks.timing import median_seconds
-from core import gan2d
-from core.gan2d import GANConfig, Trainer
+from core.models import gan2d
+from core.models.gan2d import GANConfig, Trainer
 
 TARGET_STEPS_PER_SECOND = 200.0
 TARGET_REFRESHES_PER_SECOND = 4.0

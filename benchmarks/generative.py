@@ -40,8 +40,8 @@ def _png(gallery) -> None:
 
 def main() -> None:
     torch.set_num_threads(1)
-    from core.generative import cgan, dcgan, progan
-    from core.generative.latent import latents
+    from core.models import cgan, dcgan, progan
+    from core.ops.latent import latents
     from demos import generative
 
     dcgan_g = generative.EXPLORER.get().generator

@@ -305,7 +305,7 @@ def _scene_image(folder: Path):
     from gradio_client import handle_file
     from PIL import Image
 
-    from core.scenes import make_scene
+    from core.data.scenes import make_scene
 
     path = folder / "scene.png"
     Image.fromarray(make_scene(12345).image).save(path)

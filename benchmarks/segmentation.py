@@ -40,7 +40,7 @@ def models():
     """(ours, peer): our trained FCN (untrained when weights/fcn.* is missing: the same latency) and LR-ASPP."""
     from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
-    from core.fcn import NUM_SEG_CLASSES, build_fcn, load_fcn
+    from core.models.fcn import NUM_SEG_CLASSES, build_fcn, load_fcn
 
     try:
         ours, _ = load_fcn("cpu")
@@ -84,7 +84,7 @@ def endpoint_latency(requests: int) -> dict:
     from PIL import Image
 
     import app
-    from core.scenes import SPLITS, make_scene
+    from core.data.scenes import SPLITS, make_scene
 
     demo, url = app.launch_in_background()
     folder = tempfile.TemporaryDirectory()

@@ -15,14 +15,14 @@ from typing import Sequence
 from core.train import build_parser, run_cli
 
 EVALUATORS: dict[str, str] = {
-    "finetune_source": "core.finetune:evaluate",  # issue 9
-    "dcgan": "core.generative.dcgan:evaluate",  # issue 8
-    "cgan": "core.generative.cgan:evaluate",  # issue 8
-    "cyclegan": "core.generative.cyclegan:evaluate",  # issue 8
-    "progan": "core.generative.progan:evaluate",  # issue 8
-    "faster_rcnn": "core.faster_rcnn:evaluate",  # issue 5
-    "ssd": "core.ssd:evaluate",  # issue 5
-    "fcn": "core.fcn:evaluate",  # issue 6
+    "finetune_source": "core.models.finetune:evaluate",  # issue 9
+    "dcgan": "core.models.dcgan:evaluate",  # issue 8
+    "cgan": "core.models.cgan:evaluate",  # issue 8
+    "cyclegan": "core.models.cyclegan:evaluate",  # issue 8
+    "progan": "core.models.progan:evaluate",  # issue 8
+    "faster_rcnn": "core.models.faster_rcnn:evaluate",  # issue 5
+    "ssd": "core.models.ssd:evaluate",  # issue 5
+    "fcn": "core.models.fcn:evaluate",  # issue 6
 }
 """Model name -> "module:function" that evaluates it. Each model's issue adds one line."""
 
@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=None, help="only the first COUNT scenes of the split")
     status, metrics = run_cli(argv, EVALUATORS, kind="evaluator", prog=PROG, parser=parser)
     if status == 0:
-        from core.metrics import jsonable
+        from core.evaluation.metrics import jsonable
 
         print(json.dumps(jsonable(metrics), indent=2))
     return status

@@ -25,14 +25,14 @@ import torch
 T = TypeVar("T")
 
 TRAINERS: dict[str, str] = {
-    "finetune_source": "core.finetune:train",  # issue 9
-    "dcgan": "core.generative.dcgan:train",  # issue 8
-    "cgan": "core.generative.cgan:train",  # issue 8
-    "cyclegan": "core.generative.cyclegan:train",  # issue 8
-    "progan": "core.generative.progan:train",  # issue 8
-    "faster_rcnn": "core.faster_rcnn:train",  # issue 5
-    "ssd": "core.ssd:train",  # issue 5
-    "fcn": "core.fcn:train",  # issue 6
+    "finetune_source": "core.models.finetune:train",  # issue 9
+    "dcgan": "core.models.dcgan:train",  # issue 8
+    "cgan": "core.models.cgan:train",  # issue 8
+    "cyclegan": "core.models.cyclegan:train",  # issue 8
+    "progan": "core.models.progan:train",  # issue 8
+    "faster_rcnn": "core.models.faster_rcnn:train",  # issue 5
+    "ssd": "core.models.ssd:train",  # issue 5
+    "fcn": "core.models.fcn:train",  # issue 6
 }
 """Model name -> "module:function" that trains it. Each model's issue adds one line."""
 

@@ -8,7 +8,7 @@ Five sub-tabs, each with its formula and the d2l.ai section it illustrates:
 - IoU: two boxes, their intersection and union drawn, J(A, B) = |A ∩ B| / |A ∪ B|.
 - Labeling: the book's 5-anchor example, the IoU matrix, the greedy assignment step by step, the offsets.
 
-All the math lives in `core.boxes` and `core.anchors`; this module parses inputs, draws and formats.
+All the math lives in `core.ops.boxes` and `core.ops.anchors`; this module parses inputs, draws and formats.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision.utils import draw_bounding_boxes
 
-from core import anchors as core_anchors
-from core.boxes import box_area, box_center_to_corner, box_corner_to_center, box_inter_union, box_intersection, box_iou
+from core.ops import anchors as core_anchors
+from core.ops.boxes import box_area, box_center_to_corner, box_corner_to_center, box_inter_union, box_intersection, box_iou
 from demos.common import LATEX, book_link, parse_number_list, pil_font, read_image, sample_names, text_mask, to_jsonable
 
 TITLE = "Anchors & IoU"

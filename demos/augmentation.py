@@ -25,8 +25,8 @@ MAX_OUTPUT_PIXELS = 16 * 1024 * 1024
 0.25 s per megapixel on one core), so a pipeline resizing to 2048 x 2048 with n = 16 would hold a worker for
 many seconds; it is refused with a message instead."""
 
-_core = LazyResource(lambda: importlib.import_module("core.augment"))
-"""core.augment imports Albumentations (seconds): loaded on first use, not at import of this module."""
+_core = LazyResource(lambda: importlib.import_module("core.data.augment"))
+"""core.data.augment imports Albumentations (seconds): loaded on first use, not at import of this module."""
 
 FORMULA = r"""
 Each sample draws its own random parameters $\theta$ (flip or not, the crop box, the brightness factor …) and

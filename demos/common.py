@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from core.images import SAMPLE_IMAGES, ImageLoadError, load_image, sample_image
+from core.data.images import SAMPLE_IMAGES, ImageLoadError, load_image, sample_image
 
 D2L = "https://d2l.ai/chapter_computer-vision/"
 D2L_GAN = "https://d2l.ai/chapter_generative-adversarial-networks/"

@@ -3,7 +3,7 @@
 A grid of scenes from a seed (with their boxes and class masks drawn), the box-size histogram that explains why
 detection must be multiscale, and one scene exactly as the `make_scene` endpoint returns it: the image, the
 ground truth as JSON in its pixel coordinates, and the class mask as a lossless PNG (pixel = class + 1,
-0 = background). Upload a photo to paste the objects onto it. All the generation lives in `core.scenes`.
+0 = background). Upload a photo to paste the objects onto it. All the generation lives in `core.data.scenes`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torchvision.utils import draw_bounding_boxes
 
-from core.scenes import CLASS_COLORS, CLASS_NAMES, DEFAULT_SIZE, MIN_VISIBLE_FRACTION, SPLITS, Scene, make_scene
+from core.data.scenes import CLASS_COLORS, CLASS_NAMES, DEFAULT_SIZE, MIN_VISIBLE_FRACTION, SPLITS, Scene, make_scene
 from demos.common import LATEX, book_link, header, image_upload, parse_seed, read_image, user_errors
 
 TITLE = "Dataset"

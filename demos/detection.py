@@ -9,10 +9,10 @@ Insides (sub-tabs):
   * SSD — which scale (feature map) each detection came from, the anchors of a chosen scale over the image,
     the raw candidates before NMS, and a button that sends them to the NMS tab's step-through.
   * Faster R-CNN — the top-k RPN proposals, the RoIs kept after the RPN's NMS and the final detections as
-    three layers to toggle (`core.faster_rcnn.insides`).
+    three layers to toggle (`core.models.faster_rcnn.insides`).
   * RoI pooling vs RoIAlign — the book's 4x4 toy and a real RoI on the model's feature map: the projected RoI,
     the quantisation RoI pooling does, the bin grids, the sampling points, the pooled values
-    (`core.faster_rcnn.roi_pool_vs_align`, i.e. ``torchvision.ops.roi_pool`` / ``roi_align``).
+    (`core.models.faster_rcnn.roi_pool_vs_align`, i.e. ``torchvision.ops.roi_pool`` / ``roi_align``).
 
 Endpoint contract: ``/detect`` (image, model, score_threshold, iou_threshold) -> (annotated image, detections
 ``[{"box": [x1, y1, x2, y2], "score", "label", "class_name"}]`` in pixels of the input image).
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from core.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
+from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
 from demos.common import (
     LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, read_image, sample_names, to_jsonable,
     user_errors,
@@ -92,7 +92,7 @@ the first calls (seconds on a busy CPU), so the first user request does not pay 
 
 
 def _load_ssd():
-    from core.ssd import detect, load_ssd
+    from core.models.ssd import detect, load_ssd
 
     model = load_ssd(_device())
     blank = np.zeros((256, 256, 3), np.uint8)
@@ -102,7 +102,7 @@ def _load_ssd():
 
 
 def _load_faster_rcnn():
-    from core.faster_rcnn import load_faster_rcnn
+    from core.models.faster_rcnn import load_faster_rcnn
 
     return load_faster_rcnn(_device())
 
@@ -186,20 +186,20 @@ class Result:
     labels: torch.Tensor  # (K,) 0-based class indices
     level: torch.Tensor | None  # (K,) SSD scale of each detection
     milliseconds: float
-    ssd: Any = None  # core.ssd.Detection (SSD only)
+    ssd: Any = None  # core.models.ssd.Detection (SSD only)
 
 
 def run_model(model: str, image: np.ndarray, score_threshold: float, iou_threshold: float) -> Result:
     """One forward pass of `model` on (H, W, 3) uint8 `image` with the given thresholds."""
     if model == "ssd":
-        from core.ssd import detect
+        from core.models.ssd import detect
 
         net = SSD_MODEL.get()
         started = time.perf_counter()
         det = detect(net, image, score_threshold, iou_threshold)
         ms = (time.perf_counter() - started) * 1000
         return Result(det.boxes, det.scores, det.labels, det.level, ms, det)
-    from core.faster_rcnn import detect as frcnn_detect
+    from core.models.faster_rcnn import detect as frcnn_detect
 
     net = FASTER_RCNN_MODEL.get()
     started = time.perf_counter()
@@ -390,7 +390,7 @@ def detect_endpoint(image: Any, model: str, score_threshold: float, iou_threshol
 
 def _ssd_levels(det: Any) -> list[dict[str, Any]]:
     """Per scale: feature-map size, stride, anchor sizes in input pixels, anchor count."""
-    from core.ssd import SSDConfig
+    from core.models.ssd import SSDConfig
 
     net = SSD_MODEL.get()
     config: SSDConfig = net.config
@@ -456,7 +456,7 @@ def ssd_insides(inp: Input | None, score_threshold: float, iou_threshold: float,
         raise gr.Error("The SSD weights are not in weights/ yet (python -m core.train ssd).")
     score_threshold = _check_threshold(score_threshold, "Score threshold")
     iou_threshold = _check_threshold(iou_threshold, "NMS IoU threshold")
-    from core.ssd import detect
+    from core.models.ssd import detect
 
     det = detect(SSD_MODEL.get(), inp.image, score_threshold, iou_threshold)
     levels = _ssd_levels(det)
@@ -504,7 +504,7 @@ def send_to_nms(inp: Input | None, score_threshold: float, iou_threshold: float)
     if not nms.LOAD_TARGETS:
         raise gr.Error("The NMS tab is not part of this app (LAB_TABS).")
     score_threshold = _check_threshold(score_threshold, "Score threshold")
-    from core.ssd import detect
+    from core.models.ssd import detect
 
     det = detect(SSD_MODEL.get(), inp.image, score_threshold, iou_threshold)
     raw = det.raw
@@ -531,7 +531,7 @@ def frcnn_insides(inp: Input | None, score_threshold: float, iou_threshold: floa
     if "faster_rcnn" not in available_models():
         return None, ("Faster R-CNN is not trained yet (its weights are not in weights/); "
                       "this view appears with them."), {}
-    from core.faster_rcnn import insides
+    from core.models.faster_rcnn import insides
 
     score_threshold = _check_threshold(score_threshold, "Score threshold")
     iou_threshold = _check_threshold(iou_threshold, "NMS IoU threshold")
@@ -677,7 +677,7 @@ def _values_table(values: torch.Tensor) -> str:
 @lru_cache(maxsize=1)
 def roi_toy() -> tuple[np.ndarray, np.ndarray, str, dict[str, Any]]:
     """The book's 4x4 toy: pictures of both RoIs, a Markdown comparison and the numbers (cached: fixed input)."""
-    from core.faster_rcnn import BOOK_FEATURE_MAP, BOOK_ROIS, BOOK_SPATIAL_SCALE, book_roi_pool_example
+    from core.models.faster_rcnn import BOOK_FEATURE_MAP, BOOK_ROIS, BOOK_SPATIAL_SCALE, book_roi_pool_example
     from torchvision.ops import roi_align, roi_pool
 
     results = book_roi_pool_example()
@@ -729,7 +729,7 @@ def roi_real(info: dict | None, choice: Any, output_size: Any, channel: Any):
     """
     if info is None:
         return None, "Faster R-CNN is not available yet: the toy example above shows the idea.", {}
-    from core.faster_rcnn import roi_pool_vs_align
+    from core.models.faster_rcnn import roi_pool_vs_align
 
     choices = _roi_choices(info)
     if not choices:

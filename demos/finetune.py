@@ -2,7 +2,7 @@
 the fine-tuned model and the same architecture trained from scratch (same data, epochs, seed).
 
 Source: a small timm ResNet pre-trained here on printed letters (weights/finetune_source.*). Target:
-scikit-learn's handwritten digits with a few labelled images per class. See `core.finetune`.
+scikit-learn's handwritten digits with a few labelled images per class. See `core.models.finetune`.
 
 API: `finetune(examples_per_class, epochs, lr, output_lr_mult, freeze_body, seed)`, every input optional;
 it streams one update per epoch and ends with the JSON
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from core import finetune as ft
+from core.models import finetune as ft
 from demos.common import LazyResource, book_link, header, parse_seed, to_jsonable, torch_threads, user_errors
 
 TITLE = "Fine-tuning"
@@ -33,7 +33,7 @@ DEFAULTS = ft.FinetuneConfig()
 
 CONCURRENT_RUNS = 2
 """At most this many trainings at once in the whole app (others wait in the queue); each run is bounded by
-`core.finetune.MAX_EPOCHS` x `MAX_EXAMPLES_PER_CLASS` and yields after every epoch, so Stop acts quickly."""
+`core.models.finetune.MAX_EPOCHS` x `MAX_EXAMPLES_PER_CLASS` and yields after every epoch, so Stop acts quickly."""
 
 TRAIN_THREADS = 1
 """Torch threads of one training (set around each epoch, then restored): under a classroom's load one core per
@@ -353,7 +353,7 @@ def predictions_grid(images: np.ndarray, truth: np.ndarray, predictions: dict[st
                      accuracy: dict[str, float]) -> np.ndarray:
     """Test digits with both models' predicted classes: green with a check when right, red with a cross when wrong.
 
-    images (K, 8, 8) in [0, 1], class by class as `core.finetune.preview_positions` orders them (column = digit);
+    images (K, 8, 8) in [0, 1], class by class as `core.models.finetune.preview_positions` orders them (column = digit);
     `predictions` maps "fine_tuned"/"scratch" to (K,) classes. Returns (H, W, 3) uint8.
     """
     columns = len(ft.TARGET_CLASSES)

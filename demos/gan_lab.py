@@ -1,6 +1,6 @@
 """GAN lab: train a GAN on 2-D data live in the browser, and WGAN's Figure 1 made interactive.
 
-Live training: each browser session owns one `core.gan2d.Trainer` kept in a `gr.State`. Play activates a
+Live training: each browser session owns one `core.models.gan2d.Trainer` kept in a `gr.State`. Play activates a
 `gr.Timer` that ticks every TICK_SECONDS; each tick advances the session's trainer by a few steps (at most
 TICK_TRAIN_SECONDS of compute, one CPU thread) and redraws. A run stops on Pause, after MAX_RUN_STEPS steps
 or MAX_RUN_SECONDS seconds, and when the browser tab closes (the timer lives in the page; the state expires).
@@ -21,8 +21,9 @@ import gradio as gr
 import numpy as np
 from PIL import Image, ImageDraw
 
-from core import gan2d, wgan_distances
-from core.gan2d import DATASET_LABELS, LOSS_FORMULAS, LOSS_LABELS, GANConfig, Snapshot
+from core.models import gan2d
+from core.models import wgan_distances
+from core.models.gan2d import DATASET_LABELS, LOSS_FORMULAS, LOSS_LABELS, GANConfig, Snapshot
 from demos.common import (
     D2L_GAN, LATEX, book_link, header, parse_seed, pil_font, to_jsonable, torch_threads, user_errors,
 )
@@ -647,7 +648,7 @@ def api_wgan_distances(theta: float) -> dict:
 
 def api_gan_lab_train(config_json: str, steps: int) -> dict:
     """Train a fresh GAN for `steps` generator steps (at most 5000 and 60 s) from a JSON config (the fields of
-    core.gan2d.GANConfig, e.g. {"dataset": "ring", "loss": "wgan-gp", "d_steps": 5, "seed": 0}; for
+    core.models.gan2d.GANConfig, e.g. {"dataset": "ring", "loss": "wgan-gp", "d_steps": 5, "seed": 0}; for
     "dataset": "custom" add "points": [[x, y], ...]) and return the final metrics."""
     try:
         values = json.loads(config_json or "{}")

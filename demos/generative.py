@@ -10,7 +10,7 @@ Five sub-tabs, each with its formula and its source (the book covers DCGAN; the 
 - ProGAN: the same z drawn by the generator after each growth stage (4x4 ... 32x32); the fade-in blend.
 
 All the math lives in `core.generative`; this module validates inputs, lays out pictures and formats numbers.
-Every random draw comes from the seed inputs (`core.generative.latent.latents`, a per-call NumPy generator).
+Every random draw comes from the seed inputs (`core.ops.latent.latents`, a per-call NumPy generator).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import gradio as gr
 import numpy as np
 import torch
 
-from core.generative import cgan, cyclegan, dcgan, progan
-from core.generative.data import NUM_CLASSES, load_digits_tensor, to_uint8
-from core.generative.latent import (PrincipalDirections, generate, interpolate, latents, nearest_neighbours,
+from core.models import cgan, cyclegan, dcgan, progan
+from core.data.digits import NUM_CLASSES, load_digits_tensor, to_uint8
+from core.ops.latent import (PrincipalDirections, generate, interpolate, latents, nearest_neighbours,
                                     principal_directions, truncate)
-from core.generative.metrics import digit_classifier
+from core.evaluation.generative import digit_classifier
 from demos.common import (
     D2L_GAN, LATEX, LazyResource, book_link, image_upload, parse_seed, read_image, sample_names,
     single_threaded, to_jsonable, user_errors,

@@ -347,7 +347,7 @@ class Trace:
 
 def run_nms(candidates: Candidates, score_threshold: float, iou_threshold: float, class_aware: bool) -> Trace:
     """Score filter, then greedy NMS (class-aware: a box only suppresses boxes of its own class)."""
-    from core.nms import nms_steps
+    from core.ops.nms import nms_steps
 
     active = np.flatnonzero(candidates.scores >= score_threshold)
     if len(active) == 0:

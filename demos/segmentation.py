@@ -4,7 +4,7 @@ What a student sees: the class overlay (torchvision's ``draw_segmentation_masks`
 (a generated scene) the error map and the per-class IoU; the coarse class scores at the feature map's resolution
 next to what the skips and the transposed convolution make of them; and "Upsampling explained": the bilinear
 kernel as numbers and as a picture, nearest vs bilinear on a small image, and the trained network's own upsampling
-kernel next to its bilinear start. The model lives in `core.fcn`; this module only draws and wires.
+kernel next to its bilinear start. The model lives in `core.models.fcn`; this module only draws and wires.
 
 Endpoints: ``/segment`` (image, model) -> (overlay, class map PNG of the input's size, JSON of class fractions);
 ``/segment_scene`` (seed, background, model) -> the same plus the error map and IoUs against the true mask;
@@ -27,11 +27,11 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from torchvision.utils import draw_segmentation_masks
 
-from core.fcn import NAME as FCN_NAME
-from core.fcn import SEGMENTATION_CLASS_NAMES, bilinear_kernel, load_fcn, predict
-from core.images import SAMPLE_IMAGES
-from core.metrics import segmentation_iou
-from core.scenes import CLASS_COLORS, SPLITS, make_scene
+from core.models.fcn import NAME as FCN_NAME
+from core.models.fcn import SEGMENTATION_CLASS_NAMES, bilinear_kernel, load_fcn, predict
+from core.data.images import SAMPLE_IMAGES
+from core.evaluation.metrics import segmentation_iou
+from core.data.scenes import CLASS_COLORS, SPLITS, make_scene
 from demos.common import (
     LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
 )
@@ -124,7 +124,7 @@ def working_size(height: int, width: int) -> tuple[int, int]:
 
 
 def run_model(image: np.ndarray, details: bool = True) -> dict[str, Any]:
-    """Segment an (H, W, 3) uint8 image: `core.fcn.predict` at the working size, class map back at (H, W).
+    """Segment an (H, W, 3) uint8 image: `core.models.fcn.predict` at the working size, class map back at (H, W).
 
     Returns predict's arrays (at the working size; only the class map without `details`) plus
     ``class_map_full`` (H, W) uint8, ``work`` the resized
@@ -384,7 +384,7 @@ def coarse_views(out: dict[str, Any], score_class: str = ALL_CLASSES) -> tuple[n
 
 def _small_image(side: int = 12) -> np.ndarray:
     """A tiny crop of the bundled cat (its eye), (side, side, 3) uint8: big pixels make upsampling visible."""
-    from core.images import sample_image
+    from core.data.images import sample_image
 
     cat = sample_image("chelsea (cat)")
     crop = cat[80:200, 120:240]  # (120, 120, 3) around the eye

@@ -154,8 +154,8 @@ def make_problem(X: Any, K: Any, stride: Any = 1, padding: Any = 0, output_paddi
 
 
 def output_shape(problem: Problem) -> tuple[int, int]:
-    """(H_out, W_out) = (n - 1) s - 2p + k + output_padding per dimension (core.transposed_conv.output_size)."""
-    from core.transposed_conv import output_size
+    """(H_out, W_out) = (n - 1) s - 2p + k + output_padding per dimension (core.ops.transposed_conv.output_size)."""
+    from core.ops.transposed_conv import output_size
 
     s, p, op = problem.stride, problem.padding, problem.output_padding
     return tuple(int(output_size(n, k, s, p, op)) for n, k in zip(problem.X.shape, problem.K.shape))
@@ -169,7 +169,7 @@ KIND_ELEMENT, KIND_INSERTED, KIND_PADDING = 0, 1, 2
 class Views:
     """Everything the tab draws, as numpy arrays (float64)."""
 
-    output: np.ndarray  # (H, W) by scatter-add (core.transposed_conv.trans_conv)
+    output: np.ndarray  # (H, W) by scatter-add (core.ops.transposed_conv.trans_conv)
     contributions: np.ndarray  # (h*w, Hf, Wf): X[i, j] * K placed at (i*s, j*s) in the output before the crop
     zero_inserted: np.ndarray  # (H + kh - 1, W + kw - 1): zeros inserted, padded by k-1-p (cropped if negative)
     zero_kinds: np.ndarray  # same shape: KIND_ELEMENT / KIND_INSERTED / KIND_PADDING
@@ -183,7 +183,7 @@ class Views:
 
 def compute(problem: Problem) -> Views:
     """Run every form of the transposed convolution from core, and PyTorch's, on one problem."""
-    import core.transposed_conv as tc
+    import core.ops.transposed_conv as tc
 
     X = torch.as_tensor(problem.X)  # (h, w) float64
     K = torch.as_tensor(problem.K)  # (kh, kw)

@@ -1,4 +1,4 @@
-"""core.anchors against the book's printed values and against plain-loop references written like the book."""
+"""core.ops.anchors against the book's printed values and against plain-loop references written like the book."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from core.anchors import (
+from core.ops.anchors import (
     BACKGROUND,
     DISCARDED_IOU,
     UNASSIGNED,
@@ -24,7 +24,7 @@ from core.anchors import (
     offset_boxes,
     offset_inverse,
 )
-from core.boxes import box_iou
+from core.ops.boxes import box_iou
 
 SIZES, RATIOS = [0.75, 0.5, 0.25], [1, 2, 0.5]
 # The book's labeling example: the dog (class 0) and the cat (class 1), and five anchors.

@@ -1,4 +1,4 @@
-"""core.augment: seeding, the book's presets against torchvision/OpenCV, boxes and masks following the image,
+"""core.data.augment: seeding, the book's presets against torchvision/OpenCV, boxes and masks following the image,
 serialisation round trips and clear errors."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 import torchvision.transforms.v2.functional as F
 from torchvision.ops import box_iou
 
-from core import augment as aug
+from core.data import augment as aug
 
 A = aug.A
 BOOK_CROP = "Book: RandomResizedCrop 200x200, scale (0.1, 1), ratio (0.5, 2)"

@@ -1,4 +1,4 @@
-"""core.boxes: the book's values, torchvision.ops, and properties (hypothesis)."""
+"""core.ops.boxes: the book's values, torchvision.ops, and properties (hypothesis)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torchvision
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.boxes import (
+from core.ops.boxes import (
     box_area,
     box_center_to_corner,
     box_corner_to_center,

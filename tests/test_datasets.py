@@ -1,4 +1,4 @@
-"""core.datasets: items match the scenes, augmentation keeps boxes tight on the mask, determinism, collate."""
+"""core.data.datasets: items match the scenes, augmentation keeps boxes tight on the mask, determinism, collate."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from core.datasets import (
+from core.data.datasets import (
     PAD_LABEL,
     SceneDetection,
     SceneSegmentation,
@@ -16,7 +16,7 @@ from core.datasets import (
     image_to_tensor,
     to_book_labels,
 )
-from core.scenes import SPLITS, make_scene
+from core.data.scenes import SPLITS, make_scene
 
 
 def _assert_boxes_tight_on_mask(boxes: torch.Tensor, labels: torch.Tensor, mask: np.ndarray) -> None:

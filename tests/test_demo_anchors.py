@@ -15,7 +15,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 import demos.anchors as tab
-from core.anchors import multibox_prior
+from core.ops.anchors import multibox_prior
 
 BOOK_SIZES, BOOK_RATIOS = "0.75, 0.5, 0.25", "1, 2, 0.5"
 BOOK_OFFSETS = [0, 0, 0, 0, 1.40, 10.0, 2.59, 7.18, -1.20, 0.269, 1.68, -1.57,

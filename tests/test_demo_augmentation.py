@@ -9,7 +9,7 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from core import augment as aug
+from core.data import augment as aug
 
 pytestmark = pytest.mark.filterwarnings("ignore:Got processor for bboxes")
 

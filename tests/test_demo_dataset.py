@@ -13,7 +13,7 @@ from PIL import Image
 from torchvision.utils import draw_segmentation_masks
 
 import demos.dataset as dataset
-from core.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
+from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
 
 
 def _png(path: str) -> Image.Image:

@@ -16,7 +16,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 import demos.detection as detection
-from core.scenes import CLASS_NAMES, make_scene, split_seeds
+from core.data.scenes import CLASS_NAMES, make_scene, split_seeds
 
 BOOK_ROI_POOL = [[[[5.0, 6.0], [9.0, 10.0]]], [[[9.0, 11.0], [13.0, 15.0]]]]
 """d2l.ai rcnn.html: roi_pool(X = arange(16).reshape(1, 1, 4, 4), rois, output_size=(2, 2), spatial_scale=0.1)."""

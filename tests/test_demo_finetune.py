@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import finetune as ft
+from core.models import finetune as ft
 from core import hub
 
 DEFAULTS = ft.FinetuneConfig()

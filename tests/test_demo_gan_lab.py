@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 import demos.gan_lab as lab
-from core import gan2d
+from core.models import gan2d
 
 LOG2 = math.log(2)
 

@@ -12,7 +12,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 import demos.generative as generative
-from core.generative import cyclegan
+from core.models import cyclegan
 
 
 def pixels(item) -> np.ndarray:

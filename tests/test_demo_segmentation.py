@@ -16,9 +16,9 @@ from PIL import Image
 from torchvision.utils import draw_segmentation_masks
 
 import demos.segmentation as seg
-from core.fcn import SEGMENTATION_CLASS_NAMES, bilinear_kernel
-from core.metrics import segmentation_iou
-from core.scenes import CLASS_COLORS, SPLITS, make_scene
+from core.models.fcn import SEGMENTATION_CLASS_NAMES, bilinear_kernel
+from core.evaluation.metrics import segmentation_iou
+from core.data.scenes import CLASS_COLORS, SPLITS, make_scene
 
 SEED = SPLITS["test"][0]
 """A held-out scene. Per-scene mIoU varies a lot (a missed 15-pixel star costs a whole class); the split's pooled

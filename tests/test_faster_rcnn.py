@@ -1,4 +1,4 @@
-"""core.faster_rcnn: the book's RoI pooling toy, RoI pooling / RoIAlign against torchvision, the step-by-step
+"""core.models.faster_rcnn: the book's RoI pooling toy, RoI pooling / RoIAlign against torchvision, the step-by-step
 pipeline against model(images), and the embedded trained model on held-out scenes."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 import torch
 from torchvision.ops import box_iou, roi_align, roi_pool
 
-from core import faster_rcnn as frcnn
+from core.models import faster_rcnn as frcnn
 from core import hub
-from core.scenes import CLASS_NAMES, make_scene, split_seeds
+from core.data.scenes import CLASS_NAMES, make_scene, split_seeds
 
 torch.set_num_threads(2)
 

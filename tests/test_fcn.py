@@ -1,4 +1,4 @@
-"""core.fcn: the book's bilinear kernel, the FCN's shapes and initialisation, the trained weights and their card."""
+"""core.models.fcn: the book's bilinear kernel, the FCN's shapes and initialisation, the trained weights and their card."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core import fcn, hub, train
-from core.metrics import segmentation_iou
-from core.scenes import SPLITS, make_scene
+from core.models import fcn
+from core import hub
+from core import train
+from core.evaluation.metrics import segmentation_iou
+from core.data.scenes import SPLITS, make_scene
 
 
 def test_bilinear_kernel_is_the_books_for_k4():

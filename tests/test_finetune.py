@@ -1,4 +1,4 @@
-"""core.finetune: data splits, glyph rendering, the seeded model, step 2 (copy all but the output layer), step 4's
+"""core.models.finetune: data splits, glyph rendering, the seeded model, step 2 (copy all but the output layer), step 4's
 parameter groups and freezing, the side-by-side training loop, and the embedded source model."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core import finetune as ft
+from core.models import finetune as ft
 
 
 @pytest.fixture(scope="module")

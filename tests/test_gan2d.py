@@ -1,4 +1,4 @@
-"""core.gan2d: data sets, losses against hand-computed values, coverage, and what short trainings do."""
+"""core.models.gan2d: data sets, losses against hand-computed values, coverage, and what short trainings do."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from core import gan2d
-from core.gan2d import GANConfig, Trainer
+from core.models import gan2d
+from core.models.gan2d import GANConfig, Trainer
 
 LN3 = math.log(3.0)
 

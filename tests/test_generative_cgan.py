@@ -1,11 +1,11 @@
-"""core.generative.cgan: conditioning, the embedded generator, and the class accuracy the issue asks for."""
+"""core.models.cgan: conditioning, the embedded generator, and the class accuracy the issue asks for."""
 
 import pytest
 import torch
 
-from core.generative import cgan
-from core.generative.dcgan import DCGANConfig
-from core.generative.metrics import class_accuracy, digit_classifier
+from core.models import cgan
+from core.models.dcgan import DCGANConfig
+from core.evaluation.generative import class_accuracy, digit_classifier
 
 
 def test_shapes_and_conditioning_inputs():

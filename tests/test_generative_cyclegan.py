@@ -1,10 +1,10 @@
-"""core.generative.cyclegan: the unpaired domains, the generators, round trips of the embedded model."""
+"""core.models.cyclegan: the unpaired domains, the generators, round trips of the embedded model."""
 
 import numpy as np
 import pytest
 import torch
 
-from core.generative import cyclegan
+from core.models import cyclegan
 
 
 def test_domains_are_unpaired_halves():

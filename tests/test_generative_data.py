@@ -1,10 +1,10 @@
-"""core.generative.data: the digits as training images, and the display conversion."""
+"""core.data.digits: the digits as training images, and the display conversion."""
 
 import numpy as np
 import pytest
 import torch
 
-from core.generative.data import digits_raw, load_digits_tensor, to_uint8
+from core.data.digits import digits_raw, load_digits_tensor, to_uint8
 
 
 def test_digits_are_the_real_sklearn_digits():

@@ -1,10 +1,10 @@
-"""core.generative.dcgan: shapes, the embedded generator, determinism, quality of its digits."""
+"""core.models.dcgan: shapes, the embedded generator, determinism, quality of its digits."""
 
 import torch
 
-from core.generative import dcgan
-from core.generative.dcgan import DCGANConfig, Discriminator, Generator
-from core.generative.metrics import class_histogram
+from core.models import dcgan
+from core.models.dcgan import DCGANConfig, Discriminator, Generator
+from core.evaluation.generative import class_histogram
 
 
 def test_shapes_follow_the_book_s_blocks():

@@ -1,11 +1,11 @@
-"""core.generative.latent: seeded latents, lerp/slerp, truncation, PCA directions, nearest neighbours."""
+"""core.ops.latent: seeded latents, lerp/slerp, truncation, PCA directions, nearest neighbours."""
 
 import math
 
 import pytest
 import torch
 
-from core.generative.latent import (interpolate, latents, lerp, nearest_neighbours, principal_directions, slerp,
+from core.ops.latent import (interpolate, latents, lerp, nearest_neighbours, principal_directions, slerp,
                                     top_principal_axes, truncate)
 
 

@@ -1,10 +1,10 @@
-"""core.generative.metrics: the real-digit judge and the Fréchet distance."""
+"""core.evaluation.generative: the real-digit judge and the Fréchet distance."""
 
 import numpy as np
 import torch
 
-from core.generative.data import load_digits_tensor
-from core.generative.metrics import (class_accuracy, class_histogram, digit_classifier, digit_quality,
+from core.data.digits import load_digits_tensor
+from core.evaluation.generative import (class_accuracy, class_histogram, digit_classifier, digit_quality,
                                      frechet_distance, to_digit_features)
 
 

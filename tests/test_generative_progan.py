@@ -1,12 +1,12 @@
-"""core.generative.progan: growth stages, the fade-in formula, the embedded snapshots."""
+"""core.models.progan: growth stages, the fade-in formula, the embedded snapshots."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from core.generative import progan
-from core.generative.metrics import class_histogram
-from core.generative.progan import MinibatchStd, PixelNorm, ProDiscriminator, ProGANConfig, ProGenerator
+from core.models import progan
+from core.evaluation.generative import class_histogram
+from core.models.progan import MinibatchStd, PixelNorm, ProDiscriminator, ProGANConfig, ProGenerator
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""core.generative.training: flags, initialisation, one GAN step, saving through core.hub."""
+"""core.training.gan: flags, initialisation, one GAN step, saving through core.hub."""
 
 import argparse
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.generative import training
+from core.training import gan as training
 
 
 def test_arg_falls_back_on_missing_or_none():
@@ -67,9 +67,9 @@ def test_save_and_load_round_trip_through_hub(tmp_path, monkeypatch):
 @pytest.mark.parametrize("conditional", [False, True])
 def test_fit_digit_gan_trains_both_players_reproducibly(conditional, capsys):
     """One epoch on 128 digits: both networks move, losses are printed, and the same seed gives the same weights."""
-    from core.generative.cgan import ConditionalDiscriminator, ConditionalGenerator
-    from core.generative.data import load_digits_tensor
-    from core.generative.dcgan import DCGANConfig, Discriminator, Generator
+    from core.models.cgan import ConditionalDiscriminator, ConditionalGenerator
+    from core.data.digits import load_digits_tensor
+    from core.models.dcgan import DCGANConfig, Discriminator, Generator
 
     config = DCGANConfig()
     images, labels = load_digits_tensor(config.image_size)

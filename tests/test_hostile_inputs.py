@@ -27,9 +27,9 @@ from gradio_client import handle_file
 from PIL import Image
 
 import app
-from core import augment as aug
-from core.images import load_image
-from core.scenes import DEFAULT_SIZE, make_scene
+from core.data import augment as aug
+from core.data.images import load_image
+from core.data.scenes import DEFAULT_SIZE, make_scene
 
 pytestmark = pytest.mark.filterwarnings("ignore:Got processor for bboxes")
 

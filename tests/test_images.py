@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.images import MAX_PIXELS, SAMPLE_IMAGES, ImageLoadError, load_image, sample_image
+from core.data.images import MAX_PIXELS, SAMPLE_IMAGES, ImageLoadError, load_image, sample_image
 
 
 def _encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:

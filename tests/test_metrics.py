@@ -1,4 +1,4 @@
-"""core.metrics against hand-computed values (and torchmetrics' own Jaccard index)."""
+"""core.evaluation.metrics against hand-computed values (and torchmetrics' own Jaccard index)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchmetrics.classification import MulticlassJaccardIndex
 
-from core.metrics import DetectionMeter, SegmentationMeter, detection_map, jsonable, segmentation_iou
+from core.evaluation.metrics import DetectionMeter, SegmentationMeter, detection_map, jsonable, segmentation_iou
 
 GT = {"boxes": [[0.0, 0.0, 10.0, 10.0]], "labels": [0]}
 

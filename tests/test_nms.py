@@ -1,4 +1,4 @@
-"""core.nms against torchvision.ops (nms, batched_nms) and the book's multibox_detection example."""
+"""core.ops.nms against torchvision.ops (nms, batched_nms) and the book's multibox_detection example."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 import torchvision
 
-from core.anchors import offset_inverse
-from core.boxes import box_iou
-from core.nms import BACKGROUND_ID, batched_nms, multibox_detection, nms, nms_steps
+from core.ops.anchors import offset_inverse
+from core.ops.boxes import box_iou
+from core.ops.nms import BACKGROUND_ID, batched_nms, multibox_detection, nms, nms_steps
 
 # The book's example: three boxes on the dog, one on the cat (normalised), and their class probabilities.
 BOOK_ANCHORS = torch.tensor(

@@ -1,4 +1,4 @@
-"""core.scenes: determinism, mask/box consistency, occlusion rules, splits, caller backgrounds."""
+"""core.data.scenes: determinism, mask/box consistency, occlusion rules, splits, caller backgrounds."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision.ops import box_iou, masks_to_boxes
 
-from core import scenes
-from core.scenes import CLASS_NAMES, MIN_VISIBLE_FRACTION, SPLITS, make_scene
+from core.data import scenes
+from core.data.scenes import CLASS_NAMES, MIN_VISIBLE_FRACTION, SPLITS, make_scene
 
 
 def _assert_consistent(scene: scenes.Scene) -> None:

@@ -1,4 +1,4 @@
-"""core.ssd: anchors per scale, the loss, decoding (fast NMS == core.nms), input scaling, the trained model."""
+"""core.models.ssd: anchors per scale, the loss, decoding (fast NMS == core.ops.nms), input scaling, the trained model."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import pytest
 import torch
 import torchvision
 
-from core import nms as core_nms
-from core.anchors import BACKGROUND, multibox_prior, multibox_target
-from core.datasets import to_book_labels
-from core.scenes import CLASS_NAMES, make_scene, split_seeds
-from core.ssd import (NEG_POS_RATIO, SIZE_DIVISOR, SSD, SSDConfig, augmented_batch, build_ssd, candidates, detect,
+from core.ops import nms as core_nms
+from core.ops.anchors import BACKGROUND, multibox_prior, multibox_target
+from core.data.datasets import to_book_labels
+from core.data.scenes import CLASS_NAMES, make_scene, split_seeds
+from core.models.ssd import (NEG_POS_RATIO, SIZE_DIVISOR, SSD, SSDConfig, augmented_batch, build_ssd, candidates, detect,
                       postprocess, prepare, ssd_loss)
 
 
@@ -23,7 +23,7 @@ def untrained() -> SSD:
 
 @pytest.fixture(scope="module")
 def trained() -> SSD:
-    from core.ssd import load_ssd
+    from core.models.ssd import load_ssd
 
     return load_ssd()
 
@@ -126,7 +126,7 @@ def test_detections_come_back_in_the_callers_pixels(trained):
 
 
 def test_trained_ssd_finds_the_test_objects(trained):
-    from core.metrics import detection_map
+    from core.evaluation.metrics import detection_map
 
     preds, targets = [], []
     for seed in split_seeds("test", 20):

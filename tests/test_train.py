@@ -11,7 +11,9 @@ import time
 import pytest
 import torch
 
-from core import evaluate, hub, train
+from core import evaluate
+from core import hub
+from core import train
 from tests.conftest import ROOT
 
 CALLS: list[argparse.Namespace] = []
@@ -19,7 +21,7 @@ CALLS: list[argparse.Namespace] = []
 
 def fake_train(args: argparse.Namespace) -> None:
     """A tiny 'model' trained on two scenes' mean colour; writes weights like a real trainer."""
-    from core.datasets import SceneDetection
+    from core.data.datasets import SceneDetection
 
     CALLS.append(args)
     started = time.time()

@@ -1,4 +1,4 @@
-"""core.transposed_conv: the book's example, and all three views equal to F.conv_transpose2d (hypothesis)."""
+"""core.ops.transposed_conv: the book's example, and all three views equal to F.conv_transpose2d (hypothesis)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from core.transposed_conv import (
+from core.ops.transposed_conv import (
     conv_matrix,
     conv_output_size,
     output_size,

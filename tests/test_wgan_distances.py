@@ -1,4 +1,4 @@
-"""core.wgan_distances: WGAN's Figure 1, exact values and network estimates."""
+"""core.models.wgan_distances: WGAN's Figure 1, exact values and network estimates."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import wgan_distances as wd
+from core.models import wgan_distances as wd
 
 LOG2 = math.log(2)
 

@@ -17,7 +17,7 @@ Here (see `FCNConfig`):
     errors of a stride-4 version (val mIoU 0.776 after 7 epochs) were object/background boundary pixels
     (binary foreground IoU 0.85) rather than confusions between shapes (5.7% of the foreground pixels).
 
-Masks use `core.scenes`' encoding: 0 = background, k + 1 = class k (6 classes in all).
+Masks use `core.data.scenes`' encoding: 0 = background, k + 1 = class k (6 classes in all).
 
 Training (`train`, run by ``python -m core.train fcn``) keeps a few thousand scenes in memory, cached as .npy
 files under `CACHE_DIR` (scenes are a pure function of their seed), and augments random crops on the fly.
@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.scenes import CLASS_NAMES, make_scene
+from core.data.scenes import CLASS_NAMES, make_scene
 
 NAME = "fcn"
 """Weights name (``weights/fcn.safetensors`` + ``weights/fcn.json``) and model key."""
@@ -360,7 +360,7 @@ def soft_dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
 
 @torch.no_grad()
 def _evaluate_arrays(model: FCN, images: np.ndarray, masks: np.ndarray, batch_size: int = 25) -> dict[str, Any]:
-    from core.metrics import SegmentationMeter
+    from core.evaluation.metrics import SegmentationMeter
 
     model.eval()
     meter = SegmentationMeter(NUM_SEG_CLASSES, SEGMENTATION_CLASS_NAMES)
@@ -373,7 +373,7 @@ def _evaluate_arrays(model: FCN, images: np.ndarray, masks: np.ndarray, batch_si
 def train(args: argparse.Namespace) -> None:
     """``python -m core.train fcn [--epochs N] [--quick] [--crop 160 --lr 3e-3 ...]``: train and embed the FCN."""
     from core import hub
-    from core.scenes import SPLITS
+    from core.data.scenes import SPLITS
     from core.train import run_card
 
     started = time.time()
@@ -499,7 +499,7 @@ def train(args: argparse.Namespace) -> None:
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """``python -m core.evaluate fcn [--split test] [--count N]``: mIoU and per-class IoU, recorded in the card."""
     from core import hub
-    from core.scenes import SPLITS
+    from core.data.scenes import SPLITS
 
     torch.set_num_threads(2)
     split = getattr(args, "split", "test")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.boxes import box_corner_to_center, box_center_to_corner, box_iou
+from core.ops.boxes import box_corner_to_center, box_center_to_corner, box_iou
 
 __all__ = [
     "UNASSIGNED",

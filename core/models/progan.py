@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.generative import training
-from core.generative.data import load_digits_tensor
-from core.generative.latent import generate, latents
-from core.generative.metrics import digit_quality
+from core.training import gan as training
+from core.data.digits import load_digits_tensor
+from core.ops.latent import generate, latents
+from core.evaluation.generative import digit_quality
 
 NAME = "progan"
 START_RESOLUTION = 4

@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks  # noqa: E402
 
-from core.images import sample_image  # noqa: E402
+from core.data.images import sample_image  # noqa: E402
 
 # A pixel-only pipeline with bbox_params is fine for us: the boxes pass through unchanged.
 warnings.filterwarnings("ignore", message="Got processor for bboxes, but no transform to process it")

@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.generative import training
-from core.generative.data import NUM_CLASSES, load_digits_tensor
-from core.generative.dcgan import DCGANConfig, Discriminator, Generator
-from core.generative.latent import generate, latents
-from core.generative.metrics import class_accuracy, digit_classifier, digit_quality
+from core.training import gan as training
+from core.data.digits import NUM_CLASSES, load_digits_tensor
+from core.models.dcgan import DCGANConfig, Discriminator, Generator
+from core.ops.latent import generate, latents
+from core.evaluation.generative import class_accuracy, digit_classifier, digit_quality
 
 NAME = "cgan"
 CLASS_NAMES = tuple(str(d) for d in range(NUM_CLASSES))

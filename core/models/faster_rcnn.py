@@ -7,7 +7,7 @@ pyramid level, 16..181 px, three aspect ratios. Images are resized so that the s
 on the longer side), never up to torchvision's default 800.
 
 Labels: torchvision reserves class 0 for background, so the model's classes are ``label + 1``; every public
-function here takes and returns our 0-based labels (`core.scenes.CLASS_NAMES` indices).
+function here takes and returns our 0-based labels (`core.data.scenes.CLASS_NAMES` indices).
 
 Public API (pure: tensors/arrays in and out; the model is passed in):
   * `load_faster_rcnn(device=None)` — the embedded trained model (``weights/faster_rcnn.*`` via `core.hub`), eval.
@@ -45,7 +45,7 @@ from torch import nn
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-from core.scenes import CLASS_NAMES, NUM_CLASSES  # noqa: E402
+from core.data.scenes import CLASS_NAMES, NUM_CLASSES  # noqa: E402
 
 WEIGHTS_NAME = "faster_rcnn"
 """Name of the embedded weights (``weights/faster_rcnn.safetensors`` and its card ``faster_rcnn.json``)."""
@@ -666,8 +666,8 @@ SCENE_CACHE_DIR = os.environ.get("LAB_SCENE_CACHE", "/tmp/lab_scene_cache")
 
 
 def _cached_scene(seed: int):
-    """`core.scenes.make_scene(seed)` (default size), cached on disk under `SCENE_CACHE_DIR`."""
-    from core.scenes import Scene, make_scene
+    """`core.data.scenes.make_scene(seed)` (default size), cached on disk under `SCENE_CACHE_DIR`."""
+    from core.data.scenes import Scene, make_scene
 
     path = os.path.join(SCENE_CACHE_DIR, f"{seed}.npz")
     if os.path.exists(path):
@@ -690,8 +690,8 @@ def _cached_scene(seed: int):
 
 
 def _cached_detection_dataset(split: str, count: int, augment: bool, augment_seed: int = 0):
-    """`core.datasets.SceneDetection` over cached scenes (kept in memory after the first epoch)."""
-    from core.datasets import SceneDetection
+    """`core.data.datasets.SceneDetection` over cached scenes (kept in memory after the first epoch)."""
+    from core.data.datasets import SceneDetection
 
     class CachedSceneDetection(SceneDetection):
         def __init__(self, *a: Any, **kw: Any):
@@ -728,9 +728,9 @@ def _parse_extra(extra: Sequence[str]) -> argparse.Namespace:
 
 def evaluate_model(model: nn.Module, split: str = "test", count: int | None = None, batch_size: int = 8,
                    score_threshold: float = 0.01) -> dict[str, Any]:
-    """COCO mAP (`core.metrics.detection_map`) of `model` on `count` scenes of `split` (0-based labels)."""
-    from core.metrics import DetectionMeter
-    from core.scenes import split_seeds
+    """COCO mAP (`core.evaluation.metrics.detection_map`) of `model` on `count` scenes of `split` (0-based labels)."""
+    from core.evaluation.metrics import DetectionMeter
+    from core.data.scenes import split_seeds
 
     seeds = list(split_seeds(split, count))
     meter = DetectionMeter()
@@ -750,7 +750,7 @@ def train(args: argparse.Namespace) -> None:
     from torch.utils.data import DataLoader
 
     from core import hub
-    from core.datasets import detection_collate
+    from core.data.datasets import detection_collate
     from core.train import progress, run_card
 
     opts = _parse_extra(getattr(args, "extra", []) or [])
@@ -833,7 +833,7 @@ def train(args: argparse.Namespace) -> None:
         training=(f"AdamW lr {opts.lr} (weight decay {WEIGHT_DECAY}, none on norms/biases), {WARMUP_STEPS} warm-up "
                   f"steps, cosine to {FINAL_LR_FRACTION}x over max(step share, wall-time share of "
                   f"{budget / 60:.0f} min), batch {opts.batch_size}, gradient clip {GRAD_CLIP_NORM}; augmentation "
-                  "core.datasets.default_augmentation (flip, affine, colour jitter, noise/blur); backbone from "
+                  "core.data.datasets.default_augmentation (flip, affine, colour jitter, noise/blur); backbone from "
                   "scratch (no embedded model of the same timm architecture to start from)"),
         threads=opts.threads,
     )
@@ -849,14 +849,14 @@ def train(args: argparse.Namespace) -> None:
 
 def split_range(split: str, count: int) -> list[int]:
     """[first seed, last seed + 1] of the first `count` seeds of `split`."""
-    from core.scenes import split_seeds
+    from core.data.scenes import split_seeds
 
     seeds = list(split_seeds(split, count))
     return [int(seeds[0]), int(seeds[-1]) + 1]
 
 
 UNSEEN_PHOTOS: tuple[str, ...] = ("stereo_motorcycle", "hubble_deep_field", "immunohistochemistry", "retina", "coins")
-"""scikit-image photos that are not among `core.scenes.BACKGROUND_SOURCES` (training never saw them)."""
+"""scikit-image photos that are not among `core.data.scenes.BACKGROUND_SOURCES` (training never saw them)."""
 
 PHOTO_SCENES = 100
 """Test scenes pasted onto `UNSEEN_PHOTOS` (in turn, each at the photo's own size) by `evaluate_on_photos`."""
@@ -876,8 +876,8 @@ def unseen_photo(name: str) -> np.ndarray:
 
 def evaluate_on_photos(model: nn.Module, count: int = PHOTO_SCENES, score_threshold: float = 0.01) -> dict[str, Any]:
     """COCO mAP on the first `count` test seeds pasted onto `UNSEEN_PHOTOS` (kept at the photos' own sizes)."""
-    from core.metrics import DetectionMeter
-    from core.scenes import make_scene, split_seeds
+    from core.evaluation.metrics import DetectionMeter
+    from core.data.scenes import make_scene, split_seeds
 
     photos = [unseen_photo(name) for name in UNSEEN_PHOTOS]
     meter = DetectionMeter()
@@ -891,7 +891,7 @@ def evaluate_on_photos(model: nn.Module, count: int = PHOTO_SCENES, score_thresh
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """`python -m core.evaluate faster_rcnn [--split test --count N]`: COCO mAP on the held-out scenes."""
     from core import hub
-    from core.scenes import split_seeds
+    from core.data.scenes import split_seeds
 
     torch.set_num_threads(2)
     model = load_faster_rcnn(args.device)

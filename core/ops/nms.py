@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from core.anchors import offset_inverse
+from core.ops.anchors import offset_inverse
 
 __all__ = ["BACKGROUND_ID", "nms", "batched_nms", "NmsStep", "nms_steps", "multibox_detection"]
 

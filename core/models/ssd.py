@@ -10,20 +10,20 @@ Follows d2l.ai, "Multiscale Object Detection" and "Single Shot Multibox Detectio
        fine scales, which find the small objects, also see context
     -> per scale, a 3x3 class predictor (k * (C + 1) channels) and a 3x3 box predictor (k * 4), as the book's
        ``cls_predictor`` / ``bbox_predictor``
-  anchors: `core.anchors.multibox_prior` on every scale's feature map, k = n + m - 1 = 4 per cell
+  anchors: `core.ops.anchors.multibox_prior` on every scale's feature map, k = n + m - 1 = 4 per cell
   (two sizes, ratios 1, 2, 1/2), sizes in pixels chosen for objects of 18..112 px on 256 px scenes.
 
-Training targets come from `core.anchors.multibox_target`. The loss is the book's (class cross-entropy +
+Training targets come from `core.ops.anchors.multibox_target`. The loss is the book's (class cross-entropy +
 L1 offsets) with one documented change: hard-negative mining (the SSD paper's): only the background anchors
 with the largest class loss, three per positive anchor, enter the class loss, and both terms are divided by the
 number of positive anchors. Without it 5,000+ easy background anchors per image drown the few positives.
 
-Decoding: `core.anchors.offset_inverse`, per-class scores (softmax), the top candidates above a score threshold,
-then class-aware NMS (``torchvision.ops.batched_nms``, the fast path; `core.nms.batched_nms` gives the same
+Decoding: `core.ops.anchors.offset_inverse`, per-class scores (softmax), the top candidates above a score threshold,
+then class-aware NMS (``torchvision.ops.batched_nms``, the fast path; `core.ops.nms.batched_nms` gives the same
 indices, see the tests). Boxes leave the model as (x1, y1, x2, y2) pixel coordinates of the input image.
 
 Arbitrary input sizes: `prepare` scales the image so that its shorter side is 256 px (the scenes' reference
-side: `core.scenes.make_scene` scales objects with the shorter side too), pads it to a multiple of 32, and the
+side: `core.data.scenes.make_scene` scales objects with the shorter side too), pads it to a multiple of 32, and the
 anchors are made for the padded size; `SSD.detect` maps the boxes back to the caller's pixels.
 """
 
@@ -43,8 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.anchors import BACKGROUND, multibox_prior, multibox_target, offset_inverse
-from core.scenes import CLASS_NAMES, REFERENCE_SIDE, make_scene, split_seeds
+from core.ops.anchors import BACKGROUND, multibox_prior, multibox_target, offset_inverse
+from core.data.scenes import CLASS_NAMES, REFERENCE_SIDE, make_scene, split_seeds
 
 NAME = "ssd"
 """Weights name (``weights/ssd.safetensors`` + ``weights/ssd.json``) and `core.train` key."""
@@ -543,8 +543,8 @@ def predict_batch(model: SSD, images: Tensor, score_threshold: float = 0.01, iou
 
 
 def evaluate_on(model: SSD, split: str = "test", count: int | None = None, batch_size: int = 25, device: Any = "cpu", cache: dict | None = None) -> dict[str, Any]:
-    """COCO mAP (`core.metrics.detection_map`) of `model` on the first `count` scenes of `split`."""
-    from core.metrics import DetectionMeter
+    """COCO mAP (`core.evaluation.metrics.detection_map`) of `model` on the first `count` scenes of `split`."""
+    from core.evaluation.metrics import DetectionMeter
 
     model.eval()
     meter = DetectionMeter(CLASS_NAMES)
@@ -573,10 +573,10 @@ def evaluate_on(model: SSD, split: str = "test", count: int | None = None, batch
 
 def evaluate_on_photos(model: SSD, count: int | None = None, score_threshold: float = 0.01) -> dict[str, Any]:
     """COCO mAP on the first `count` test seeds pasted onto photos training never saw (the same photos and
-    scenes as `core.faster_rcnn.evaluate_on_photos`: scikit-image images outside `core.scenes.BACKGROUND_SOURCES`,
+    scenes as `core.models.faster_rcnn.evaluate_on_photos`: scikit-image images outside `core.data.scenes.BACKGROUND_SOURCES`,
     in turn, each at its own size; `detect` rescales them)."""
-    from core.faster_rcnn import PHOTO_SCENES, UNSEEN_PHOTOS, unseen_photo
-    from core.metrics import DetectionMeter
+    from core.models.faster_rcnn import PHOTO_SCENES, UNSEEN_PHOTOS, unseen_photo
+    from core.evaluation.metrics import DetectionMeter
 
     photos = [unseen_photo(name) for name in UNSEEN_PHOTOS]
     meter = DetectionMeter(CLASS_NAMES)
@@ -632,7 +632,7 @@ def train(args: argparse.Namespace) -> None:
     OneCycle schedule); the card then lists every stage, and its wall time and epochs are the totals.
     """
     from core import hub
-    from core.datasets import to_book_labels
+    from core.data.datasets import to_book_labels
     from core.train import progress, run_card
 
     started = time.time()

@@ -41,7 +41,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from core.images import sklearn_loader, skimage_loader
+from core.data.images import sklearn_loader, skimage_loader
 
 CLASS_NAMES: tuple[str, ...] = ("disc", "ring", "triangle", "star", "horse")
 """Class k has mask value k + 1; label 0 in `Scene.labels` is "disc"."""

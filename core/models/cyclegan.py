@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.generative import training
+from core.training import gan as training
 
 NAME = "cyclegan"
 WORK_SIDE = 160

@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from core.scenes import CLASS_NAMES
+from core.data.scenes import CLASS_NAMES
 
 SEGMENTATION_CLASS_NAMES: tuple[str, ...] = ("background",) + CLASS_NAMES
 """Names of the scene mask values 0..5 (0 = background, k + 1 = `CLASS_NAMES[k]`)."""

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from core.gan2d import clip_weights, gradient_penalty, make_discriminator
+from core.models.gan2d import clip_weights, gradient_penalty, make_discriminator
 
 LOG2 = math.log(2.0)
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.generative.data import DIGITS_MAX, NUM_CLASSES, digits_raw, load_digits_tensor
+from core.data.digits import DIGITS_MAX, NUM_CLASSES, digits_raw, load_digits_tensor
 
 CLASSIFIER_TRAIN = 1200
 """The classifier is fit on the first 1,200 real digits; its own accuracy is measured on the other 597."""

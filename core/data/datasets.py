@@ -1,11 +1,11 @@
-"""Torch datasets over the generated scenes (`core.scenes`), with optional Albumentations augmentation.
+"""Torch datasets over the generated scenes (`core.data.scenes`), with optional Albumentations augmentation.
 
 A dataset is a list of seeds: item i is ``make_scene(seeds[i])``, generated on the fly (a few milliseconds, so
 nothing is cached and any number of DataLoader workers can share it).
 
   * `SceneDetection` -> ``(image, target)``: image (3, H, W) float32 in [0, 1]; target
     ``{"boxes": (N, 4) float32 (x1, y1, x2, y2) pixels, "labels": (N,) int64, "image_id": int}``
-    (torchvision detection style; labels are `core.scenes.CLASS_NAMES` indices, plus `label_offset`).
+    (torchvision detection style; labels are `core.data.scenes.CLASS_NAMES` indices, plus `label_offset`).
   * `SceneSegmentation` -> ``(image, mask)``: mask (H, W) int64, 0 = background, k + 1 = class k.
   * `detection_collate` batches detection items; `to_book_labels` turns targets into the book's
     (B, G, 5) ``[class, x1, y1, x2, y2]`` normalised label tensor (padding rows are -1).
@@ -13,7 +13,7 @@ nothing is cached and any number of DataLoader workers can share it).
 Augmentation (``augment=True`` or your own ``albumentations.Compose``) transforms the image, the class mask
 and the object map together, and the boxes through Albumentations' bbox target (``min_visibility`` drops
 objects mostly cropped away). The surviving boxes are then recomputed as the tight extent of each object's
-remaining pixels, so the boxes-bound-the-mask rule of `core.scenes` still holds after rotation or scaling.
+remaining pixels, so the boxes-bound-the-mask rule of `core.data.scenes` still holds after rotation or scaling.
 The augmentation of item i in epoch e is seeded by (augment_seed, e, seed_i): reproducible, and different
 every epoch (call `set_epoch`).
 """
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from core.scenes import DEFAULT_CONFIG, NUM_CLASSES, SceneConfig, Scene, make_scene, split_seeds
+from core.data.scenes import DEFAULT_CONFIG, NUM_CLASSES, SceneConfig, Scene, make_scene, split_seeds
 
 MIN_VISIBILITY = 0.4
 """Augmentation drops a box when less than this share of its area stays in the image."""
@@ -70,7 +70,7 @@ class _SceneDataset(Dataset):
     ):
         """
         Args:
-            seeds: a split name of `core.scenes.SPLITS` ("train", "val", "test") or explicit seeds.
+            seeds: a split name of `core.data.scenes.SPLITS` ("train", "val", "test") or explicit seeds.
             count: use only the first `count` seeds.
             size: (H, W) of the scenes (default 256 x 256).
             augment: False, True (`default_augmentation()`), or an ``albumentations.Compose`` with the same targets.

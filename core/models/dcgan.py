@@ -2,7 +2,7 @@
 
 Generator: z (B, D) -> transposed convolutions with batch norm and ReLU, 4x4 -> 8x8 -> 16x16 -> tanh.
 Discriminator: strided convolutions with leaky ReLU, 16x16 -> 8x8 -> 4x4 -> one logit.
-Train: `python -m core.train dcgan` (or `python -m core.generative.dcgan`).
+Train: `python -m core.train dcgan` (or `python -m core.models.dcgan`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from core.generative import training
-from core.generative.data import load_digits_tensor
-from core.generative.latent import generate, latents
-from core.generative.metrics import digit_quality
+from core.training import gan as training
+from core.data.digits import load_digits_tensor
+from core.ops.latent import generate, latents
+from core.evaluation.generative import digit_quality
 
 NAME = "dcgan"
 

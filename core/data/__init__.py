@@ -1,0 +1,1 @@
+"""Where pixels come from: the shared image loader, the generated scenes, datasets over them, augmentation."""

@@ -1,0 +1,1 @@
+"""Metrics: detection mAP and segmentation IoU (torchmetrics), and the generative models' judges."""

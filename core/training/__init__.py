@@ -1,0 +1,1 @@
+"""Training: the shared engine and each model's recipe (`python -m core.train MODEL`)."""
