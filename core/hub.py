@@ -38,7 +38,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TextIO
 
 import torch
 
@@ -542,7 +542,7 @@ def deploy_space(
     private: bool = False,
     dry_run: bool = False,
     root: str | os.PathLike | None = None,
-    out=None,
+    out: TextIO | None = None,
 ) -> str:
     """Deploy the lab as the Gradio Space `repo_id` (``OWNER/NAME``) in one commit; returns the Space's URL.
 
@@ -550,7 +550,7 @@ def deploy_space(
     commits every file of `space_files` with `HfApi.create_commit`, which puts the binaries in the Hub's large-file
     storage, together with a .gitattributes that lists them as large files (`space_gitattributes`). Files the Space
     holds under the lab's own folders (`SPACE_INCLUDE`) that the checkout no longer has are deleted in the same
-    commit; anything else in the Space is left alone. Nothing is written locally.
+    commit; anything else in the Space is left alone. The checkout is not changed.
 
     Args:
         repo_id: ``OWNER/NAME``, the Hub user or organisation and the Space's name.
@@ -609,10 +609,12 @@ def deploy_space(
             commit_message=f"Deploy the computer-vision lab ({len(files)} files)",
             commit_description=_git_head_line(root),
         )
-    except Exception as error:  # auth, permissions, network: one message that says what to check
+    except (TypeError, AttributeError, NameError, LookupError):
+        raise  # a bug in this function, not the Hub's answer
+    except Exception as error:  # auth, permissions, network (httpx or requests): one message that says what to check
         raise DeployError(
-            f"The Hub refused the deploy to {url} ({type(error).__name__}: {error}). Check the token: it must have "
-            f"write access to {repo_id.split('/')[0]} (`hf auth login`, HF_TOKEN or --token)."
+            f"The Hub refused the deploy to {url} ({type(error).__name__}: {error}). Check the network and the "
+            f"token: it must have write access to {repo_id.split('/')[0]} (`hf auth login`, HF_TOKEN or --token)."
         ) from error
     print(f"committed {getattr(info, 'oid', '?')}; the Space builds, then starts: {url}", file=out)
     return url

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import inspect
 import io
 import json
 import os
@@ -22,7 +23,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from huggingface_hub import HfApi as RealHfApi
 from huggingface_hub import constants as hf_constants
+from huggingface_hub.errors import LocalTokenNotFoundError
 
 from core import hub
 
@@ -401,10 +404,18 @@ def lab_checkout(tmp_path, monkeypatch) -> Path:
     return root
 
 
+def _as_the_real_api_takes_them(method: str, *args, **kwargs) -> dict:
+    """The arguments of a call as the real HfApi method binds them (TypeError where it would refuse the call)."""
+    bound = inspect.signature(getattr(RealHfApi, method)).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound.arguments
+
+
 class FakeSpaceHub:
     """A stand-in for `huggingface_hub.HfApi` (as in the upload test) holding one Space's files in memory.
 
-    `api` is the class to put in HfApi's place; `files` is the Space after the commits it received.
+    `api` is the class to put in HfApi's place; `files` is the Space after the commits it received. Every call is
+    bound to the real HfApi method's signature, so a call the real API would refuse fails here too.
     """
 
     def __init__(self, tmp_path: Path, files: dict[str, bytes] | None = None, refuse: Exception | None = None):
@@ -415,31 +426,33 @@ class FakeSpaceHub:
         fake = self
 
         class Api:
-            def __init__(self, token=None):
-                fake.tokens.append(token)
+            def __init__(self, *args, **kwargs):
+                fake.tokens.append(_as_the_real_api_takes_them("__init__", self, *args, **kwargs)["token"])
 
-            def create_repo(self, repo_id, *, repo_type=None, space_sdk=None, private=None, exist_ok=False):
+            def create_repo(self, *args, **kwargs):
+                call = _as_the_real_api_takes_them("create_repo", self, *args, **kwargs)
                 if refuse is not None:
                     raise refuse
-                fake.created.append(dict(repo_id=repo_id, repo_type=repo_type, space_sdk=space_sdk, private=private,
-                                         exist_ok=exist_ok))
-                return f"https://huggingface.co/spaces/{repo_id}"
+                fake.created.append({k: call[k] for k in ("repo_id", "repo_type", "space_sdk", "private", "exist_ok")})
+                return f"https://huggingface.co/spaces/{call['repo_id']}"
 
-            def list_repo_files(self, repo_id, *, repo_type=None):
-                assert repo_type == "space"
+            def list_repo_files(self, *args, **kwargs):
+                assert _as_the_real_api_takes_them("list_repo_files", self, *args, **kwargs)["repo_type"] == "space"
                 return sorted(fake.files)
 
-            def hf_hub_download(self, repo_id, filename, *, repo_type=None):
-                assert repo_type == "space"
-                path = tmp_path / "downloaded" / filename
-                _write(path, fake.files[filename])
+            def hf_hub_download(self, *args, **kwargs):
+                call = _as_the_real_api_takes_them("hf_hub_download", self, *args, **kwargs)
+                assert call["repo_type"] == "space"
+                path = tmp_path / "downloaded" / call["filename"]
+                _write(path, fake.files[call["filename"]])
                 return str(path)
 
-            def create_commit(self, repo_id, operations, *, commit_message, repo_type=None, commit_description=None):
+            def create_commit(self, *args, **kwargs):
                 from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
+                call = _as_the_real_api_takes_them("create_commit", self, *args, **kwargs)
                 added, deleted = [], []
-                for operation in operations:
+                for operation in call["operations"]:
                     if isinstance(operation, CommitOperationAdd):
                         with operation.as_file() as f:
                             fake.files[operation.path_in_repo] = f.read()
@@ -447,8 +460,8 @@ class FakeSpaceHub:
                     elif isinstance(operation, CommitOperationDelete):
                         del fake.files[operation.path_in_repo]
                         deleted.append(operation.path_in_repo)
-                fake.commits.append(dict(repo_id=repo_id, repo_type=repo_type, message=commit_message,
-                                         added=added, deleted=deleted))
+                fake.commits.append(dict(repo_id=call["repo_id"], repo_type=call["repo_type"],
+                                         message=call["commit_message"], added=added, deleted=deleted))
                 return type("CommitInfo", (), {"oid": "e" * 40})()
 
         self.api = Api
@@ -562,14 +575,23 @@ def test_a_bad_space_id_is_a_clear_message(bad_id, lab_checkout, hub_online, mon
     assert f"{bad_id!r} is not a Space id" in capsys.readouterr().err
 
 
-def test_the_hub_refusing_says_to_check_the_token(lab_checkout, hub_online, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        LocalTokenNotFoundError("Token is required (`token=True`), but no token found."),
+        ConnectionRefusedError(111, "Connection refused"),
+    ],
+)
+def test_the_hub_refusing_says_to_check_the_token(refusal, lab_checkout, hub_online, monkeypatch, tmp_path, capsys):
     import huggingface_hub
 
-    fake = FakeSpaceHub(tmp_path, refuse=RuntimeError("401 Client Error: Unauthorized"))
+    fake = FakeSpaceHub(tmp_path, refuse=refusal)
     monkeypatch.setattr(huggingface_hub, "HfApi", fake.api)
-    with pytest.raises(hub.DeployError, match=r"401 .*write access to someone .*hf auth login"):
+    with pytest.raises(hub.DeployError, match=r"refused .*write access to someone .*hf auth login"):
         hub.deploy_space(SPACE, out=io.StringIO())
     assert fake.commits == []
+    assert hub.main(["deploy-space", SPACE]) == 1
+    assert str(refusal) in capsys.readouterr().err
 
 
 def test_weights_that_do_not_match_their_card_are_not_deployed(lab_checkout, hub_online, monkeypatch, tmp_path):
