@@ -16,26 +16,36 @@ file, which source and what to do. Only safetensors files are ever loaded (never
 
 Nothing here runs at import time: the app starts without touching the disk or the network.
 
-CLI: ``python -m core.hub list`` | ``python -m core.hub verify`` | ``python -m core.hub upload REPO_ID``.
+Deploying the whole lab as a Hugging Face Space is also Hub access, so it lives here too: `space_files` decides
+which files make the Space, `deploy_space` commits them with huggingface_hub's API, which stores the weights and
+pictures in the Hub's large-file storage (Xet/LFS) as the Hub requires of binary files.
+
+CLI: ``python -m core.hub list`` | ``python -m core.hub verify`` | ``python -m core.hub upload REPO_ID`` |
+``python -m core.hub deploy-space OWNER/NAME [--dry-run] [--private] [--token T]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import fnmatch
 import hashlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TextIO
 
 import torch
 
-WEIGHTS_DIR: Path = Path(__file__).resolve().parents[1] / "weights"
+REPO_ROOT: Path = Path(__file__).resolve().parents[1]
+"""The lab's checkout: the folder holding app.py, core/, demos/ and weights/."""
+
+WEIGHTS_DIR: Path = REPO_ROOT / "weights"
 """Embedded weights and model cards (``<name>.json`` + ``<name>.safetensors``)."""
 
 MAX_WEIGHTS_BYTES = 10 * 2**20
@@ -55,6 +65,10 @@ SAFETENSORS_SUFFIX = ".safetensors"
 
 class WeightsError(RuntimeError):
     """Weights cannot be found, verified or written; the message says what to do."""
+
+
+class DeployError(RuntimeError):
+    """The lab cannot be deployed to a Space; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -375,6 +389,257 @@ def upload_weights(repo_id: str, token: str | None = None, *, names: Sequence[st
     return commit
 
 
+# --- deploying the lab as a Space -------------------------------------------------------------------------
+
+SPACE_INCLUDE: tuple[str, ...] = (
+    "app.py",
+    "requirements.txt",
+    "README.md",
+    "core/*",
+    "demos/*",
+    "weights/*",
+    "docs/screenshots/*",
+)
+"""What a Space needs, as `fnmatch` patterns on paths relative to the checkout (``*`` also crosses ``/``): the app,
+its packages, the embedded weights with their cards, and README.md, whose front matter configures the Space (its
+screenshots come along so that the Space's README shows them). Everything else stays home: tests/, .ci/,
+benchmarks/, pytest.ini, .gitignore."""
+
+SPACE_EXCLUDE: tuple[str, ...] = ("*/__pycache__/*", "*.pyc", "*.log", ".*", "*/.*")
+"""Never deployed, even inside an included folder: bytecode, logs, hidden files (``.git``, editors' files, the
+half-written ``.<name>.tmp`` files of `save_weights`)."""
+
+LARGE_FILE_PATTERNS: tuple[str, ...] = ("*.safetensors", "*.png", "*.jpg", "*.webp")
+"""Binary files the Hub must keep in its large-file storage; `deploy_space` adds them to the Space's .gitattributes
+so that a later `git push` to the Space stores them there too (with git-lfs installed)."""
+
+LFS_ATTRIBUTES = "filter=lfs diff=lfs merge=lfs -text"
+"""The attributes the Hub (and `git lfs track`) writes for a large-file pattern."""
+
+
+@dataclass(frozen=True)
+class SpaceFile:
+    """One file of the deployed Space."""
+
+    path: str  # relative to the checkout, with "/" separators; also its path in the Space
+    size: int  # bytes
+
+    @property
+    def large(self) -> bool:
+        """Whether the Hub keeps it in large-file storage (Xet/LFS) rather than as a plain git file."""
+        return any(fnmatch.fnmatchcase(self.path, p) for p in LARGE_FILE_PATTERNS)
+
+
+def space_files(root: str | os.PathLike | None = None) -> list[SpaceFile]:
+    """The files that make the lab's Space, sorted by path.
+
+    In a git checkout the candidates are the files git knows: tracked ones plus untracked ones that .gitignore does
+    not ignore (``git ls-files --cached --others --exclude-standard``), so weights just trained are deployed before
+    they are committed. Elsewhere (an unpacked archive) they are every file under `root`. Either way only the
+    candidates matching `SPACE_INCLUDE` and none of `SPACE_EXCLUDE` are kept.
+
+    Args:
+        root: the checkout (default: `REPO_ROOT`).
+    """
+    root = Path(root) if root is not None else REPO_ROOT
+    candidates = _git_files(root)
+    if candidates is None:
+        candidates = [
+            Path(folder, name).relative_to(root).as_posix()
+            for folder, subfolders, names in os.walk(root)
+            for name in names
+            if ".git" not in Path(folder).relative_to(root).parts
+        ]
+    chosen = []
+    for path in sorted(set(candidates)):
+        full = root / path
+        if not full.is_file():  # deleted but still in git's index, or a submodule
+            continue
+        if any(fnmatch.fnmatchcase(path, p) for p in SPACE_INCLUDE) and not any(
+            fnmatch.fnmatchcase(path, p) for p in SPACE_EXCLUDE
+        ):
+            chosen.append(SpaceFile(path, full.stat().st_size))
+    return chosen
+
+
+def _git_files(root: Path) -> list[str] | None:
+    """``git ls-files`` of `root` when it is the top of a git work tree, else None."""
+    try:
+        top = subprocess.run(
+            ["git", "-C", os.fspath(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        if Path(top).resolve() != root.resolve():
+            return None  # root is a plain folder inside some other repository
+        listing = subprocess.run(
+            ["git", "-C", os.fspath(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):  # no git, or not a checkout
+        return None
+    return [p for p in listing.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def space_url(repo_id: str) -> str:
+    """The Space's page on the Hub, e.g. ``https://huggingface.co/spaces/OWNER/NAME``."""
+    from huggingface_hub import constants
+
+    return f"{constants.ENDPOINT.rstrip('/')}/spaces/{repo_id}"
+
+
+def space_gitattributes(existing: str = "") -> str:
+    """The Space's .gitattributes: `existing` (the one the Hub wrote) plus a large-file line for every pattern of
+    `LARGE_FILE_PATTERNS` it does not yet list."""
+    listed = {line.split()[0] for line in existing.splitlines() if line.strip() and not line.startswith("#")}
+    missing = [f"{p} {LFS_ATTRIBUTES}" for p in LARGE_FILE_PATTERNS if p not in listed]
+    if not missing:
+        return existing
+    head = existing if not existing or existing.endswith("\n") else existing + "\n"
+    return head + "\n".join(missing) + "\n"
+
+
+def _check_space_id(repo_id: str) -> None:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    owner, _, name = repo_id.partition("/")
+    problem = None if owner and name else "it is not OWNER/NAME"
+    if problem is None:
+        try:
+            validate_repo_id(repo_id)
+        except HFValidationError as error:
+            problem = str(error)
+    if problem:
+        raise DeployError(
+            f"{repo_id!r} is not a Space id ({problem}): give OWNER/NAME, your Hub user or organisation and a name "
+            f"of letters, digits, '-', '_' or '.', e.g. `python -m core.hub deploy-space my-name/cv-lab`."
+        )
+
+
+def _check_space_files(root: Path, files: Sequence[SpaceFile]) -> None:
+    """The Space would not start (or would show wrong weights) without these: refuse before touching the Hub."""
+    paths = {f.path for f in files}
+    lacking = [p for p in ("app.py", "requirements.txt", "README.md") if p not in paths]
+    if lacking:
+        raise DeployError(f"{root} lacks {lacking}: run deploy-space from the lab's checkout.")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    if not readme.startswith("---") or "sdk: gradio" not in readme.split("---")[1]:
+        raise DeployError("README.md must start with the Space's front matter (---, sdk: gradio, ..., ---).")
+    for file in files:
+        if file.path.startswith("weights/") and file.path.endswith(SAFETENSORS_SUFFIX):
+            card = root / (file.path[: -len(SAFETENSORS_SUFFIX)] + ".json")
+            expected = json.loads(card.read_text()).get("sha256") if card.is_file() else None
+            if expected != sha256_file(root / file.path):
+                raise DeployError(
+                    f"{file.path} does not match its model card {card.name} (or has none): the Space would refuse "
+                    f"to load it. Check with `python -m core.hub verify`, retrain or restore it, then deploy."
+                )
+
+
+def deploy_space(
+    repo_id: str,
+    *,
+    token: str | None = None,
+    private: bool = False,
+    dry_run: bool = False,
+    root: str | os.PathLike | None = None,
+    out: TextIO | None = None,
+) -> str:
+    """Deploy the lab as the Gradio Space `repo_id` (``OWNER/NAME``) in one commit; returns the Space's URL.
+
+    Creates the Space if it does not exist (Gradio SDK, free CPU hardware; `private` only matters then), then
+    commits every file of `space_files` with `HfApi.create_commit`, which puts the binaries in the Hub's large-file
+    storage, together with a .gitattributes that lists them as large files (`space_gitattributes`). Files the Space
+    holds under the lab's own folders (`SPACE_INCLUDE`) that the checkout no longer has are deleted in the same
+    commit; anything else in the Space is left alone. The checkout is not changed.
+
+    Args:
+        repo_id: ``OWNER/NAME``, the Hub user or organisation and the Space's name.
+        token: a write token (default: ``HF_TOKEN`` or the one saved by ``hf auth login``).
+        private: create a new Space as private.
+        dry_run: only print the files and sizes that would go up; no network.
+        root: the checkout to deploy (default: `REPO_ROOT`).
+        out: where the file list and progress are printed (default: sys.stdout).
+
+    Raises:
+        DeployError: a bad id, a missing or mismatched file, ``HF_HUB_OFFLINE=1`` (except with `dry_run`), or the
+            Hub refused (no token, no write access, network).
+    """
+    out = out if out is not None else sys.stdout
+    root = Path(root) if root is not None else REPO_ROOT
+    _check_space_id(repo_id)
+    if not dry_run and hub_offline():
+        raise DeployError(
+            "HF_HUB_OFFLINE=1 forbids the network, and deploying needs the Hub: unset it "
+            f"(`HF_HUB_OFFLINE=0 python -m core.hub deploy-space {repo_id}`), or add --dry-run to see the file list."
+        )
+    files = space_files(root)
+    _check_space_files(root, files)
+    url = space_url(repo_id)
+    for file in files:
+        storage = "large file (Xet/LFS)" if file.large else "git"
+        print(f"{file.path:44s} {_human_size(file.size):>10s}  {storage}", file=out)
+    total = sum(f.size for f in files)
+    large = sum(f.size for f in files if f.large)
+    print(f"{len(files)} files, {_human_size(total)} ({_human_size(large)} as large files) -> {url}", file=out)
+    if dry_run:
+        print("dry run: nothing was sent.", file=out)
+        return url
+
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+        present = api.list_repo_files(repo_id, repo_type="space")
+        existing = ""
+        if ".gitattributes" in present:
+            existing = Path(api.hf_hub_download(repo_id, ".gitattributes", repo_type="space")).read_text()
+        paths = {f.path for f in files}
+        operations: list[Any] = [CommitOperationAdd(f.path, os.fspath(root / f.path)) for f in files]
+        operations.append(CommitOperationAdd(".gitattributes", space_gitattributes(existing).encode()))
+        operations += [
+            CommitOperationDelete(p)
+            for p in present
+            if p not in paths and any(fnmatch.fnmatchcase(p, g) for g in SPACE_INCLUDE)
+        ]
+        info = api.create_commit(
+            repo_id,
+            operations,
+            repo_type="space",
+            commit_message=f"Deploy the computer-vision lab ({len(files)} files)",
+            commit_description=_git_head_line(root),
+        )
+    except (TypeError, AttributeError, NameError, LookupError):
+        raise  # a bug in this function, not the Hub's answer
+    except Exception as error:  # auth, permissions, network (httpx or requests): one message that says what to check
+        raise DeployError(
+            f"The Hub refused the deploy to {url} ({type(error).__name__}: {error}). Check the network and the "
+            f"token: it must have write access to {repo_id.split('/')[0]} (`hf auth login`, HF_TOKEN or --token)."
+        ) from error
+    print(f"committed {getattr(info, 'oid', '?')}; the Space builds, then starts: {url}", file=out)
+    return url
+
+
+def _human_size(size: int) -> str:
+    """``"812 B"``, ``"12.3 KiB"``, ``"4.41 MiB"``."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 2**20:
+        return f"{size / 1024:.1f} KiB"
+    return f"{size / 2**20:.2f} MiB"
+
+
+def _git_head_line(root: Path) -> str:
+    """``From git commit <sha>.`` when `root` is a git checkout, else ""."""
+    try:
+        sha = subprocess.run(
+            ["git", "-C", os.fspath(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return f"From git commit {sha}."
+
+
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
@@ -422,7 +687,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     upload.add_argument("repo_id")
     upload.add_argument("--token", default=None, help="write token (default: HF_TOKEN or `hf auth login`)")
     upload.add_argument("--names", nargs="*", default=None, help="only these weights (default: all cards)")
+    deploy = commands.add_parser(
+        "deploy-space", help="create or update the Hugging Face Space OWNER/NAME with the lab (one commit)"
+    )
+    deploy.add_argument("repo_id", metavar="OWNER/NAME")
+    deploy.add_argument("--token", default=None, help="write token (default: HF_TOKEN or `hf auth login`)")
+    deploy.add_argument("--private", action="store_true", help="make a new Space private")
+    deploy.add_argument("--dry-run", action="store_true", help="list the files and sizes only; no network")
     args = parser.parse_args(argv)
+
+    if args.command == "deploy-space":
+        try:
+            deploy_space(args.repo_id, token=args.token, private=args.private, dry_run=args.dry_run)
+        except DeployError as error:
+            print(f"deploy-space: {error}", file=sys.stderr)
+            return 1
+        return 0
 
     if args.command == "upload":
         commit = upload_weights(args.repo_id, token=args.token, names=args.names)
