@@ -21,7 +21,9 @@ import gradio as gr
 import torch
 
 from demos import TAB_MODULES
+from demos import router
 from demos.common import atomic_image_cache, guard_numeric_inputs
+from demos.view import script as view_script
 
 CSS = """
 .gradio-container {max-width: 1366px !important}
@@ -75,27 +77,33 @@ def tab_modules() -> list[str]:
 
 
 def tab_id(module_name: str) -> str:
-    """The id of a module's tab: `demos.nms` -> `"nms"` (use with `gr.Tabs(selected=...)`)."""
+    """The id of a module's tab: `demos.nms` -> `"nms"` (its `View.TAB` and the links' ``tab=``)."""
     return module_name.split(".")[-1]
 
 
 def build_app() -> gr.Blocks:
-    """One `gr.Blocks` with a tab per module listed in `demos.TAB_MODULES`."""
+    """One `gr.Blocks` with a tab per module listed in `demos.TAB_MODULES`, wired by `demos.router`."""
     atomic_image_cache()
     with gr.Blocks(title="Computer-vision lab", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# Computer-vision lab\nInteractive companion to *Dive into Deep Learning*'s computer-vision and GAN "
             "chapters: every picture is computed live, every number is returned by a named API endpoint."
         )
+        notice = gr.Markdown(visible=False, elem_id="lab-notice")
+        built: dict[str, tuple[gr.Tab, router.TabUI]] = {}
         with gr.Tabs() as tabs:
             for module_name in tab_modules():
                 module = importlib.import_module(module_name)
-                with gr.Tab(module.TITLE, id=tab_id(module_name)):
+                with gr.Tab(module.TITLE, id=tab_id(module_name)) as tab:
+                    router.link_bar(tab_id(module_name))
                     # A tab that sends data to another one (detection -> NMS) takes the `gr.Tabs` to switch to it.
                     if "tabs" in inspect.signature(module.build).parameters:
-                        module.build(tabs=tabs)
+                        ui = module.build(tabs=tabs)
                     else:
-                        module.build()
+                        ui = module.build()
+                if isinstance(ui, router.TabUI):
+                    built[tab_id(module_name)] = (tab, ui)
+        router.connect(demo, tabs, notice, built)
     guard_numeric_inputs(demo)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
@@ -108,7 +116,7 @@ def launch_options() -> dict:
     max_threads: see `MAX_THREADS`.
     """
     return dict(max_file_size=MAX_FILE_SIZE, max_threads=MAX_THREADS, css=CSS, theme=gr.themes.Soft(),
-                show_error=False)
+                show_error=False, head=view_script([tab_id(m) for m in tab_modules()], os.environ.get("SPACE_ID")))
 
 
 def launch_in_background(port: int | None = None) -> tuple[gr.Blocks, str]:
