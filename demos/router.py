@@ -115,7 +115,8 @@ def connect(demo: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, built: Mapping[
     every_output = list(chain.from_iterable(ui.outputs for ui in uis.values()))
 
     def restore(request: gr.Request) -> list[Any]:
-        destination = route(dict(request.query_params) if request is not None else {}, views)
+        query = dict(request.query_params) if request is not None else {}
+        destination = route(query, views)
         notices = list(destination.notices)
         ui = uis[destination.tab]
         try:
@@ -125,7 +126,8 @@ def connect(demo: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, built: Mapping[
             destination = Route(destination.tab, ui.view(), None)
             shown = ui.show(destination.view)
         updates = Updates()
-        updates.set(tabs, gr.Tabs(selected=destination.tab))
+        if query.get("tab") is not None:  # a bare address already shows the first tab: a click made meanwhile stays
+            updates.set(tabs, gr.Tabs(selected=destination.tab))
         updates.set(notice, gr.Markdown("\n\n".join(f"⚠️ {text}" for text in notices), visible=bool(notices)))
         updates.set(rendered, frozenset({destination.tab}))
         updates.set_all(ui.controls, destination.view.values())
