@@ -28,6 +28,14 @@ from demos.view import script as view_script
 CSS = """
 .gradio-container {max-width: 1366px !important}
 .formula {font-size: 1.05em}
+/* projector mode (?projector=1): larger type and pictures for a room, the controls' fine print folded away */
+body.lab-projector .gradio-container {font-size: 20px !important}
+body.lab-projector .gradio-container .prose, body.lab-projector .gradio-container .prose p,
+body.lab-projector .gradio-container .prose li {font-size: 20px !important; line-height: 1.5 !important}
+body.lab-projector .gradio-container label span, body.lab-projector .gradio-container button {font-size: 18px !important}
+body.lab-projector .gradio-container .prose h3 {font-size: 28px !important}
+body.lab-projector .lab-link-bar {display: none !important}
+.lab-link-status, .lab-link-note {font-size: 0.9em; margin-left: 0.75em}
 /* all ten tabs fit one row at 1366 px: no "More tabs" menu on a projector */
 .tab-container button[role="tab"] {padding: 0 8px !important; font-size: 14px !important; min-width: 0 !important;
   flex: none !important; width: auto !important}
@@ -85,10 +93,13 @@ def build_app() -> gr.Blocks:
     """One `gr.Blocks` with a tab per module listed in `demos.TAB_MODULES`, wired by `demos.router`."""
     atomic_image_cache()
     with gr.Blocks(title="Computer-vision lab", delete_cache=(3600, 3600)) as demo:
-        gr.Markdown(
-            "# Computer-vision lab\nInteractive companion to *Dive into Deep Learning*'s computer-vision and GAN "
-            "chapters: every picture is computed live, every number is returned by a named API endpoint."
-        )
+        with gr.Row(elem_classes=["lab-title"]):
+            gr.Markdown(
+                "# Computer-vision lab\nInteractive companion to *Dive into Deep Learning*'s computer-vision and GAN "
+                "chapters: every picture is computed live, every number is returned by a named API endpoint."
+            )
+            projector = gr.Checkbox(False, label="Projector mode (large type for a room)", scale=0, min_width=200,
+                                    elem_id="lab-projector")
         notice = gr.Markdown(visible=False, elem_id="lab-notice")
         built: dict[str, tuple[gr.Tab, router.TabUI]] = {}
         with gr.Tabs() as tabs:
@@ -103,7 +114,7 @@ def build_app() -> gr.Blocks:
                         ui = module.build()
                 if isinstance(ui, router.TabUI):
                     built[tab_id(module_name)] = (tab, ui)
-        router.connect(demo, tabs, notice, built)
+        router.connect(demo, tabs, notice, built, projector)
     guard_numeric_inputs(demo)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import gradio as gr
 
-from demos.view import View, ViewValueError, copy_js, part_js, show_tab_js, sync_js
+from demos.view import PROJECTOR_JS, View, ViewValueError, copy_js, part_js, show_tab_js, sync_js
 
 Outputs = Sequence[Any]
 
@@ -105,16 +105,19 @@ def link_bar(tab: str) -> None:
     button.click(None, js=copy_js(tab))
 
 
-def connect(demo: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, built: Mapping[str, tuple[gr.Tab, TabUI]]) -> None:
-    """Wire the page load, the lazy first pictures, the address bar and the hand-offs of every built tab."""
+def connect(demo: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, built: Mapping[str, tuple[gr.Tab, TabUI]],
+            projector: gr.Checkbox) -> None:
+    """Wire the page load, the lazy first pictures, the address bar and the hand-offs of every built tab, and the
+    projector toggle (``?projector=1``)."""
     views = {tab_id: ui.view for tab_id, (_, ui) in built.items()}
     uis = {tab_id: ui for tab_id, (_, ui) in built.items()}
     rendered = gr.State(frozenset())
+    shown_tab = gr.Textbox(visible=False)  # the tab the link opened, for the address bar (see `show_tab_js`)
     parts = [ui.parts for ui in uis.values() if ui.parts is not None]
     every_control = list(chain.from_iterable(ui.controls for ui in uis.values()))
     every_output = list(chain.from_iterable(ui.outputs for ui in uis.values()))
 
-    def restore(request: gr.Request) -> list[Any]:
+    def restore(done: frozenset, request: gr.Request) -> list[Any]:
         query = dict(request.query_params) if request is not None else {}
         destination = route(query, views)
         notices = list(destination.notices)
@@ -129,16 +132,21 @@ def connect(demo: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, built: Mapping[
         if query.get("tab") is not None:  # a bare address already shows the first tab: a click made meanwhile stays
             updates.set(tabs, gr.Tabs(selected=destination.tab))
         updates.set(notice, gr.Markdown("\n\n".join(f"⚠️ {text}" for text in notices), visible=bool(notices)))
-        updates.set(rendered, frozenset({destination.tab}))
+        updates.set(rendered, done | {destination.tab})
+        updates.set(shown_tab, destination.tab)
+        if query.get("projector", "").lower() in {"1", "true", "yes", "on"}:
+            updates.set(projector, True)
         updates.set_all(ui.controls, destination.view.values())
         updates.set_all(ui.outputs, shown)
         if ui.parts is not None:
             updates.set(ui.parts, gr.Tabs(selected=destination.part or ui.view.PARTS[0]))
         return updates.values(restore_outputs)
 
-    restore_outputs = unique([tabs, notice, rendered, *every_control, *every_output, *parts])
-    demo.load(restore, inputs=None, outputs=restore_outputs, api_visibility="private", show_progress="minimal")
+    restore_outputs = unique([tabs, notice, rendered, shown_tab, projector, *every_control, *every_output, *parts])
+    demo.load(restore, inputs=rendered, outputs=restore_outputs, api_visibility="private",
+              show_progress="minimal").then(None, inputs=shown_tab, js="(tab) => { window.labView && window.labView.ready(tab); }")
 
+    projector.change(None, inputs=projector, js=PROJECTOR_JS)
     for tab_id, (tab_block, ui) in built.items():
         _connect_tab(tab_id, tab_block, ui, rendered)
     for ui in uis.values():
@@ -150,17 +158,21 @@ def _connect_tab(tab_id: str, tab_block: gr.Tab, ui: TabUI, rendered: gr.State) 
     outputs = unique([rendered, *ui.outputs])
 
     def first_pictures(done: frozenset, *values: Any) -> list[Any]:
-        """A tab's pictures when it is opened for the first time in this page (later: unchanged)."""
-        if tab_id in done:
+        """A tab's pictures when it is opened for the first time in this page (later: unchanged).
+
+        Gradio also reports the first tab as selected when the page mounts, before the page load (`restore`) has
+        drawn anything: that is not a student's click, and the page load draws the tab the address names.
+        """
+        if tab_id in done or not done:
             return [gr.skip()] * len(outputs)
         updates = Updates()
         updates.set(rendered, done | {tab_id})
         updates.set_all(ui.outputs, ui.show(ui.current_view(*values)))
         return updates.values(outputs)
 
+    tab_block.select(None, js=show_tab_js(tab_id))  # first: the address bar names the tab before the request leaves
     tab_block.select(first_pictures, inputs=[rendered, *ui.controls], outputs=outputs,
                      api_visibility="private", show_progress="minimal")
-    tab_block.select(None, js=show_tab_js(tab_id))
     inputs = [*ui.controls, *([ui.upload] if ui.upload is not None else [])]
     triggers = [control.change for control in inputs]
     gr.on(triggers, None, inputs=inputs, js=sync_js(ui.view, 0 if ui.upload is not None else None))

@@ -289,6 +289,10 @@ def part_js(view: type[View], part: str) -> str:
     return f"() => {{ window.labView && window.labView.setPart({json.dumps(view.TAB)}, {json.dumps(shown)}); }}"
 
 
+PROJECTOR_JS = "(on) => { window.labView && window.labView.projector(on); }"
+"""The `js=` of the projector toggle's change event: large type for a room (``?projector=1``)."""
+
+
 def copy_js(tab: str) -> str:
     """The `js=` of a tab's Copy-link button."""
     return f"() => {{ window.labView && window.labView.copy({json.dumps(tab)}); }}"
@@ -320,6 +324,7 @@ window.labView = (() => {
   const tabIds = __TAB_IDS__;
   const named = new URLSearchParams(location.search).get("tab");
   let current = tabIds.includes(named) ? named : tabIds[0];
+  let loaded = false;   // until the page load has restored the link's view, tab selections are Gradio's own
   const fmt = (kind, value, digits) => {
     if (kind === "bool") return value ? "1" : "0";
     if (kind === "float") {
@@ -371,10 +376,21 @@ window.labView = (() => {
         const upload = values[spec.fields.length + spec.upload];
         uploads[spec.tab] = upload !== null && upload !== undefined && upload !== "";
       }
-      if (current === spec.tab) write(spec.tab);
+      if (loaded && current === spec.tab) write(spec.tab);
     },
-    setPart(tab, part) { parts[tab] = part; if (current === tab) write(tab); },
-    show(tab) { write(tab); },
+    setPart(tab, part) { parts[tab] = part; if (loaded && current === tab) write(tab); },
+    projector(on) {
+      document.body.classList.toggle("lab-projector", Boolean(on));
+      const params = new URLSearchParams(location.search);
+      if (on) params.set("projector", "1"); else params.delete("projector");
+      const query = params.toString();
+      history.replaceState(history.state, "", query ? "?" + query : location.pathname);
+      if (window.parent !== window) {
+        window.parent.postMessage({queryString: query ? "?" + query : "", hash: location.hash}, "https://huggingface.co");
+      }
+    },
+    show(tab) { if (loaded) write(tab); },
+    ready(tab) { loaded = true; write(tab); document.body.dataset.labView = "ready"; },
     link,
     async copy(tab) {
       const url = link(tab);

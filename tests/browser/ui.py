@@ -23,6 +23,12 @@ def wait_until_idle(page: Page, timeout_ms: int = 60_000) -> None:
     )
 
 
+def wait_until_ready(page: Page, timeout_ms: int = 90_000) -> None:
+    """Wait until the page load has restored the address's view (demos.view marks the body) and nothing is pending."""
+    page.wait_for_function("() => document.body.dataset.labView === 'ready'", timeout=timeout_ms)
+    wait_until_idle(page, timeout_ms)
+
+
 def click_and_wait(page: Page, button_text: str, timeout_ms: int = 60_000) -> None:
     page.get_by_role("button", name=button_text).first.click()
     wait_until_idle(page, timeout_ms)
