@@ -65,9 +65,11 @@ body.{PROJECTOR_CLASS} #lecture-root {{
 body.{PROJECTOR_CLASS} #lecture-root .prose, body.{PROJECTOR_CLASS} #lecture-root .prose p,
 body.{PROJECTOR_CLASS} #lecture-root .prose li {{font-size: 22px !important; line-height: 1.45}}
 body.{PROJECTOR_CLASS} #lecture-root .prose h3 {{font-size: 34px !important}}
-body.{PROJECTOR_CLASS} #lecture-question, body.{PROJECTOR_CLASS} #lecture-question p {{
+body.{PROJECTOR_CLASS} #lecture-root #lecture-question, body.{PROJECTOR_CLASS} #lecture-root #lecture-question p {{
   font-size: 28px !important; font-weight: 600}}
-body.{PROJECTOR_CLASS} #lecture-reveal, body.{PROJECTOR_CLASS} #lecture-reveal p {{font-size: 26px !important}}
+body.{PROJECTOR_CLASS} #lecture-root #lecture-reveal, body.{PROJECTOR_CLASS} #lecture-root #lecture-reveal p,
+body.{PROJECTOR_CLASS} #lecture-root #lecture-reveal li {{font-size: 26px !important}}
+body.{PROJECTOR_CLASS} #lecture-nav button {{white-space: nowrap}}
 body.{PROJECTOR_CLASS} #lecture-root label, body.{PROJECTOR_CLASS} #lecture-root input,
 body.{PROJECTOR_CLASS} #lecture-root textarea, body.{PROJECTOR_CLASS} #lecture-root button {{font-size: 22px !important}}
 body.{PROJECTOR_CLASS} #lecture-root .lecture-figure svg {{max-height: 62vh}}

@@ -73,6 +73,11 @@ def _choice(prediction: object, options: tuple[str, ...]) -> str:
     return text
 
 
+def _difference(value: float) -> str:
+    """A difference to two significant digits (0.0075862 -> 0.0076), whole numbers exactly."""
+    return format_number(value if float(value).is_integer() else float(f"{value:.2g}"))
+
+
 def _percent(relative: float) -> str:
     return f"{relative:.1%}" if relative < 0.1 else f"{relative:.0%}"
 
@@ -102,7 +107,7 @@ def grade_question(question: Question, prediction: object) -> Grade:
     correct = abs(error) <= question.tolerance + 1e-9 * max(1.0, abs(answer))
     unit = f" {question.unit}" if question.unit else ""
     answer_text = format_number(answer) + unit
-    off = f"off by {format_number(abs(error))}{unit}" + (f", {_percent(relative)}" if relative is not None else "")
+    off = f"off by {_difference(abs(error))}{unit}" + (f", {_percent(relative)}" if relative is not None else "")
     if error == 0:
         message = f"Exactly right: {answer_text}."
     elif correct:
@@ -110,7 +115,7 @@ def grade_question(question: Question, prediction: object) -> Grade:
                    f"{answer_text} ({off}).")
     else:
         direction = "too high" if error > 0 else "too low"
-        message = (f"Not quite: {format_number(value)} is {format_number(abs(error))}{unit} {direction}"
+        message = (f"Not quite: {format_number(value)} is {_difference(abs(error))}{unit} {direction}"
                    + (f" ({_percent(relative)} off)" if relative is not None else "") + f"; the answer is {answer_text}.")
     return Grade(correct=correct, prediction=value, answer=answer, answer_text=answer_text, message=message,
                  error=error, relative_error=relative)

@@ -8,6 +8,7 @@ ones with ``numpy.random.default_rng(variant)``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote
@@ -33,6 +34,16 @@ def check_variant(variant: object) -> int:
     if not (number.is_integer() and 0 <= number <= MAX_VARIANT):
         raise ValueError(f"The variant must be a whole number between 0 and {MAX_VARIANT}, got {variant!r}.")
     return int(number)
+
+
+_MATH = re.compile(r"\$[^$]+\$")
+_THOUSANDS_IN_MATH = re.compile(r"(\d),(?=\d{3}(?!\d))")
+
+
+def math_thousands(text: str) -> str:
+    """Thousands separators inside $...$ written ``{,}``, which KaTeX sets without the space it puts after a
+    comma: ``$10,000$`` -> ``$10{,}000$``. Text outside formulas is unchanged."""
+    return _MATH.sub(lambda m: _THOUSANDS_IN_MATH.sub(r"\1{,}", m.group(0)), text)
 
 
 def _link_text(value: LinkValue) -> str:
@@ -78,6 +89,10 @@ class Question:
     figure: Figure | None = None
     reveal_figure: Figure | None = None
     params: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", math_thousands(self.text))
+        object.__setattr__(self, "explanation", math_thousands(self.explanation))
 
 
 @dataclass(frozen=True)

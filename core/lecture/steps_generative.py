@@ -305,10 +305,12 @@ def wgan_setup(variant: int) -> tuple[float, float]:
     if variant == 0:
         return 0.8, 0.3
     g = rng(variant, "wgan")
-    before = float(round(g.uniform(0.4, 2.0), 2))
-    after = float(round(before * g.uniform(0.1, 0.8), 2))
     sign = -1.0 if g.random() < 0.5 else 1.0
-    return sign * before, sign * max(after, 0.01)
+    while True:
+        before = float(round(g.uniform(0.4, 2.0), 2))
+        after = max(float(round(before * g.uniform(0.1, 0.8), 2)), 0.01)
+        if abs((before - after) - after) >= 0.05:  # else the fall would equal the new theta, shown in the figure
+            return sign * before, sign * after
 
 
 def _segments_figure(before: float, after: float):
