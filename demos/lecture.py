@@ -47,7 +47,7 @@ TAB_TITLES = {
 # --- styles -------------------------------------------------------------------------------------------------
 
 CSS = f"""
-#lecture-root .lecture-figure svg {{width: 100%; height: auto; max-height: 340px; display: block; margin: 0 auto}}
+#lecture-root .lecture-figure svg {{width: 100%; height: auto; max-height: 300px; display: block; margin: 0 auto}}
 #lecture-root .lecture-figure:empty {{display: none}}
 #lecture-question {{font-size: 1.1em}}
 #lecture-reveal:empty {{display: none}}
@@ -71,7 +71,8 @@ body.{PROJECTOR_CLASS} #lecture-root #lecture-reveal, body.{PROJECTOR_CLASS} #le
 body.{PROJECTOR_CLASS} #lecture-root #lecture-reveal li {{font-size: 26px !important}}
 body.{PROJECTOR_CLASS} #lecture-nav button {{white-space: nowrap}}
 body.{PROJECTOR_CLASS} #lecture-root label, body.{PROJECTOR_CLASS} #lecture-root input,
-body.{PROJECTOR_CLASS} #lecture-root textarea, body.{PROJECTOR_CLASS} #lecture-root button {{font-size: 22px !important}}
+body.{PROJECTOR_CLASS} #lecture-root textarea,
+body.{PROJECTOR_CLASS} #lecture-root button {{font-size: 22px !important}}
 body.{PROJECTOR_CLASS} #lecture-root .lecture-figure svg {{max-height: 62vh}}
 body.{PROJECTOR_CLASS} #lecture-root .katex {{font-size: 1.15em}}
 """
@@ -362,8 +363,8 @@ def build() -> LectureUI:
         with gr.Row(equal_height=True):
             number = gr.Textbox(label="Your prediction (a number)", placeholder="e.g. 12 or 0.25", max_lines=1,
                                 visible=first["is_number"], elem_id="lecture-number", scale=3, min_width=200)
-            choice = gr.Radio(first["options"], value=None, label="Your prediction", visible=not first["is_number"], elem_id="lecture-choice",
-                              scale=3, min_width=200)
+            choice = gr.Radio(first["options"], value=None, label="Your prediction", visible=not first["is_number"],
+                              elem_id="lecture-choice", scale=3, min_width=200)
             show = gr.Button("Reveal", variant="primary", elem_id="lecture-reveal-button", scale=1, min_width=120)
         reveal_text = gr.Markdown("", latex_delimiters=LATEX, elem_id="lecture-reveal")
         reveal_figure = gr.HTML("", elem_id="lecture-reveal-figure")

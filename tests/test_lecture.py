@@ -256,7 +256,8 @@ def test_anchor_label_against_a_plain_greedy_loop(variant):
 
 
 def _offsets(anchor, box):
-    ax, ay, aw, ah = (anchor[0] + anchor[2]) / 2, (anchor[1] + anchor[3]) / 2, anchor[2] - anchor[0], anchor[3] - anchor[1]
+    ax, ay = (anchor[0] + anchor[2]) / 2, (anchor[1] + anchor[3]) / 2
+    aw, ah = anchor[2] - anchor[0], anchor[3] - anchor[1]
     bx, by, bw, bh = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[2] - box[0], box[3] - box[1]
     return [(bx - ax) / aw / 0.1, (by - ay) / ah / 0.1, math.log(bw / aw) / 0.2, math.log(bh / ah) / 0.2]
 

@@ -115,7 +115,8 @@ def grade_question(question: Question, prediction: object) -> Grade:
                    f"{answer_text} ({off}).")
     else:
         direction = "too high" if error > 0 else "too low"
-        message = (f"Not quite: {format_number(value)} is {_difference(abs(error))}{unit} {direction}"
-                   + (f" ({_percent(relative)} off)" if relative is not None else "") + f"; the answer is {answer_text}.")
+        share = f" ({_percent(relative)} off)" if relative is not None else ""
+        message = (f"Not quite: {format_number(value)} is {_difference(abs(error))}{unit} {direction}{share}; "
+                   f"the answer is {answer_text}.")
     return Grade(correct=correct, prediction=value, answer=answer, answer_text=answer_text, message=message,
                  error=error, relative_error=relative)

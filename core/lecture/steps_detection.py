@@ -207,9 +207,13 @@ def ask_box_center(variant: int) -> Question:
         tolerance=0.5,
         unit="px",
         explanation=(
-            f"{derivation}. The origin is the image's top-left corner and y grows downwards, so "
-            f"{'a larger y is lower in the picture' if coordinate != 'cx' else 'x grows to the right'}. "
-            f"In centre form the whole box is {fmt_box(center)}."
+            f"{derivation}. " + {
+                "cx": "The origin is the image's top-left corner and x grows to the right. ",
+                "cy": "The origin is the image's top-left corner and y grows downwards: the centre is "
+                      f"{fmt(answer)} pixels below the top edge. ",
+                "w": "Width and height are differences of corners: they do not depend on where the origin is. ",
+                "h": "Width and height are differences of corners: they do not depend on where the origin is. ",
+            }[coordinate] + f"In centre form the whole box is {fmt_box(center)}."
         ),
         link=links.boxes("book", box, label),
         figure=fit(shapes, f"A {width} by {height} image with the {label}'s box and its two corners labelled.",
@@ -691,14 +695,23 @@ def ask_nms(variant: int) -> Question:
     order = sorted(range(len(setup.scores)), key=lambda i: (-setup.scores[i], i))
     lines = ["By score: " + ", ".join(f"#{i} ({fmt(setup.scores[i])})" for i in order) + "."]
     removed_by: dict[int, int] = {}
+    quiet: list[str] = []
     for number, step in enumerate(steps, start=1):
         if step.suppressed:
-            gone = ", ".join(f"#{j} (IoU {v:.3f})" for j, v in zip(step.suppressed, step.ious))
-            lines.append(f"Step {number} keeps #{step.baseline} and removes {gone}, above ε = {fmt(setup.threshold)}.")
+            if len(step.suppressed) == 1:
+                listed = (f"#{step.suppressed[0]}, whose IoU with it is {step.ious[0]:.3f} > "
+                          f"{fmt(setup.threshold)}")
+            else:
+                gone = [f"#{j} (IoU {v:.3f})" for j, v in zip(step.suppressed, step.ious)]
+                listed = (", ".join(gone[:-1]) + " and " + gone[-1]
+                          + f", {'both' if len(gone) == 2 else 'all'} above ε = {fmt(setup.threshold)}")
+            lines.append(f"Step {number} keeps #{step.baseline} and removes {listed}.")
             removed_by.update({j: step.baseline for j in step.suppressed})
         else:
-            lines.append(f"Step {number} keeps #{step.baseline}; no remaining box overlaps it by more than "
-                         f"{fmt(setup.threshold)}.")
+            quiet.append(f"#{step.baseline}")
+    if quiet:
+        lines.append(f"{', '.join(quiet)} {'is' if len(quiet) == 1 else 'are'} kept without removing anything: no "
+                     f"box left overlaps {'it' if len(quiet) == 1 else 'them'} by more than ε.")
     survivors = ", ".join(f"#{i}" for i in kept)
     lines.append(f"**{len(kept)}** boxes survive: {survivors}; no two of them overlap by more than ε.")
     if variant == 0:
@@ -789,7 +802,7 @@ def ask_multiscale(variant: int) -> Question:
             f"Each map contributes rows · columns · $(n + m - 1)$ anchors: ${terms} = "
             f"{' + '.join(str(c) for c in counts)} = {answer}$. A coarse map spends few anchors on large objects, "
             "which need few positions: on a 2 × 2 image a 1 × 1 object can sit in 4 places, a 1 × 2 object in 2 "
-            "and a 2 × 2 object in only 1. Anchors at every pixel would have cost thousands."
+            "and a 2 × 2 object in only 1."
         ),
         link=links.multiscale(maps[0][0][0], maps[0][0][1], maps[0][1], ratios),
         figure=fit(shapes, "Three feature-map grids with a dot at the centre of each cell.", font),
@@ -992,13 +1005,16 @@ def ask_roi_pool(variant: int) -> Question:
     cols = [tuple(c) for c in pool["bins_x"].tolist()]
     cells = [feature[r][c] for r in range(*rows[i]) for c in range(*cols[j])]
     where = BIN_NAMES[(i, j)]
+    def span(first: int, end: int) -> str:
+        return str(first) if end - 1 == first else f"{first}–{end - 1}"
+
     shared = " (the rows do not split evenly, so the bins share a row)" if rows[0][1] > rows[1][0] else ""
     shared += " (the columns do not split evenly, so the bins share a column)" if cols[0][1] > cols[1][0] else ""
     roi_cells = {(r, c) for r in range(qy1, qy2 + 1) for c in range(qx1, qx2 + 1)}
     cell, font = 50.0, 20.0
     shapes = [*matrix(feature, 0, 0, cell, "feature map X", highlight=roi_cells),
               *matrix([["", ""], ["", ""]], 4 * cell + 60, cell, cell, "2 × 2 output", unknown=[(i, j)])]
-    book = " It matches the book's output `[[9, 11], [13, 15]]`." if variant == 0 else ""
+    book = ", as in the book" if variant == 0 else ""
     return Question(
         kind="number",
         text=(f"A 4 × 4 feature map (picture) covers a 40 × 40 image, so the spatial scale is 0.1. RoI pooling of "
@@ -1007,10 +1023,10 @@ def ask_roi_pool(variant: int) -> Question:
         tolerance=0.0,
         explanation=(
             f"Scaled by 0.1 and rounded, the RoI covers columns {qx1}–{qx2} and rows {qy1}–{qy2} of the map (both "
-            f"ends included). The bins take rows {rows[0][0]}–{rows[0][1] - 1} | {rows[1][0]}–{rows[1][1] - 1} and "
-            f"columns {cols[0][0]}–{cols[0][1] - 1} | {cols[1][0]}–{cols[1][1] - 1}{shared}. The {where} bin holds "
+            f"ends included). The bins take rows {span(*rows[0])} | {span(*rows[1])} and columns {span(*cols[0])} | "
+            f"{span(*cols[1])}{shared}. The {where} bin holds "
             f"{fmt_list(cells)}, and pooling keeps the maximum, {fmt(answer)}. The whole output is "
-            f"{fmt_matrix(values.tolist())}.{book}"
+            f"{fmt_matrix(values.tolist())}{book}."
         ),
         link=links.detection("faster_rcnn", "roi"),
         figure=fit(shapes, "A 4 by 4 feature map with the region of interest shaded, and the 2 by 2 output with the "

@@ -13,7 +13,7 @@ import torch
 
 from core.lecture import links
 from core.lecture._shared import D2L_GAN, fmt, fmt_matrix, rng, shuffled
-from core.lecture.figures import Line, Rect, Text, fit, matrix
+from core.lecture.figures import Line, Text, fit, matrix
 from core.lecture.model import Question, Step
 
 # --- 17. GAN ---------------------------------------------------------------------------------------------------
@@ -147,6 +147,7 @@ GAN_GRADIENT = Step(
 
 def ask_cgan(variant: int) -> Question:
     digit = 3 if variant == 0 else int(rng(variant, "cgan").integers(10))
+    article = "an" if digit == 8 else "a"
     options, answer = shuffled(variant, "cgan", "A one-hot label y is concatenated to its noise z", [
         "A separate generator is trained for each class",
         "The label replaces the noise vector z",
@@ -154,15 +155,15 @@ def ask_cgan(variant: int) -> Question:
     ])
     return Question(
         kind="choice",
-        text=f"A conditional GAN trained on handwritten digits is asked for a {digit}. How does its generator know "
-             "which digit to draw?",
+        text=f"A conditional GAN trained on handwritten digits is asked for {article} {digit}. How does its "
+             "generator know which digit to draw?",
         options=options,
         answer=answer,
         explanation=(
             f"The class enters as data: the generator's input is $[z; y]$, with $y$ the one-hot vector of {digit} "
             "(ten numbers, a single 1). The discriminator also receives $y$ with the image, and learns to reject an "
-            f"image that does not match its label, so $G$ must draw a {digit} to fool it. $z$ still chooses the "
-            "style: without it every request would give the same image. One network serves all ten classes."
+            f"image that does not match its label, so $G$ must draw {article} {digit} to fool it. $z$ still chooses "
+            "the style: without it every request would give the same image. One network serves all ten classes."
         ),
         link=links.generative("cgan", digit=digit),
         params={"digit": digit},
@@ -317,7 +318,8 @@ def _segments_figure(before: float, after: float):
     unit, font = 150.0, 16.0
     shapes = [Line(-0.1 * unit + min(0, before, after) * unit, unit, (max(0, before, after) + 0.1) * unit, unit,
                    "frame")]
-    for x, role, label in ((0.0, "a", "P0"), (before, "muted", f"θ = {fmt(before)}"), (after, "b", f"θ = {fmt(after)}")):
+    segments = ((0.0, "a", "P0"), (before, "muted", f"θ = {fmt(before)}"), (after, "b", f"θ = {fmt(after)}"))
+    for x, role, label in segments:
         shapes += [Line(x * unit, 0, x * unit, unit, role),
                    Text(x * unit, -0.5 * font if role != "muted" else unit + 1.3 * font, label, 0.9, "middle", role)]
     shapes.append(Text(min(0, before, after) * unit - 0.2 * unit, unit + 0.35 * font, "x", 0.9, "end"))
@@ -341,7 +343,8 @@ def ask_wgan_em(variant: int) -> Question:
             f"The cheapest plan moves every point straight sideways, a distance $|\\theta|$, so "
             f"$W(P_0, P_\\theta) = |\\theta|$: {fmt(abs(before))} before and {fmt(abs(after))} after, a fall of "
             f"{fmt(answer)}. The distance shrinks smoothly as the segments approach each other: its slope with "
-            "respect to $\\theta$ is ±1 everywhere, so it always tells the generator which way to move."
+            "respect to $\\theta$ is ±1 wherever $\\theta \\neq 0$, so it always tells the generator which way to "
+            "move."
         ),
         link=links.wgan_figure(after),
         figure=_segments_figure(before, after),

@@ -104,7 +104,6 @@ def _trans_conv_figure(setup: TransConvSetup, Y: list[list[float]] | None, descr
     out = (x_rows - 1) * setup.stride + k_rows
     shown = Y if Y is not None else [["" for _ in range(out)] for _ in range(out)]
     shapes = [*matrix(setup.X, 0, 0, cell, "input X"),
-              Text(left_k - 35, cell, "⊛", 1.4),
               *matrix(setup.K, left_k, 0, cell, "kernel K"),
               Text(left_y - 35, cell, "→", 1.4),
               *matrix(shown, left_y, 0, cell, f"output Y (stride {setup.stride})",
@@ -132,7 +131,8 @@ def ask_trans_conv(variant: int) -> Question:
         tolerance=0.0,
         explanation=(
             f"Input element $X_{{ij}}$ adds $X_{{ij}} K$ to the block whose top-left corner is "
-            f"$({setup.stride} i, {setup.stride} j)$. {len(terms)} of these blocks cover $Y_{{{r}{c}}}$: "
+            + ("$(i, j)$" if setup.stride == 1 else f"$({setup.stride} i, {setup.stride} j)$")
+            + f". {len(terms)} of these blocks cover $Y_{{{r}{c}}}$: "
             f"$Y_{{{r}{c}}} = {symbolic} = {numeric} = {fmt(answer)}$. "
             f"The whole output is ${fmt_matrix(Y.tolist())}${book}"
         ),
