@@ -54,6 +54,7 @@ CSS = f"""
 #lecture-reveal {{border-left: 5px solid #1565c0; padding-left: 12px}}
 #lecture-link a {{font-weight: 600; font-size: 1.05em}}
 #lecture-nav button {{min-width: 0}}
+#lecture-root .katex-display {{overflow-x: auto; overflow-y: hidden; padding: 2px 0}}
 body.{PROJECTOR_CLASS} #lecture-secondary, body.{PROJECTOR_CLASS} #lecture-help {{display: none !important}}
 body.{PROJECTOR_CLASS} #lecture-root {{
   --text-xxs: 16px; --text-xs: 18px; --text-sm: 20px; --text-md: 22px; --text-lg: 26px; --text-xl: 30px;

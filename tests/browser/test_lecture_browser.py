@@ -125,6 +125,11 @@ def test_projector_mode_enlarges_the_text_and_folds_the_settings(lecture_page: P
     assert font_px(page, "#lecture-choice label") >= 20
     expect(page.locator("#lecture-secondary")).to_be_hidden()
     expect(page).to_have_url(re.compile(r"projector=1"))
+    # the reveal is as readable as the question
+    page.locator("#lecture-choice").get_by_label("log D(G(z))", exact=True).check()
+    page.locator("#lecture-reveal-button").click()
+    expect(page.locator("#lecture-reveal")).to_contain_text("Answer: log D(G(z))", timeout=30_000)
+    assert font_px(page, "#lecture-reveal p") >= 24
     page.screenshot(path=SCREENSHOT.replace(".png", "_projector.png"))
 
     page.locator("#lecture-projector input").uncheck()
