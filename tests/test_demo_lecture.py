@@ -44,7 +44,7 @@ def test_lecture_endpoint_returns_the_step_as_json(lecture_client):
         else:
             assert result["answer"] == expected["answer"] in result["options"]
     result = lecture_client.predict(IOU_STEP, 0, api_name="/lecture")
-    assert result["answer"] == pytest.approx(0.172414) and result["link"].startswith("?tab=anchors&view=iou")
+    assert result["answer"] == pytest.approx(0.172414) and result["link"].startswith("?tab=anchors&part=iou")
 
 
 def test_lecture_endpoint_errors_are_clear(lecture_client):
@@ -93,7 +93,7 @@ def test_step_view_hides_the_answer_and_reveal_shows_it():
     assert "(40, 40, 240, 200)" in before and "<svg" in before
     text, figure, link = lecture.reveal(IOU_STEP, 0, "0.18", None)
     assert f"**Answer: {IOU_ANSWER}**" in text and data["explanation"] in text and "off by" in text
-    assert "✓ Right" in text and 'href="?tab=anchors&amp;view=iou' in link and 'target="_blank"' in link
+    assert "✓ Right" in text and 'href="?tab=anchors&amp;part=iou' in link and 'target="_blank"' in link
     wrong, _, _ = lecture.reveal(IOU_STEP, 0, "0.9", None)
     assert "✗ Not quite" in wrong and "too high" in wrong
 

@@ -134,8 +134,8 @@ def test_links_name_a_tab_and_render_a_query():
 
 
 def test_lab_link_query_encoding():
-    link = LabLink("transposed_conv", {"input": "0 1;2 3", "stride": 2, "iou": 0.1 + 0.2, "aware": True})
-    assert link.query() == "?tab=transposed_conv&input=0%201%3B2%203&stride=2&iou=0.3&aware=1"
+    link = LabLink("transposed_conv", {"X": "0 1\n2 3", "stride": 2, "iou": 0.1 + 0.2, "aware": True})
+    assert link.query() == "?tab=transposed_conv&X=0%201%0A2%203&stride=2&iou=0.3&aware=1"
 
 
 def test_lecture_step_is_plain_json_with_the_documented_keys():

@@ -58,7 +58,7 @@ def _link_text(value: LinkValue) -> str:
 class LabLink:
     """A tab of the lab in a given state: ``LabLink("nms", {"source": "book", "iou": 0.5}).query()`` is
     ``"?tab=nms&source=book&iou=0.5"``. Booleans are written 1/0, floats with 6 significant digits; values are
-    URL-encoded (spaces as %20, so ``"0 1;2 3"`` stays readable as ``0%201%3B2%203``)."""
+    URL-encoded (spaces as %20, line breaks as %0A: ``"0 1\n2 3"`` is ``0%201%0A2%203``)."""
 
     tab: str
     params: Mapping[str, LinkValue] = field(default_factory=dict)

@@ -193,7 +193,7 @@ def ask_trans_conv_size(variant: int) -> Question:
             + (f" and output padding adds {op} at the bottom" if op else "")
             + f": $({n} - 1) \\cdot {s} - 2 \\cdot {p} + {k} + {op} = {answer}$."
         ),
-        link=links.transposed_conv([[1.0] * n] * n, [[1.0] * k] * k, s, p, op),
+        link=links.transposed_conv([[1.0] * n] * n, [[1.0] * k] * k, s, p, op, part="overlap"),
         params=size,
     )
 
@@ -249,7 +249,7 @@ def ask_fcn(variant: int) -> Question:
             f"$s/2$ the output is exactly $s$ times the input: each of the {n} {words[1]} becomes {s}.{book} The "
             "kernel starts as bilinear interpolation and is then learned."
         ),
-        link=links.segmentation("upsampling"),
+        link=links.segmentation("upsampling", scale=s if s in (2, 4, 8) else None),
         params={"feature_hw": [fh, fw], "stride": s, "kernel": k, "padding": p, "dimension": words[1]},
     )
 

@@ -72,7 +72,7 @@ def test_predict_then_reveal_then_move(lecture_page: Page, lecture_url: str):
     content = page.content()
     assert IOU_ANSWER in content and phrase in content
     link = page.locator("#lecture-link a")
-    expect(link).to_have_attribute("href", re.compile(r"^\?tab=anchors&view=iou&box_a=40,40,240,200"))
+    expect(link).to_have_attribute("href", re.compile(r"^\?tab=anchors&part=iou&box_a=40,40,240,200"))
     page.screenshot(path=SCREENSHOT)
 
     # → moves on, the address bar follows, and the new step starts unrevealed
