@@ -16,6 +16,7 @@ import ctypes
 import importlib
 import inspect
 import socket
+from typing import Sequence
 
 import gradio as gr
 import torch
@@ -89,8 +90,9 @@ def tab_id(module_name: str) -> str:
     return module_name.split(".")[-1]
 
 
-def build_app() -> gr.Blocks:
-    """One `gr.Blocks` with a tab per module listed in `demos.TAB_MODULES`, wired by `demos.router`."""
+def build_app(modules: Sequence[str] | None = None) -> gr.Blocks:
+    """One `gr.Blocks` with a tab per module (default `tab_modules()`), wired by `demos.router`."""
+    modules = list(modules) if modules is not None else tab_modules()
     atomic_image_cache()
     with gr.Blocks(title="Computer-vision lab", delete_cache=(3600, 3600)) as demo:
         with gr.Row(elem_classes=["lab-title"]):
@@ -103,7 +105,7 @@ def build_app() -> gr.Blocks:
         notice = gr.Markdown(visible=False, elem_id="lab-notice")
         built: dict[str, tuple[gr.Tab, router.TabUI]] = {}
         with gr.Tabs() as tabs:
-            for module_name in tab_modules():
+            for module_name in modules:
                 module = importlib.import_module(module_name)
                 with gr.Tab(module.TITLE, id=tab_id(module_name)) as tab:
                     router.link_bar(tab_id(module_name))
@@ -120,18 +122,23 @@ def build_app() -> gr.Blocks:
     return demo
 
 
-def launch_options() -> dict:
-    """Settings shared by `main` and the in-process test server.
+def launch_options(modules: Sequence[str] | None = None) -> dict:
+    """Settings shared by `main` and the in-process test server, for the app of `modules` (default: all listed).
 
     show_error=False: only our own `gr.Error` messages reach the browser, never a traceback.
     max_threads: see `MAX_THREADS`.
+    css: the app's, then each tab module's own `CSS`.
+    head: the script that keeps the address bar in step with the view (`demos.view.script`).
     """
-    return dict(max_file_size=MAX_FILE_SIZE, max_threads=MAX_THREADS, css=CSS, theme=gr.themes.Soft(),
-                show_error=False, head=view_script([tab_id(m) for m in tab_modules()], os.environ.get("SPACE_ID")))
+    modules = list(modules) if modules is not None else tab_modules()
+    css = CSS + "".join(getattr(importlib.import_module(m), "CSS", "") for m in modules)
+    return dict(max_file_size=MAX_FILE_SIZE, max_threads=MAX_THREADS, css=css, theme=gr.themes.Soft(),
+                show_error=False, head=view_script([tab_id(m) for m in modules], os.environ.get("SPACE_ID")))
 
 
-def launch_in_background(port: int | None = None) -> tuple[gr.Blocks, str]:
-    """Build the app and serve it on 127.0.0.1 from this process without blocking: (app, URL ending in "/").
+def launch_in_background(port: int | None = None, modules: Sequence[str] | None = None) -> tuple[gr.Blocks, str]:
+    """Build the app (of `modules`, default all) and serve it on 127.0.0.1 from this process without blocking:
+    (app, URL ending in "/").
 
     For the tests, the screenshots and the benchmarks; `port` None takes a free one. Stop it with the returned
     Blocks' `close()`.
@@ -141,9 +148,9 @@ def launch_in_background(port: int | None = None) -> tuple[gr.Blocks, str]:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
     configure_torch()
-    demo = build_app()
+    demo = build_app(modules)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                            **launch_options())
+                            **launch_options(modules))
     return demo, url.rstrip("/") + "/"
 
 

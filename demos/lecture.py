@@ -5,11 +5,8 @@ prediction (a number or a choice) and presses Reveal. The answer, how far off th
 and the "Open in the lab" link are computed on the server at Reveal: before it, the answer is nowhere in the page
 (not in a hidden component, not in a `gr.State`, not in the page's config).
 
-For the app (see `LectureUI`, `LectureState` and `CSS`):
-- `build()` returns the step, variant and projector components, so that a URL-state mechanism can set them;
-  their change events redraw the step and toggle projector mode. `LectureState.from_query` reads
-  ``?tab=lecture&step=K&variant=V&projector=1``; `restore(request)` is a ready-made load handler.
-- `CSS` must be added to the app's CSS (projector mode, figures, the reveal).
+For the app: `build()` returns the tab's `TabUI` (its view is `LectureView`: ``?tab=lecture&step=K&variant=V``;
+projector mode, ``&projector=1``, is the lab's); `CSS` joins the app's CSS (projector mode, figures, the reveal).
 - Endpoints: ``/lecture(step, variant)`` (the teacher's API: it returns the answer) and
   ``/lecture_grade(step, variant, prediction)``.
 
@@ -20,9 +17,8 @@ the → and ← keys move to the next and previous step.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gradio as gr
 
@@ -30,7 +26,9 @@ from core.lecture import (
     MAX_VARIANT, STEPS, TOPICS, Figure, Line, Rect, Text, check_variant, get_step, grade, lecture_step, question,
 )
 from core.lecture.grading import grade_question
-from demos.common import LATEX, guard_numeric_inputs, to_jsonable, user_errors
+from demos.common import LATEX, to_jsonable, user_errors
+from demos.router import TabUI
+from demos.view import View, param
 
 TITLE = "Lecture"
 
@@ -135,70 +133,14 @@ def render_svg(figure: Figure | None) -> str:
 
 
 @dataclass(frozen=True)
-class LectureState:
-    """The lecture's view as a link: ``?tab=lecture&step=K&variant=V`` (``&projector=1`` in projector mode)."""
+class LectureView(View):
+    """The lecture's view as a link: ``?tab=lecture&step=K&variant=V`` (the lab adds ``&projector=1``)."""
 
-    step: int = 1
-    variant: int = 0
-    projector: bool = False
+    ALWAYS: ClassVar[tuple[str, ...]] = ("step", "variant")
 
-    def query(self) -> str:
-        text = f"?tab=lecture&step={self.step}&variant={self.variant}"
-        return text + ("&projector=1" if self.projector else "")
+    step: int = param(1, low=1, high=len(STEPS), label="step")
+    variant: int = param(0, low=0, high=MAX_VARIANT, label="variant")
 
-    @classmethod
-    def from_query(cls, params: Mapping[str, str]) -> tuple["LectureState", list[str]]:
-        """The state a query asks for, and a notice for each parameter that could not be used (its default is
-        kept): a bad link opens the lecture with a notice, never an error."""
-        notices: list[str] = []
-        step, variant, projector = cls.step, cls.variant, cls.projector
-        if "step" in params:
-            try:
-                step = STEPS.index(get_step(params["step"])) + 1
-            except ValueError as error:
-                notices.append(f"Link parameter step: {error}")
-        if "variant" in params:
-            try:
-                variant = check_variant(params["variant"])
-            except ValueError as error:
-                notices.append(f"Link parameter variant: {error}")
-        if "projector" in params:
-            value = str(params["projector"]).strip().lower()
-            if value in ("1", "true", "yes", "on"):
-                projector = True
-            elif value in ("0", "false", "no", "off", ""):
-                projector = False
-            else:
-                notices.append(f"Link parameter projector: use 1 or 0, got {params['projector']!r}.")
-        return cls(step, variant, projector), notices
-
-
-def restore(request: gr.Request) -> tuple[int, int, bool]:
-    """Load handler: the step, variant and projector values of the page's query (notices shown with gr.Info)."""
-    params = dict(request.query_params) if request is not None else {}
-    if params.get("tab", "lecture") != "lecture":
-        return LectureState.step, LectureState.variant, params.get("projector") == "1"
-    state, notices = LectureState.from_query(params)
-    for notice in notices:
-        gr.Warning(notice)
-    return state.step, state.variant, state.projector
-
-
-def apply_projector(on: bool) -> gr.Checkbox:
-    """The update that switches projector mode on or off (the checkbox's change event toggles the page's class)."""
-    return gr.Checkbox(value=bool(on))
-
-
-PROJECTOR_JS = f"(on) => {{ document.body.classList.toggle('{PROJECTOR_CLASS}', !!on); }}"
-"""Applies the projector checkbox's value to the page (the checkbox's change event runs it)."""
-
-ADDRESS_JS = """(step, variant, projector) => {
-  const params = new URLSearchParams(window.location.search);
-  params.set("tab", "lecture"); params.set("step", String(step)); params.set("variant", String(variant));
-  if (projector) { params.set("projector", "1"); } else { params.delete("projector"); }
-  window.history.replaceState(null, "", window.location.pathname + "?" + params.toString());
-}"""
-"""Keeps ``?tab=lecture&step=K&variant=V`` in the address bar as the lecture moves."""
 
 KEYS_JS = """() => {
   if (window.labLectureKeys) { return; }
@@ -325,16 +267,12 @@ def api_lecture_grade(step: int, variant: int, prediction: str) -> dict:
 # --- the tab --------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class LectureUI:
-    """The components a URL-state mechanism sets: their change events redraw the step / toggle projector mode."""
-
-    step: gr.Dropdown
-    variant: gr.Number
-    projector: gr.Checkbox
+def show(view: LectureView) -> tuple:
+    """A step before Reveal (see `step_view`)."""
+    return step_view(view.step, view.variant)
 
 
-def build() -> LectureUI:
+def build() -> TabUI:
     """The Lecture tab (called inside a `gr.Tab`)."""
     first = _view_values(1, 0)
     with gr.Column(elem_id="lecture-root"):
@@ -344,8 +282,6 @@ def build() -> LectureUI:
                                min_width=200, elem_id="lecture-step")
             following = gr.Button("Next →", elem_id="lecture-next", size="md", scale=0, min_width=110,
                                   variant="secondary")
-            projector = gr.Checkbox(False, label="Projector mode", scale=0, min_width=150,
-                                    elem_id="lecture-projector")
         with gr.Accordion("Numbers for this class, and help", open=False, elem_id="lecture-secondary"):
             with gr.Row(equal_height=True):
                 variant = gr.Number(0, precision=0, minimum=0, maximum=MAX_VARIANT, label="Variant (0 = the book's "
@@ -356,7 +292,7 @@ def build() -> LectureUI:
                 "Predict first, then press **Reveal**: the answer, how far off you were and why appear only then. "
                 "Keys: **PageDown / PageUp** (or → / ← outside text fields) change the step; **Enter** in the "
                 "number box reveals. A link to this view: `?tab=lecture&step=K&variant=V` (`&projector=1` for a "
-                "room). Teachers' API: `/lecture(step, variant)` returns the answer and the explanation.",
+                "room, or the *Projector mode* box at the top). Teachers' API: `/lecture(step, variant)` returns the answer and the explanation.",
                 elem_id="lecture-help")
         heading = gr.Markdown(first["heading"], latex_delimiters=LATEX, elem_id="lecture-idea")
         figure = gr.HTML(first["figure"], elem_id="lecture-figure", elem_classes=["lecture-figure-box"])
@@ -366,42 +302,20 @@ def build() -> LectureUI:
                                 visible=first["is_number"], elem_id="lecture-number", scale=3, min_width=200)
             choice = gr.Radio(first["options"], value=None, label="Your prediction", visible=not first["is_number"],
                               elem_id="lecture-choice", scale=3, min_width=200)
-            show = gr.Button("Reveal", variant="primary", elem_id="lecture-reveal-button", scale=1, min_width=120)
+            reveal_button = gr.Button("Reveal", variant="primary", elem_id="lecture-reveal-button", scale=1, min_width=120)
         reveal_text = gr.Markdown("", latex_delimiters=LATEX, elem_id="lecture-reveal")
         reveal_figure = gr.HTML("", elem_id="lecture-reveal-figure")
         link = gr.HTML("", elem_id="lecture-link")
 
     view = [heading, figure, prompt, number, choice, reveal_text, reveal_figure, link]
-    shown = step.change(step_view, [step, variant], view, api_visibility="private", trigger_mode="always_last",
-                        show_progress="hidden")
-    shown.then(None, [step, variant, projector], None, js=ADDRESS_JS)
-    changed = variant.change(step_view, [step, variant], view, api_visibility="private", trigger_mode="always_last",
-                             show_progress="hidden")
-    changed.then(None, [step, variant, projector], None, js=ADDRESS_JS)
+    gr.on([step.change, variant.change], step_view, [step, variant], view, api_visibility="private",
+          trigger_mode="always_last", show_progress="hidden")
     previous.click(lambda s: move(s, -1), step, step, api_visibility="private", queue=False)
     following.click(lambda s: move(s, 1), step, step, api_visibility="private", queue=False)
     new_numbers.click(next_variant, variant, variant, api_visibility="private", queue=False)
-    gr.on([show.click, number.submit], reveal, [step, variant, number, choice], [reveal_text, reveal_figure, link],
+    gr.on([reveal_button.click, number.submit], reveal, [step, variant, number, choice], [reveal_text, reveal_figure, link],
           api_visibility="private", show_progress="minimal")
-    projector.change(None, projector, None, js=PROJECTOR_JS)
-    projector.change(None, [step, variant, projector], None, js=ADDRESS_JS)
     gr.on(None, None, js=KEYS_JS)
     gr.api(api_lecture, api_name="lecture")
     gr.api(api_lecture_grade, api_name="lecture_grade")
-    return LectureUI(step=step, variant=variant, projector=projector)
-
-
-def standalone() -> gr.Blocks:
-    """The Lecture tab alone in an app (for development and the tests); reads ``?step=&variant=&projector=``."""
-    with gr.Blocks(title="Lecture") as demo:
-        with gr.Tabs():
-            with gr.Tab(TITLE, id="lecture"):
-                ui = build()
-        demo.load(restore, None, [ui.step, ui.variant, ui.projector], api_visibility="private", queue=False)
-    guard_numeric_inputs(demo)
-    demo.queue(default_concurrency_limit=4, max_size=64)
-    return demo
-
-
-if __name__ == "__main__":
-    standalone().launch(css=CSS, show_error=False)
+    return TabUI(LectureView, controls=[step, variant], outputs=view, show=show)

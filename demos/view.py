@@ -89,6 +89,9 @@ class View:
     so that the order list `demos.TAB_MODULES` is the one place a tab id is written."""
     TITLE: ClassVar[str] = ""
     """How notices name the tab: its module's `TITLE` ("NMS")."""
+    ALWAYS: ClassVar[tuple[str, ...]] = ()
+    """Fields a link writes even at their defaults (the lecture's ``step`` and ``variant``: a step's address says
+    which numbers the class saw)."""
     PARTS: ClassVar[tuple[str, ...]] = ()
     """Ids of the tab's sub-tabs, the first shown by default (the link's ``part=``); () without sub-tabs."""
 
@@ -224,7 +227,8 @@ class View:
 
         default = type(self)()
         pairs = [(name, format_value(spec, getattr(self, name))) for name, spec in self.specs().items()
-                 if format_value(spec, getattr(self, name)) != format_value(spec, getattr(default, name))]
+                 if name in self.ALWAYS
+                 or format_value(spec, getattr(self, name)) != format_value(spec, getattr(default, name))]
         return urlencode(pairs)
 
     def link(self) -> str:
@@ -273,7 +277,7 @@ def sync_spec(view: type[View], upload_index: int | None = None) -> dict[str, An
     """What `labView.sync` needs to know of a tab: its id, field names, kinds, defaults as link text."""
     default = view()
     fields = [{"key": name, "kind": spec.kind, "default": format_value(spec, getattr(default, name)),
-               "digits": spec.digits} for name, spec in view.specs().items()]
+               "digits": spec.digits, "always": name in view.ALWAYS} for name, spec in view.specs().items()]
     return {"tab": view.TAB, "fields": fields, "upload": upload_index}
 
 
@@ -369,7 +373,7 @@ window.labView = (() => {
       const query = {};
       spec.fields.forEach((field, i) => {
         const text = fmt(field.kind, values[i], field.digits);
-        if (text !== field.default) query[field.key] = text;
+        if (field.always || text !== field.default) query[field.key] = text;
       });
       queries[spec.tab] = query;
       if (spec.upload !== null && spec.upload !== undefined) {

@@ -126,16 +126,15 @@ def test_navigation_and_variants_stay_in_range():
 
 
 def test_link_state_round_trip_and_bad_parameters():
-    state = lecture.LectureState(step=7, variant=12, projector=True)
-    assert state.query() == "?tab=lecture&step=7&variant=12&projector=1"
-    restored, notices = lecture.LectureState.from_query({"tab": "lecture", "step": "7", "variant": "12",
-                                                         "projector": "1"})
-    assert restored == state and notices == []
-    by_id, _ = lecture.LectureState.from_query({"step": "nms"})
-    assert by_id.step == [s.id for s in STEPS].index("nms") + 1
-    bad, notices = lecture.LectureState.from_query({"step": "99", "variant": "-1", "projector": "maybe"})
-    assert bad == lecture.LectureState() and len(notices) == 3
-    assert "step" in notices[0] and "variant" in notices[1] and "projector" in notices[2]
+    view = lecture.LectureView(step=7, variant=12)
+    assert view.link() == "?tab=lecture&step=7&variant=12"
+    restored, notices = lecture.LectureView.from_query({"tab": "lecture", "step": "7", "variant": "12",
+                                                        "projector": "1"})
+    assert restored == view and notices == []
+    bad, notices = lecture.LectureView.from_query({"step": "99", "variant": "-1"})
+    assert bad == lecture.LectureView() and len(notices) == 2
+    assert "`step=" in notices[0] and f"between 1 and {len(STEPS)}" in notices[0] and "`variant=" in notices[1]
+    assert lecture.show(view)[0] == lecture.step_view(7, 12)[0]
 
 
 def test_figures_render_as_accessible_svg():

@@ -160,3 +160,16 @@ def test_updates_leave_unset_components_alone_and_the_last_value_wins():
     assert router.unique([a, b, a, c, b]) == [a, b, c]
     with pytest.raises(ValueError):
         updates.set_all([a], [1, 2])
+
+
+@dataclass(frozen=True)
+class AlwaysView(View):
+    ALWAYS: ClassVar[tuple[str, ...]] = ("step",)
+
+    step: int = param(1, low=1, high=9)
+    variant: int = param(0, low=0, high=9)
+
+
+def test_fields_a_link_always_writes():
+    assert AlwaysView().query() == "step=1"
+    assert AlwaysView(variant=2).query() == "step=1&variant=2"
