@@ -296,6 +296,14 @@ class TeacherPanel:
     state: gr.BrowserState
 
 
+def _page_load() -> Any:
+    """The load event of the Blocks being built (`gr.on(None, ...)` would also fire on every change of its inputs,
+    and these handlers write their own inputs)."""
+    from gradio.context import Context
+
+    return Context.root_block.load
+
+
 def _room_html(room: str) -> str:
     if not room:
         return ""
@@ -382,7 +390,7 @@ def teacher_panel(step: gr.components.Component, provider: QuestionProvider = de
 
     private = dict(api_visibility="private")
     open_button.click(on_open, [step], outputs, **private)
-    gr.on(None, on_resume, [state], outputs, **private)  # page load
+    gr.on([_page_load()], on_resume, [state], outputs, **private)
     timer.tick(on_tick, [state], [count, timer], show_progress="hidden", **private)
     close_button.click(on_close, [state], [state, count, close_button, timer, chart, reveal], **private)
     return panel
@@ -492,7 +500,7 @@ def student_view() -> StudentView:
         return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"Answer saved: **{saved}** — {SAVED_NOTE}")
 
     private = dict(api_visibility="private")
-    gr.on(None, on_load, [student], [student, room_code, *question_outputs], **private)
+    gr.on([_page_load()], on_load, [student], [student, room_code, *question_outputs], **private)
     gr.on([join_button.click, room_code.submit], on_join, [room_code, student], question_outputs, **private)
     gr.on([send_button.click], on_send, [joined, student, number, choice],
           [question, number, choice, send_button, status], **private)
