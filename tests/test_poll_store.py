@@ -208,7 +208,8 @@ def test_an_answer_racing_the_close_is_not_stored(store):
     opened = store.open_poll(1, NUMBER_QUESTION)
     store.close_poll(opened.room, opened.teacher_key)
     with store.engine.begin() as conn:
-        assert conn.execute(store._upsert(opened.room, "student-late", "5")).first() is None
+        late = dict(room=opened.room, student="student-late", answer="5", updated_at=datetime.utcnow())
+        assert conn.execute(store._upsert, late).first() is None
     assert stored_answers(store) == []
 
 

@@ -18,6 +18,7 @@ starts with its write statement, so it never has to upgrade a read lock.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -224,7 +225,7 @@ class PollStore:
         room = clean_room_code(room)
         student = check_student(student)
         self.limiter.take((room, student))
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:  # a refusal raised inside rolls back: nothing is stored
             row = self._poll_row(conn, room)
             if row.closed:
                 raise PollClosed("The teacher has closed this poll: answers are no longer taken.")
@@ -234,10 +235,10 @@ class PollStore:
                 students = conn.scalar(sa.select(sa.func.count()).where(answers.c.room == room))
                 if students >= MAX_STUDENTS_PER_ROOM:
                     raise PollFull(f"This poll already has {MAX_STUDENTS_PER_ROOM} answers.")
-        with self.engine.begin() as conn:
-            stored = conn.execute(self._upsert(room, student, value)).first()
-        if stored is None:  # the poll closed between the check and the write
-            raise PollClosed("The teacher has closed this poll: answers are no longer taken.")
+            stored = conn.execute(self._upsert, dict(room=room, student=student, answer=value,
+                                                     updated_at=_utcnow())).first()
+            if stored is None:  # the poll closed between the check and the write
+                raise PollClosed("The teacher has closed this poll: answers are no longer taken.")
         return value
 
     def public_poll(self, room: str, student: str | None = None) -> PublicPoll:
@@ -269,14 +270,16 @@ class PollStore:
 
     # --- helpers ---------------------------------------------------------------------------------------
 
-    def _upsert(self, room: str, student: str, value: str) -> sa.Insert:
-        """INSERT (room, student, value) if the poll is open; a second answer replaces the first."""
+    @functools.cached_property
+    def _upsert(self) -> sa.Insert:
+        """INSERT the answer (parameters room, student, answer, updated_at) if the poll is open; a second answer
+        from the same student replaces the first. Returns the row's id, or no row when the poll is closed."""
         if self.dialect not in ("postgresql", "sqlite"):
             raise RuntimeError(f"The poll store runs on SQLite or PostgreSQL, not {self.dialect}.")
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        open_poll = (sa.select(polls.c.room, sa.literal(student, sa.String), sa.literal(value, sa.String),
-                               sa.literal(_utcnow(), sa.DateTime))
-                     .where(polls.c.room == room, polls.c.closed.is_(False))
+        open_poll = (sa.select(polls.c.room, sa.bindparam("student", type_=sa.String),
+                               sa.bindparam("answer", type_=sa.String), sa.bindparam("updated_at", type_=sa.DateTime))
+                     .where(polls.c.room == sa.bindparam("room", type_=sa.String), polls.c.closed.is_(False))
                      .with_for_update(read=True))  # PostgreSQL: FOR SHARE; SQLite: nothing (one writer at a time)
         statement = insert(answers).from_select(["room", "student", "answer", "updated_at"], open_poll)
         return statement.on_conflict_do_update(
