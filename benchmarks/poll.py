@@ -11,8 +11,8 @@ Printed: requests, failures, throughput (and the class's ratio to one alone), la
 final counts equal the students' last answers exactly (each student once).
 
 Layers: `store` calls `core.poll.store.PollStore.answer` from the threads (the database alone); `server` posts to
-the `/poll_answer` endpoint of demos/poll.py's page served by a subprocess on 127.0.0.1 (Gradio's queue as the
-app sets it: 64 waiting at most). Backends: SQLite (a temporary file, WAL) and PostgreSQL (a throwaway server from
+the `/poll_answer` endpoint of demos/poll.py's page served by a subprocess on 127.0.0.1 (queue-less, as the page
+declares it: POST /gradio_api/run/poll_answer; 8 worker threads, as the app). Backends: SQLite (a temporary file, WAL) and PostgreSQL (a throwaway server from
 Debian's binaries, fsync on; skipped with a notice when they are missing). The rate limit is raised above what the
 benchmark sends (each student sends `1 + --changes` answers within the default burst of 5 anyway). Loopback only;
 every request has a 60 s timeout and each phase a bound on its wall time.
@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -125,23 +126,15 @@ def _free_port() -> int:
 
 
 def call_endpoint(base: str, api_name: str, data: list) -> object:
-    """One call through Gradio's REST API (POST, then read the event's stream); raises on an error event."""
-    request = urllib.request.Request(f"{base}gradio_api/call/{api_name}", data=json.dumps({"data": data}).encode(),
+    """One call of a queue-less endpoint through Gradio's REST API (POST /gradio_api/run/<name>); raises on an
+    error reply."""
+    request = urllib.request.Request(f"{base}gradio_api/run/{api_name}", data=json.dumps({"data": data}).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
-        event_id = json.loads(response.read())["event_id"]
-    with urllib.request.urlopen(f"{base}gradio_api/call/{api_name}/{event_id}", timeout=REQUEST_TIMEOUT_S) as stream:
-        event = None
-        for raw in stream:
-            line = raw.decode().strip()
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                payload = line.split(":", 1)[1].strip()
-                if event == "error":
-                    raise RuntimeError(payload)
-                return json.loads(payload)[0]
-    raise RuntimeError("the event stream ended without a result")
+    try:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
+            return json.loads(response.read())["data"][0]
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"HTTP {error.code}: {error.read()[:120]!r}") from None
 
 
 class Server:

@@ -28,7 +28,7 @@ import segno
 from PIL import Image, ImageDraw
 
 from core.poll.rules import (
-    CHOICE, NUMBER, PollError, PollQuestion, PollResults, bin_counts, check_student, new_student_id, number_bins,
+    CHOICE, NUMBER, PollClosed, PollError, PollQuestion, PollResults, bin_counts, check_student, new_student_id, number_bins,
 )
 from core.poll.store import PollStore, default_store
 from demos.common import pil_font, user_errors
@@ -61,6 +61,12 @@ BROWSER_SECRET = "lab-poll-browser-state"
 """Gradio encrypts a gr.BrowserState in localStorage with a key that is sent to the page anyway, so this is no
 secret; fixing it (Gradio draws a new one at every start) lets a browser keep its student id and the teacher their
 key across restarts of the server and across replicas."""
+
+QUICK = dict(queue=False)
+"""Every poll event is a few milliseconds of database work, and a class sends its answers in one burst: they
+bypass Gradio's queue (whose 64 places a class of 200 would overflow, answering "busy") and run on the server's
+worker threads directly (POST /gradio_api/run/<name>). Through the queue, 200 students answering at once got
+275 "busy" refusals out of 600 answers on the 2-core machine; without it, none (`python -m benchmarks.poll`)."""
 
 STUDENT_STORAGE_KEY = "lab-poll-student"
 TEACHER_STORAGE_KEY = "lab-poll-teacher"
@@ -99,7 +105,7 @@ def join_link(request: gr.Request | None, room: str) -> str:
         from gradio import route_utils
 
         starlette_request = request.request
-        base = route_utils.get_root_url(starlette_request, route_utils.get_api_call_path(starlette_request), None)
+        base = route_utils.get_root_url(starlette_request, starlette_request.url.path, None)
     return f"{base.rstrip('/')}/?poll={room}"
 
 
@@ -269,12 +275,11 @@ def register_api(provider: QuestionProvider = demo_question) -> None:
         """Open a class poll on a lecture step's question: {"room", "teacher_key", "link"}."""
         return open_poll(step, request, provider)
 
-    quick = dict(concurrency_limit=8)  # a few ms of database work each: let a class's burst through
-    gr.api(poll_open, api_name="poll_open", **quick)
-    gr.api(poll_answer, api_name="poll_answer", **quick)
-    gr.api(poll_results, api_name="poll_results", **quick)
-    gr.api(poll_close, api_name="poll_close", **quick)
-    gr.api(poll_question, api_name="poll_question", **quick)
+    gr.api(poll_open, api_name="poll_open", **QUICK)
+    gr.api(poll_answer, api_name="poll_answer", **QUICK)
+    gr.api(poll_results, api_name="poll_results", **QUICK)
+    gr.api(poll_close, api_name="poll_close", **QUICK)
+    gr.api(poll_question, api_name="poll_question", **QUICK)
 
 
 # --- the teacher panel ---------------------------------------------------------------------------------
@@ -388,10 +393,10 @@ def teacher_panel(step: gr.components.Component, provider: QuestionProvider = de
                          alt_text="Bar chart of the answers: " + results_text(results).replace("**", "")),
                 results_text(results, explanation))
 
-    private = dict(api_visibility="private")
+    private = dict(api_visibility="private")  # open and close go through the queue: their errors are toasts
     open_button.click(on_open, [step], outputs, **private)
-    gr.on([_page_load()], on_resume, [state], outputs, **private)
-    timer.tick(on_tick, [state], [count, timer], show_progress="hidden", **private)
+    gr.on([_page_load()], on_resume, [state], outputs, **private, **QUICK)
+    timer.tick(on_tick, [state], [count, timer], show_progress="hidden", **private, **QUICK)
     close_button.click(on_close, [state], [state, count, close_button, timer, chart, reveal], **private)
     return panel
 
@@ -449,7 +454,8 @@ def _question_updates(poll: dict | None) -> tuple:
 
 def student_view() -> StudentView:
     """The phone's view: the room code (filled from `?poll=ROOM`, or typed), the step's question, a number field
-    or the choices, and "Send answer"; the answer can be changed until the teacher closes the poll.
+    or the choices, and "Send answer"; the answer can be changed until the teacher closes the poll. Its events
+    bypass the queue (see `QUICK`), so refusals are written in its status line (⚠ ...) rather than as toasts.
 
     Each browser is one student, known only by an anonymous random id kept in its local storage (gr.BrowserState).
     """
@@ -480,26 +486,29 @@ def student_view() -> StudentView:
         return (student_id, room, *_question_updates(poll))
 
     def on_join(room: str, student_id: Any) -> tuple:
-        with user_errors():
+        try:
             poll = store().public_poll(room, _student_id(student_id)).as_json()
+        except PollError as error:
+            return (*_question_updates(None)[:-1], f"⚠ {error}")
         return _question_updates(poll)
 
     def on_send(joined_poll: dict, student_id: Any, number_value: Any, choice_value: Any) -> tuple:
+        unchanged = (gr.skip(),) * 4
         if not joined_poll:
-            raise gr.Error("Join a poll first: type the room code shown on the projector.")
+            return (*unchanged, "⚠ Join a poll first: type the room code shown on the projector.")
         value = number_value if joined_poll["kind"] == NUMBER else choice_value
         if value is None:
-            raise gr.Error("Please enter an answer before sending." if joined_poll["kind"] == NUMBER
-                           else "Please choose one of the answers before sending.")
+            return (*unchanged, "⚠ Please enter an answer before sending." if joined_poll["kind"] == NUMBER
+                    else "⚠ Please choose one of the answers before sending.")
         try:
             saved = store().answer(joined_poll["room"], student_id, value)
+        except PollClosed:  # show the reveal instead
+            return _question_updates(store().public_poll(joined_poll["room"], student_id).as_json())[1:]
         except PollError as error:
-            if "closed" in str(error):  # show the reveal instead of an error
-                return _question_updates(store().public_poll(joined_poll["room"], student_id).as_json())[1:]
-            raise gr.Error(str(error)) from None
-        return (gr.skip(), gr.skip(), gr.skip(), gr.skip(), f"Answer saved: **{saved}** — {SAVED_NOTE}")
+            return (*unchanged, f"⚠ {error}")
+        return (*unchanged, f"Answer saved: **{saved}** — {SAVED_NOTE}")
 
-    private = dict(api_visibility="private")
+    private = dict(api_visibility="private", **QUICK)
     gr.on([_page_load()], on_load, [student], [student, room_code, *question_outputs], **private)
     gr.on([join_button.click, room_code.submit], on_join, [room_code, student], question_outputs, **private)
     gr.on([send_button.click], on_send, [joined, student, number, choice],

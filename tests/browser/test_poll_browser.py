@@ -6,6 +6,7 @@ Run alone with `pytest tests/browser/test_poll_browser.py`.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 
@@ -19,6 +20,7 @@ from tests.browser.ui import assert_no_error
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+SCREENSHOT = os.environ.get("POLL_SCREENSHOT", "/tmp/poll.png")
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,7 @@ def test_a_teacher_and_three_students_run_a_poll(browser, poll_page_url):
     expect(teacher.locator("#poll-qr img")).to_be_visible()
     expect(teacher.locator("#poll-count")).to_contain_text("0 answers so far")
     assert_no_error(teacher)
+    teacher.screenshot(path=SCREENSHOT.replace(".png", "_open.png"))
 
     students = [open_page(browser, f"{poll_page_url}?poll={room}", PHONE) for _ in range(3)]
     for student in students:
@@ -70,6 +73,7 @@ def test_a_teacher_and_three_students_run_a_poll(browser, poll_page_url):
     answer(students[1], "9")
     answer(students[2], "5")
     answer(students[1], "7")  # a change of mind replaces the answer
+    students[1].screenshot(path=SCREENSHOT.replace(".png", "_student.png"))
     # each browser keeps its anonymous id in its own localStorage (gr.BrowserState encrypts it, so the stored text
     # changes at every write); three browsers are three students: the count below is 3
     assert all(student.evaluate("() => localStorage.getItem('lab-poll-student')") for student in students)
@@ -90,6 +94,7 @@ def test_a_teacher_and_three_students_run_a_poll(browser, poll_page_url):
     expect(teacher.locator("#poll-chart img")).to_be_visible()
     expect(teacher.locator("#poll-close")).to_be_disabled()
     assert_no_error(teacher)
+    teacher.screenshot(path=SCREENSHOT, full_page=True)
 
     # a student sending after the close sees the reveal, not an error
     students[1].locator("#poll-number input").fill("5")
@@ -108,12 +113,13 @@ def test_a_student_types_the_code_and_gets_clear_messages(browser, poll_page_url
     student = open_page(browser, poll_page_url, PHONE)
     student.locator("#poll-room-code input, #poll-room-code textarea").first.fill("nope")
     student.locator("#poll-join").click()
-    expect(student.locator(".toast-body.error, [data-testid='toast-body'].error").first).to_contain_text(
-        "is not a room code", timeout=20_000)
+    expect(student.locator("#poll-status")).to_contain_text("⚠ 'nope' is not a room code", timeout=20_000)
     code = student.locator("#poll-room-code input, #poll-room-code textarea").first
     code.fill(opened.room.lower())
     code.press("Enter")
     expect(student.locator("#poll-question")).to_contain_text(f"Room {opened.room}.", timeout=20_000)
+    student.locator("#poll-send").click()  # nothing chosen yet
+    expect(student.locator("#poll-status")).to_contain_text("⚠ Please choose one of the answers", timeout=20_000)
     student.locator("#poll-choice").get_by_label("8x8").check()
     student.locator("#poll-send").click()
     expect(student.locator("#poll-status")).to_contain_text("Answer saved: 8x8", timeout=20_000)
