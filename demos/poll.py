@@ -176,10 +176,10 @@ def draw_results(results: PollResults) -> Image.Image:
     title = f"{results.answers} answer{'s' if results.answers != 1 else ''}"
     if results.correct is not None:
         title += f" · right answer: {results.correct}"
-    draw.text((24, 16), title, fill=(20, 20, 20), font=pil_font(30))
+    draw.text((24, 36), title, fill=(20, 20, 20), font=pil_font(30))  # below the image's label
     if not bars:
         return picture
-    left, right, top, bottom = 40, width - 40, 90, height - 110
+    left, right, top, bottom = 40, width - 40, 110, height - 110
     slot = (right - left) / len(bars)
     bar_width = min(140.0, slot * 0.7)
     tallest = max(1, max(count for _, count, _ in bars))
@@ -195,7 +195,7 @@ def draw_results(results: PollResults) -> Image.Image:
         if holds:  # hatched and outlined: the right answer reads without colour
             _hatch(picture, (x0, y0, x1, bottom))
             draw.rectangle([x0 - 3, min(y0, bottom - 4) - 3, x1 + 3, bottom], outline=(20, 20, 20), width=3)
-        draw.text((center, y0 - 6), str(count), fill=(20, 20, 20), font=pil_font(26), anchor="ms")
+        draw.text((center, y0 - (12 if holds else 6)), str(count), fill=(20, 20, 20), font=pil_font(26), anchor="ms")
         draw.text((center, bottom + 12), label, fill=(20, 20, 20), font=label_font, anchor="mt")
         if holds:
             draw.polygon([(center, bottom + 44), (center - 10, bottom + 60), (center + 10, bottom + 60)],
@@ -341,7 +341,7 @@ def teacher_panel(step: gr.components.Component, provider: QuestionProvider = de
                 link = gr.Markdown(elem_id="poll-link")
                 count = gr.Markdown(elem_id="poll-count", container=True)
             qr = gr.Image(label="QR code of the join link", type="pil", interactive=False, visible=False,
-                          height=260, elem_id="poll-qr", buttons=[])
+                          height=320, scale=2, elem_id="poll-qr", buttons=[])
         chart = gr.Image(label="Answers", type="pil", interactive=False, visible=False, elem_id="poll-chart",
                          buttons=["download"])
         reveal = gr.Markdown(elem_id="poll-reveal")
