@@ -226,7 +226,9 @@ def main() -> None:
         parser.error("--students and --alone go up to 1000 (a room's cap), --changes up to 3 (the burst)")
     from tests.postgres_server import new_database, postgres_bin, throwaway_postgres
 
-    print(f"{os.cpu_count()} CPU cores; each student sends {1 + args.changes} answers\n")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"{os.cpu_count()} CPU cores, load average {load:.1f} at the start; each student sends "
+          f"{1 + args.changes} answers\n")
     print("| layer | backend | phase | requests | failures | throughput | latency p50 / p95 / p99 | final counts |")
     print("|---|---|---|---|---|---|---|---|")
     layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()]

@@ -3,6 +3,7 @@ back by OpenCV's decoder, and its reveal chart."""
 
 from __future__ import annotations
 
+import re
 import socket
 
 import cv2
@@ -154,3 +155,22 @@ def test_the_chart_marks_the_right_answer_without_colour_alone():
     assert len({tuple(pixel) for pixel in other_bar}) == 1  # one solid colour
     assert "right answer" in poll.results_text(results).lower()
     assert "Right answer: **7x7** (4 of 8)" in poll.results_text(results)
+
+
+@pytest.mark.parametrize("api_name, arguments, message", [
+    ("/poll_open", [None], "has no question to poll"),
+    ("/poll_open", ["zero"], "has no question to poll"),
+    ("/poll_open", [-1], "has no question to poll"),
+    ("/poll_answer", [None, None, None], "is not a room code"),
+    ("/poll_answer", ["x" * 100_000, "student-one", "5"], "is not a room code"),
+    ("/poll_answer", [["ACD346"], "student-one", "5"], "is not a room code"),
+    ("/poll_answer", ["ACD346", None, "5"], "anonymous student id"),
+    ("/poll_results", [None, None], "is not a room code"),
+    ("/poll_close", ["ACD346", {"key": 1}], "There is no poll ACD346"),
+    ("/poll_question", [None, ""], "is not a room code"),
+    ("/poll_question", ["ACD346", "x" * 10_000], "There is no poll ACD346"),
+])
+def test_hostile_inputs_get_a_clear_message(api, api_name, arguments, message):
+    """Never a crash (which gradio_client reports as a generic 'upstream Gradio app has raised an exception')."""
+    with pytest.raises(AppError, match=re.escape(message)):
+        api.predict(*arguments, api_name=api_name)
