@@ -64,7 +64,7 @@ def throwaway_postgres(*, durable: bool = False) -> Iterator[str]:
 
     def run(*command: str) -> None:
         subprocess.run([*prefix, *command], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=120)
+                       timeout=120, cwd=folder)  # a folder the server's user can enter
 
     try:
         run(str(binaries / "initdb"), "-D", str(data), "-U", "lab", "-A", "trust", "-E", "UTF8", "--locale=C",
