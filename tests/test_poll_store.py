@@ -131,17 +131,17 @@ def test_the_teacher_key_is_stored_only_as_its_hash(store):
 
 def test_students_never_see_other_answers_before_the_reveal(store):
     opened = store.open_poll(3, NUMBER_QUESTION)
-    store.answer(opened.room, "student-one", "9")
+    store.answer(opened.room, "student-one", "-123.25")
     store.answer(opened.room, "student-two", "5")
     view = store.public_poll(opened.room, "student-two").as_json()
     assert view == {"room": opened.room, "step": 3, "kind": "number", "options": [],
                     "prompt": NUMBER_QUESTION.prompt, "closed": False, "own_answer": "5"}
-    assert "9" not in str(view) and "correct" not in view  # neither the others' answers nor the right one
+    assert "123.25" not in str(view) and "correct" not in view  # neither the others' answers nor the right one
     assert store.public_poll(opened.room).own_answer is None
     store.close_poll(opened.room, opened.teacher_key)
     revealed = store.public_poll(opened.room, "student-two").as_json()
     assert revealed["correct"] == "5" and revealed["explanation"] == NUMBER_QUESTION.explanation
-    assert revealed["results"]["counts"] == {"5": 1, "9": 1}
+    assert revealed["results"]["counts"] == {"-123.25": 1, "5": 1}
 
 
 def test_answers_survive_a_restart(db_url):
