@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import gradio as gr
-import numpy as np
 import segno
 from PIL import Image, ImageDraw
 
@@ -232,7 +231,7 @@ def _question(provider: QuestionProvider, step: Any) -> tuple[int, PollQuestion]
     return step, question
 
 
-def open_poll(step: int, request: gr.Request, provider: QuestionProvider = demo_question) -> dict:
+def poll_open(step: int, request: gr.Request, provider: QuestionProvider = demo_question) -> dict:
     """Open a poll on a lecture step: {"room", "teacher_key", "link"}. The key goes to the teacher only."""
     step, question = _question(provider, step)
     with user_errors():
@@ -271,11 +270,11 @@ def poll_question(room: str, student: str = "") -> dict:
 def register_api(provider: QuestionProvider = demo_question) -> None:
     """The poll's named endpoints, once per app (inside its Blocks)."""
 
-    def poll_open(step: int, request: gr.Request) -> dict:
+    def open_on_step(step: int, request: gr.Request) -> dict:
         """Open a class poll on a lecture step's question: {"room", "teacher_key", "link"}."""
-        return open_poll(step, request, provider)
+        return poll_open(step, request, provider)
 
-    gr.api(poll_open, api_name="poll_open", **QUICK)
+    gr.api(open_on_step, api_name="poll_open", **QUICK)
     gr.api(poll_answer, api_name="poll_answer", **QUICK)
     gr.api(poll_results, api_name="poll_results", **QUICK)
     gr.api(poll_close, api_name="poll_close", **QUICK)
@@ -350,14 +349,14 @@ def teacher_panel(step: gr.components.Component, provider: QuestionProvider = de
 
     def showing(poll: dict, results: dict) -> tuple:
         return (poll, _room_html(poll["room"]), f"Join: [{poll['link']}]({poll['link']}) — or type the code.",
-                gr.Image(value=qr_picture(poll["link"]), visible=True,
-                                                 alt_text=f"QR code of {poll['link']}"), _count_text(results),
+                gr.Image(value=qr_picture(poll["link"]), visible=True, alt_text=f"QR code of {poll['link']}"),
+                _count_text(results),
                 gr.Button(interactive=True), gr.Timer(active=True), gr.Image(value=None, visible=False), "")
 
     outputs = [state, room, link, qr, count, close_button, timer, chart, reveal]
 
     def on_open(step_value: Any, request: gr.Request) -> tuple:
-        opened = open_poll(step_value, request, provider)
+        opened = poll_open(step_value, request, provider)
         poll = {**opened, "step": int(step_value)}
         return showing(poll, {"answers": 0, "closed": False})
 
