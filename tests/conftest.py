@@ -95,6 +95,20 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """A throwaway PostgreSQL server for the session (`tests.postgres_server`): the URL of its `postgres` database.
+    In CI (CI=true) missing server binaries fail, never skip."""
+    from tests.postgres_server import postgres_bin, throwaway_postgres
+
+    if postgres_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL's server binaries are missing: .ci/run must install Debian's postgresql")
+        pytest.skip("PostgreSQL server not installed (apt-get install -y postgresql)")
+    with throwaway_postgres() as url:
+        yield url
+
+
 @pytest.fixture()
 def page(browser, app_url: str):
     """A fresh 1366x768 page on the app, loaded; errors shown by Gradio are collected in `page.lab_errors`."""
