@@ -25,7 +25,9 @@ import gradio as gr
 from core.lecture import (
     MAX_VARIANT, STEPS, TOPICS, Figure, Line, Rect, Text, check_variant, get_step, grade, lecture_step, question,
 )
-from core.lecture.grading import grade_question
+from core.lecture.grading import format_number, grade_question
+from core.poll.rules import PollError, PollQuestion
+from demos import poll as poll_ui
 from demos.common import LATEX, to_jsonable, user_errors
 from demos.router import TabUI
 from demos.view import View, param
@@ -267,6 +269,29 @@ def api_lecture_grade(step: int, variant: int, prediction: str) -> dict:
 # --- the tab --------------------------------------------------------------------------------------------------
 
 
+def poll_question(step: int, variant: int) -> PollQuestion | None:
+    """A lecture step's question as a class poll asks it (the answer and explanation stay on the server until the
+    teacher reveals them)."""
+    chosen = get_step(_clamp_step(step))
+    asked = question(chosen, variant)
+    answer = format_number(asked.answer).replace(",", "") if asked.kind == "number" else str(asked.answer)
+    prompt = f"Step {STEPS.index(chosen) + 1}, {chosen.title}: {asked.text}"
+    return PollQuestion(kind=asked.kind, options=tuple(asked.options) if asked.kind == "choice" else (),
+                        answer=answer, prompt=prompt[:2000], explanation=asked.explanation[:2000])
+
+
+def _follow_poll(joined: Any) -> tuple:
+    """A student who joined a poll sees its step with its numbers, and answers in the poll (the lecture's own
+    Reveal row is hidden: the answer comes when the teacher closes the poll)."""
+    if not isinstance(joined, dict) or not joined.get("room"):
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    try:
+        poll = poll_ui.store().public_poll(joined["room"])
+    except PollError:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return poll.step, poll.variant, gr.Accordion(open=True), gr.Row(visible=False)
+
+
 def show(view: LectureView) -> tuple:
     """A step before Reveal (see `step_view`)."""
     return step_view(view.step, view.variant)
@@ -276,6 +301,9 @@ def build() -> TabUI:
     """The Lecture tab (called inside a `gr.Tab`)."""
     first = _view_values(1, 0)
     with gr.Column(elem_id="lecture-root"):
+        with gr.Accordion("Join a class poll (students: the code is on the projector)", open=False,
+                          elem_id="lecture-join") as join_box:
+            student = poll_ui.student_view()
         with gr.Row(equal_height=True, elem_id="lecture-nav"):
             previous = gr.Button("← Previous", elem_id="lecture-prev", size="md", scale=0, min_width=110)
             step = gr.Dropdown(step_choices(), value=1, label="Step", show_label=False, container=False, scale=4,
@@ -297,7 +325,7 @@ def build() -> TabUI:
         heading = gr.Markdown(first["heading"], latex_delimiters=LATEX, elem_id="lecture-idea")
         figure = gr.HTML(first["figure"], elem_id="lecture-figure", elem_classes=["lecture-figure-box"])
         prompt = gr.Markdown(first["prompt"], latex_delimiters=LATEX, elem_id="lecture-question")
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True) as predict_row:
             number = gr.Textbox(label="Your prediction (a number)", placeholder="e.g. 12 or 0.25", max_lines=1,
                                 visible=first["is_number"], elem_id="lecture-number", scale=3, min_width=200)
             choice = gr.Radio(first["options"], value=None, label="Your prediction", visible=not first["is_number"],
@@ -306,6 +334,9 @@ def build() -> TabUI:
         reveal_text = gr.Markdown("", latex_delimiters=LATEX, elem_id="lecture-reveal")
         reveal_figure = gr.HTML("", elem_id="lecture-reveal-figure")
         link = gr.HTML("", elem_id="lecture-link")
+        with gr.Accordion("Class poll: everyone predicts on their phone, the projector shows the spread",
+                          open=False, elem_id="lecture-poll"):
+            teacher = poll_ui.teacher_panel(step, variant, poll_question)
 
     view = [heading, figure, prompt, number, choice, reveal_text, reveal_figure, link]
     gr.on([step.change, variant.change], step_view, [step, variant], view, api_visibility="private",
@@ -318,4 +349,12 @@ def build() -> TabUI:
     gr.on(None, None, js=KEYS_JS)
     gr.api(api_lecture, api_name="lecture")
     gr.api(api_lecture_grade, api_name="lecture_grade")
-    return TabUI(LectureView, controls=[step, variant], outputs=view, show=show)
+    poll_ui.register_api(poll_question)
+    follow = dict(fn=_follow_poll, inputs=student.joined, outputs=[step, variant, join_box, predict_row],
+                  api_visibility="private", queue=False)
+    student.join_event.then(**follow)
+
+    def student_load(blocks: gr.Blocks) -> None:
+        student.load(blocks).then(**follow)
+
+    return TabUI(LectureView, controls=[step, variant], outputs=view, show=show, loads=[teacher.load, student_load])

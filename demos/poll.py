@@ -2,12 +2,13 @@
 
 Pieces to place in a page (the Lecture tab), each inside the caller's Blocks:
 
-    register_api(provider)        # once per app: /poll_open, /poll_answer, /poll_results, /poll_close, /poll_question
-    teacher_panel(step, provider) # "Open a class poll", room code, link, QR, live count, "Close and reveal"
-    student_view()                # joined by `?poll=ROOM` or by typing the code; answer, change it until the close
+    register_api(provider)                 # once per app: /poll_open, /poll_answer, /poll_results, /poll_close, ...
+    teacher_panel(step, variant, provider) # "Open a class poll", room code, link, QR, live count, "Close and reveal"
+    student_view()                         # joined by `?poll=ROOM` or by typing the code; answer until the close
 
-`provider(step) -> PollQuestion | None` gives a lecture step's question (None: the step has nothing to poll);
-`demo_question` is a small stand-in until the Lecture tab's steps provide theirs.
+`provider(step, variant) -> PollQuestion | None` gives a lecture step's question with the numbers of a variant
+(None: the step has nothing to poll); `demo_question` is a small stand-in for the standalone page and the tests.
+Each piece's `load(blocks)` attaches what it does when the page loads (resume an open poll, join `?poll=ROOM`).
 
 The store is `core.poll.store.default_store()` (the database named by `LAB_DB`); `use_store` swaps it (tests).
 Run this file for a standalone page with both pieces: `python -m demos.poll`.
@@ -30,11 +31,12 @@ from core.poll.rules import (
     CHOICE, NUMBER, PollClosed, PollError, PollQuestion, PollResults, bin_counts, check_student, new_student_id, number_bins,
 )
 from core.poll.store import PollStore, default_store
-from demos.common import pil_font, user_errors
+from demos.drawing import font as pil_font
+from demos.inputs import user_errors
 
 TITLE = "Class poll"
 
-QuestionProvider = Callable[[int], "PollQuestion | None"]
+QuestionProvider = Callable[[int, int], "PollQuestion | None"]
 
 DEMO_QUESTIONS: dict[int, PollQuestion] = {
     0: PollQuestion(
@@ -51,8 +53,8 @@ DEMO_QUESTIONS: dict[int, PollQuestion] = {
 """Stand-in questions for the standalone demo and the tests, until the Lecture tab's steps provide theirs."""
 
 
-def demo_question(step: int) -> PollQuestion | None:
-    """The question of `DEMO_QUESTIONS` for `step`, or None."""
+def demo_question(step: int, variant: int = 0) -> PollQuestion | None:
+    """The question of `DEMO_QUESTIONS` for `step` (the same for every variant), or None."""
     return DEMO_QUESTIONS.get(int(step))
 
 
@@ -220,22 +222,23 @@ def results_text(results: PollResults, explanation: str = "") -> str:
 # --- API endpoints -------------------------------------------------------------------------------------
 
 
-def _question(provider: QuestionProvider, step: Any) -> tuple[int, PollQuestion]:
+def _question(provider: QuestionProvider, step: Any, variant: Any) -> tuple[int, int, PollQuestion]:
     try:
-        step = int(step)
-        question = provider(step)
+        step, variant = int(step), int(variant)
+        question = provider(step, variant)
     except (TypeError, ValueError, KeyError, IndexError):
         question = None
     if question is None:
-        raise gr.Error(f"Step {step!s:.20} has no question to poll.")
-    return step, question
+        raise gr.Error(f"Step {step!s:.20} (variant {variant!s:.20}) has no question to poll.")
+    return step, variant, question
 
 
-def poll_open(step: int, request: gr.Request, provider: QuestionProvider = demo_question) -> dict:
-    """Open a poll on a lecture step: {"room", "teacher_key", "link"}. The key goes to the teacher only."""
-    step, question = _question(provider, step)
+def poll_open(step: int, variant: int, request: gr.Request, provider: QuestionProvider = demo_question) -> dict:
+    """Open a poll on a lecture step (with a variant's numbers): {"room", "teacher_key", "link"}. The key goes to
+    the teacher only."""
+    step, variant, question = _question(provider, step, variant)
     with user_errors():
-        opened = store().open_poll(step, question)
+        opened = store().open_poll(step, question, variant)
     return {"room": opened.room, "teacher_key": opened.teacher_key, "link": join_link(request, opened.room)}
 
 
@@ -270,9 +273,10 @@ def poll_question(room: str, student: str = "") -> dict:
 def register_api(provider: QuestionProvider = demo_question) -> None:
     """The poll's named endpoints, once per app (inside its Blocks)."""
 
-    def open_on_step(step: int, request: gr.Request) -> dict:
-        """Open a class poll on a lecture step's question: {"room", "teacher_key", "link"}."""
-        return poll_open(step, request, provider)
+    def open_on_step(step: int, variant: int = 0, request: gr.Request = None) -> dict:
+        """Open a class poll on a lecture step's question (variant 0: the book's numbers):
+        {"room", "teacher_key", "link"}."""
+        return poll_open(step, variant, request, provider)
 
     gr.api(open_on_step, api_name="poll_open", **QUICK)
     gr.api(poll_answer, api_name="poll_answer", **QUICK)
@@ -286,7 +290,8 @@ def register_api(provider: QuestionProvider = demo_question) -> None:
 
 @dataclass
 class TeacherPanel:
-    """The teacher panel's components (for wiring by the page that holds it)."""
+    """The teacher panel's components (for wiring by the page that holds it); `load(blocks)` attaches its page-load
+    event (an open poll kept in this browser is shown again)."""
 
     open_button: gr.Button
     close_button: gr.Button
@@ -298,14 +303,7 @@ class TeacherPanel:
     reveal: gr.Markdown
     timer: gr.Timer
     state: gr.BrowserState
-
-
-def _page_load() -> Any:
-    """The load event of the Blocks being built (`gr.on(None, ...)` would also fire on every change of its inputs,
-    and these handlers write their own inputs)."""
-    from gradio.context import Context
-
-    return Context.root_block.load
+    load: Callable[[gr.Blocks], Any]
 
 
 def _room_html(room: str) -> str:
@@ -321,8 +319,10 @@ def _count_text(results: dict) -> str:
     return f"**{n}** answer{'s' if n != 1 else ''} so far (poll {state})."
 
 
-def teacher_panel(step: gr.components.Component, provider: QuestionProvider = demo_question) -> TeacherPanel:
-    """The projector's poll panel for the step shown in `step` (a component holding the step number).
+def teacher_panel(step: gr.components.Component, variant: gr.components.Component | None = None,
+                  provider: QuestionProvider = demo_question) -> TeacherPanel:
+    """The projector's poll panel for the step shown in `step` and the numbers of `variant` (components holding the
+    step number and the variant; no `variant`: 0).
 
     "Open a class poll" shows the room code in large type, the join link and its QR code, and a live count of
     answers (refreshed every 2 s while the poll is open); "Close and reveal" shows the distribution with the right
@@ -345,7 +345,6 @@ def teacher_panel(step: gr.components.Component, provider: QuestionProvider = de
                          buttons=["download"])
         reveal = gr.Markdown(elem_id="poll-reveal")
     timer = gr.Timer(LIVE_COUNT_SECONDS, active=False)
-    panel = TeacherPanel(open_button, close_button, room, link, qr, count, chart, reveal, timer, state)
 
     def showing(poll: dict, results: dict) -> tuple:
         return (poll, _room_html(poll["room"]), f"Join: [{poll['link']}]({poll['link']}) — or type the code.",
@@ -355,9 +354,9 @@ def teacher_panel(step: gr.components.Component, provider: QuestionProvider = de
 
     outputs = [state, room, link, qr, count, close_button, timer, chart, reveal]
 
-    def on_open(step_value: Any, request: gr.Request) -> tuple:
-        opened = poll_open(step_value, request, provider)
-        poll = {**opened, "step": int(step_value)}
+    def on_open(step_value: Any, variant_value: Any, request: gr.Request) -> tuple:
+        opened = poll_open(step_value, variant_value, request, provider)
+        poll = {**opened, "step": int(step_value), "variant": int(variant_value)}
         return showing(poll, {"answers": 0, "closed": False})
 
     def on_resume(poll: Any) -> tuple:
@@ -393,11 +392,15 @@ def teacher_panel(step: gr.components.Component, provider: QuestionProvider = de
                 results_text(results, explanation))
 
     private = dict(api_visibility="private")  # open and close go through the queue: their errors are toasts
-    open_button.click(on_open, [step], outputs, **private)
-    gr.on([_page_load()], on_resume, [state], outputs, **private, **QUICK)
+    variant_input = variant if variant is not None else gr.Number(0, visible=False)
+    open_button.click(on_open, [step, variant_input], outputs, **private)
     timer.tick(on_tick, [state], [count, timer], show_progress="hidden", **private, **QUICK)
     close_button.click(on_close, [state], [state, count, close_button, timer, chart, reveal], **private)
-    return panel
+
+    def load(blocks: gr.Blocks) -> Any:
+        return blocks.load(on_resume, [state], outputs, **private, **QUICK)
+
+    return TeacherPanel(open_button, close_button, room, link, qr, count, chart, reveal, timer, state, load)
 
 
 # --- the student view ----------------------------------------------------------------------------------
@@ -405,7 +408,8 @@ def teacher_panel(step: gr.components.Component, provider: QuestionProvider = de
 
 @dataclass
 class StudentView:
-    """The student view's components (for wiring by the page that holds it)."""
+    """The student view's components (for wiring by the page that holds it); `load(blocks)` attaches its page-load
+    event (this browser's anonymous id; `?poll=ROOM` joins that poll) and returns it, for a page to chain on."""
 
     room_code: gr.Textbox
     join_button: gr.Button
@@ -416,6 +420,8 @@ class StudentView:
     status: gr.Markdown
     student: gr.BrowserState
     joined: gr.State
+    load: Callable[[gr.Blocks], Any]
+    join_event: Any  # the join (button / Enter) event, for a page to chain on
 
 
 SAVED_NOTE = "you can change it until the teacher closes the poll."
@@ -470,7 +476,6 @@ def student_view() -> StudentView:
         choice = gr.Radio(label="Your answer", choices=[], visible=False, elem_id="poll-choice")
         send_button = gr.Button("Send answer", variant="primary", visible=False, elem_id="poll-send")
         status = gr.Markdown(elem_id="poll-status")
-    view = StudentView(room_code, join_button, question, number, choice, send_button, status, student, joined)
     question_outputs = [joined, question, number, choice, send_button, status]
 
     def on_load(kept_id: Any, request: gr.Request) -> tuple:
@@ -508,17 +513,22 @@ def student_view() -> StudentView:
         return (*unchanged, f"Answer saved: **{saved}** — {SAVED_NOTE}")
 
     private = dict(api_visibility="private", **QUICK)
-    gr.on([_page_load()], on_load, [student], [student, room_code, *question_outputs], **private)
-    gr.on([join_button.click, room_code.submit], on_join, [room_code, student], question_outputs, **private)
+
+    def load(blocks: gr.Blocks) -> Any:
+        return blocks.load(on_load, [student], [student, room_code, *question_outputs], **private)
+
+    join_event = gr.on([join_button.click, room_code.submit], on_join, [room_code, student], question_outputs,
+                       **private)
     gr.on([send_button.click], on_send, [joined, student, number, choice],
           [question, number, choice, send_button, status], **private)
-    return view
+    return StudentView(room_code, join_button, question, number, choice, send_button, status, student, joined, load,
+                       join_event)
 
 
 # --- the standalone demo -------------------------------------------------------------------------------
 
 
-def build(provider: QuestionProvider = demo_question) -> None:
+def build(blocks: gr.Blocks, provider: QuestionProvider = demo_question) -> None:
     """Both pieces and the API on one page (teacher on the left, student on the right), for trying the poll out."""
     register_api(provider)
     gr.Markdown("### Class poll\nOpen a poll on a step, answer it as a student (another browser or a phone is "
@@ -527,15 +537,17 @@ def build(provider: QuestionProvider = demo_question) -> None:
         with gr.Column():
             gr.Markdown("#### Teacher (projector)")
             step = gr.Dropdown(label="Lecture step", choices=sorted(DEMO_QUESTIONS), value=0, elem_id="poll-step")
-            teacher_panel(step, provider)
+            teacher = teacher_panel(step, None, provider)
         with gr.Column():
             gr.Markdown("#### Student (phone)")
-            student_view()
+            student = student_view()
+    teacher.load(blocks)
+    student.load(blocks)
 
 
 def demo() -> gr.Blocks:
     with gr.Blocks(title="Class poll") as blocks:
-        build()
+        build(blocks)
     blocks.queue(default_concurrency_limit=4, max_size=64)
     return blocks
 

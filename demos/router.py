@@ -53,6 +53,7 @@ class TabUI:
     handoffs: Sequence[Handoff] = ()
     inbox: Mapping[str, gr.components.Component] = field(default_factory=dict)
     receive: Callable[[Any, Mapping[str, Any]], Outputs] | None = None  # (view, extras) -> outputs + inbox values
+    loads: Sequence[Callable[[gr.Blocks], Any]] = ()  # each attaches a page-load event of its own to the app
 
     def __post_init__(self) -> None:
         fields = list(self.view.specs())
@@ -84,6 +85,8 @@ def route(query: Mapping[str, str], views: Mapping[str, type[View]]) -> Route:
     error) for an unknown tab or a bad value, which keep the first tab or the field's default."""
     first = next(iter(views))
     named = query.get("tab")
+    if named is None and query.get("poll") and "lecture" in views:
+        named = "lecture"  # a class poll's join link (?poll=ROOM) opens the lecture, where students answer
     if named is not None and named not in views:
         notice = (f"This link asks for a tab `{named}` that the lab does not have (its tabs: {', '.join(views)}); "
                   f"showing {views[first].TITLE} instead.")
@@ -147,6 +150,9 @@ def connect(demo: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, built: Mapping[
               show_progress="minimal").then(None, inputs=shown_tab, js="(tab) => { window.labView && window.labView.ready(tab); }")
 
     projector.change(None, inputs=projector, js=PROJECTOR_JS)
+    for ui in uis.values():
+        for attach in ui.loads:
+            attach(demo)
     for tab_id, (tab_block, ui) in built.items():
         _connect_tab(tab_id, tab_block, ui, rendered)
     for ui in uis.values():

@@ -106,7 +106,7 @@ def test_results_and_close_need_the_teacher_key(api):
 
 
 def test_a_step_without_a_question_is_refused(api):
-    with pytest.raises(AppError, match="Step 99 has no question to poll"):
+    with pytest.raises(AppError, match=r"Step 99 \(variant 0\) has no question to poll"):
         api.predict(99, api_name="/poll_open")
 
 

@@ -130,11 +130,11 @@ def test_the_teacher_key_is_stored_only_as_its_hash(store):
 
 
 def test_students_never_see_other_answers_before_the_reveal(store):
-    opened = store.open_poll(3, NUMBER_QUESTION)
+    opened = store.open_poll(3, NUMBER_QUESTION, variant=7)
     store.answer(opened.room, "student-one", "-123.25")
     store.answer(opened.room, "student-two", "5")
     view = store.public_poll(opened.room, "student-two").as_json()
-    assert view == {"room": opened.room, "step": 3, "kind": "number", "options": [],
+    assert view == {"room": opened.room, "step": 3, "variant": 7, "kind": "number", "options": [],
                     "prompt": NUMBER_QUESTION.prompt, "closed": False, "own_answer": "5"}
     assert "123.25" not in str(view) and "correct" not in view  # neither the others' answers nor the right one
     assert store.public_poll(opened.room).own_answer is None

@@ -5,7 +5,7 @@ a URL, that database (`postgresql://user:password@host/db` uses the psycopg 3 dr
 use. Polls older than `POLL_LIFETIME` are deleted, with their answers, whenever a store starts or a poll opens.
 
 Tables:
-    polls   (room PK, step, kind, options JSON, answer, prompt, explanation, key_hash, created_at, closed)
+    polls   (room PK, step, variant, kind, options JSON, answer, prompt, explanation, key_hash, created_at, closed)
     answers (id PK, room FK -> polls, student, answer, updated_at; UNIQUE (room, student))
 
 Concurrency: a student's answer is one statement, INSERT ... SELECT (the poll, if open) ... ON CONFLICT (room,
@@ -52,6 +52,7 @@ polls = sa.Table(
     "polls", metadata,
     sa.Column("room", sa.String(16), primary_key=True),
     sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("variant", sa.Integer, nullable=False, default=0),  # the lecture variant whose numbers were asked
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("options", sa.JSON, nullable=False),
     sa.Column("answer", sa.String(64), nullable=False),
@@ -141,14 +142,16 @@ class PublicPoll:
     options: tuple[str, ...]
     prompt: str
     closed: bool
+    variant: int = 0
     own_answer: str | None = None
     correct: str | None = None
     explanation: str | None = None
     results: PollResults | None = None
 
     def as_json(self) -> dict:
-        data = {"room": self.room, "step": self.step, "kind": self.kind, "options": list(self.options),
-                "prompt": self.prompt, "closed": self.closed, "own_answer": self.own_answer}
+        data = {"room": self.room, "step": self.step, "variant": self.variant, "kind": self.kind,
+                "options": list(self.options), "prompt": self.prompt, "closed": self.closed,
+                "own_answer": self.own_answer}
         if self.closed:
             data.update(correct=self.correct, explanation=self.explanation,
                         results=self.results.as_json() if self.results else None)
@@ -179,8 +182,9 @@ class PollStore:
 
     # --- teacher ---------------------------------------------------------------------------------------
 
-    def open_poll(self, step: int, question: PollQuestion) -> OpenedPoll:
-        """Open a poll on a lecture step's question: a new random room code and teacher key."""
+    def open_poll(self, step: int, question: PollQuestion, variant: int = 0) -> OpenedPoll:
+        """Open a poll on a lecture step's question (asked with the numbers of `variant`): a new random room code
+        and teacher key."""
         key = new_teacher_key()
         self.delete_expired()
         with self.engine.connect() as conn:
@@ -191,7 +195,7 @@ class PollStore:
             try:
                 with self.engine.begin() as conn:
                     conn.execute(polls.insert().values(
-                        room=room, step=int(step), kind=question.kind, options=list(question.options),
+                        room=room, step=int(step), variant=int(variant), kind=question.kind, options=list(question.options),
                         answer=question.answer, prompt=question.prompt, explanation=question.explanation,
                         key_hash=hash_teacher_key(key), created_at=_utcnow(), closed=False))
                 return OpenedPoll(room=room, teacher_key=key)
@@ -254,8 +258,8 @@ class PollStore:
             question = self._question(row)
             reveal = dict(correct=question.answer, explanation=question.explanation,
                           results=self._results(conn, row)) if row.closed else {}
-        return PublicPoll(room=room, step=row.step, kind=row.kind, options=question.options, prompt=row.prompt,
-                          closed=row.closed, own_answer=own, **reveal)
+        return PublicPoll(room=room, step=row.step, variant=row.variant, kind=row.kind, options=question.options,
+                          prompt=row.prompt, closed=row.closed, own_answer=own, **reveal)
 
     # --- upkeep ----------------------------------------------------------------------------------------
 
