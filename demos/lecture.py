@@ -75,6 +75,7 @@ body.{PROJECTOR_CLASS} #lecture-root label, body.{PROJECTOR_CLASS} #lecture-root
 body.{PROJECTOR_CLASS} #lecture-root textarea,
 body.{PROJECTOR_CLASS} #lecture-root button {{font-size: 22px !important}}
 body.{PROJECTOR_CLASS} #lecture-root .lecture-figure svg {{max-height: 62vh}}
+body.{PROJECTOR_CLASS} .lab-title .prose p, body.{PROJECTOR_CLASS} #lecture-join {{display: none !important}}
 body.{PROJECTOR_CLASS} #lecture-root .katex {{font-size: 1.15em}}
 """
 
@@ -322,18 +323,24 @@ def build() -> TabUI:
                 "number box reveals. A link to this view: `?tab=lecture&step=K&variant=V` (`&projector=1` for a "
                 "room, or the *Projector mode* box at the top). Teachers' API: `/lecture(step, variant)` returns the answer and the explanation.",
                 elem_id="lecture-help")
-        heading = gr.Markdown(first["heading"], latex_delimiters=LATEX, elem_id="lecture-idea")
-        figure = gr.HTML(first["figure"], elem_id="lecture-figure", elem_classes=["lecture-figure-box"])
-        prompt = gr.Markdown(first["prompt"], latex_delimiters=LATEX, elem_id="lecture-question")
-        with gr.Row(equal_height=True) as predict_row:
-            number = gr.Textbox(label="Your prediction (a number)", placeholder="e.g. 12 or 0.25", max_lines=1,
-                                visible=first["is_number"], elem_id="lecture-number", scale=3, min_width=200)
-            choice = gr.Radio(first["options"], value=None, label="Your prediction", visible=not first["is_number"],
-                              elem_id="lecture-choice", scale=3, min_width=200)
-            reveal_button = gr.Button("Reveal", variant="primary", elem_id="lecture-reveal-button", scale=1, min_width=120)
-        reveal_text = gr.Markdown("", latex_delimiters=LATEX, elem_id="lecture-reveal")
-        reveal_figure = gr.HTML("", elem_id="lecture-reveal-figure")
-        link = gr.HTML("", elem_id="lecture-link")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                heading = gr.Markdown(first["heading"], latex_delimiters=LATEX, elem_id="lecture-idea")
+                prompt = gr.Markdown(first["prompt"], latex_delimiters=LATEX, elem_id="lecture-question")
+                with gr.Row(equal_height=True) as predict_row:
+                    number = gr.Textbox(label="Your prediction (a number)", placeholder="e.g. 12 or 0.25",
+                                        max_lines=1, visible=first["is_number"], elem_id="lecture-number", scale=3,
+                                        min_width=180)
+                    choice = gr.Radio(first["options"], value=None, label="Your prediction",
+                                      visible=not first["is_number"], elem_id="lecture-choice", scale=3,
+                                      min_width=180)
+                    reveal_button = gr.Button("Reveal", variant="primary", elem_id="lecture-reveal-button",
+                                              scale=1, min_width=110)
+                reveal_text = gr.Markdown("", latex_delimiters=LATEX, elem_id="lecture-reveal")
+                link = gr.HTML("", elem_id="lecture-link")
+            with gr.Column(scale=2, min_width=280):
+                figure = gr.HTML(first["figure"], elem_id="lecture-figure", elem_classes=["lecture-figure-box"])
+                reveal_figure = gr.HTML("", elem_id="lecture-reveal-figure")
         with gr.Accordion("Class poll: everyone predicts on their phone, the projector shows the spread",
                           open=False, elem_id="lecture-poll"):
             teacher = poll_ui.teacher_panel(step, variant, poll_question)
