@@ -1,6 +1,6 @@
 """The Lecture tab: its endpoints through gradio_client, what the page holds before and after Reveal, the link state.
 
-The tab is served alone (`tests/lecture_app.py`), so these tests do not depend on the full app's assembly.
+The tab is served alone (the `lecture_url` fixture), so these tests do not depend on the other tabs.
 """
 
 from __future__ import annotations
@@ -14,17 +14,11 @@ from gradio_client import Client
 
 from core.lecture import STEPS, format_number, lecture_step, question
 from demos import lecture
-from tests.lecture_app import launch
 
 IOU_STEP = [s.id for s in STEPS].index("iou") + 1
 IOU_ANSWER = format_number(10_000 / 58_000)  # "0.17241"
 
 
-@pytest.fixture(scope="module")
-def lecture_url():
-    demo, url = launch()
-    yield url
-    demo.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ back by OpenCV's decoder, and its reveal chart."""
 from __future__ import annotations
 
 import re
-import socket
 
 import cv2
 import numpy as np
@@ -14,26 +13,10 @@ from gradio_client.exceptions import AppError
 
 import demos.poll as poll
 from core.poll.rules import PollQuestion, summarise
-from core.poll.store import PollStore
 
 ENDPOINTS = {"/poll_open", "/poll_answer", "/poll_results", "/poll_close", "/poll_question"}
 
 
-@pytest.fixture(scope="module")
-def poll_url(tmp_path_factory):
-    """demos/poll.py's standalone page on a free 127.0.0.1 port, its store in a temporary SQLite file."""
-    poll_store = PollStore(str(tmp_path_factory.mktemp("poll") / "lab.sqlite3"))
-    poll.use_store(poll_store)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    blocks = poll.demo()
-    _, url, _ = blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                              show_error=False)
-    yield url.rstrip("/") + "/"
-    blocks.close()
-    poll.use_store(None)
-    poll_store.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The Lecture tab in Chromium at 1366x768: predict, then reveal (the answer is absent from the DOM before), the
 previous/next buttons and keys, a choice step, a clear error for an empty prediction, projector mode.
 
-The tab is served alone (`tests/lecture_app.py`).
+The tab is served alone (the `lecture_url` fixture in tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from playwright.sync_api import Page, expect
 
 from core.lecture import STEPS, format_number, lecture_step
 from tests.browser.ui import error_messages
-from tests.lecture_app import launch
 
 pytestmark = pytest.mark.browser
 
@@ -25,11 +24,6 @@ GAN = [s.id for s in STEPS].index("gan-objective") + 1
 IOU_ANSWER = format_number(10_000 / 58_000)  # "0.17241"
 
 
-@pytest.fixture(scope="module")
-def lecture_url():
-    demo, url = launch()
-    yield url
-    demo.close()
 
 
 @pytest.fixture()

@@ -10,11 +10,8 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-import demos.poll as poll
 from core.lecture import STEPS, lecture_step
-from core.poll.store import PollStore
 from tests.browser.ui import assert_no_error, wait_until_ready
-from tests.lecture_app import launch
 
 pytestmark = pytest.mark.browser
 
@@ -23,15 +20,6 @@ IOU = [s.id for s in STEPS].index("iou") + 1
 VARIANT = 4
 
 
-@pytest.fixture(scope="module")
-def lab_url(tmp_path_factory):
-    poll_store = PollStore(str(tmp_path_factory.mktemp("lecture_poll") / "lab.sqlite3"))
-    poll.use_store(poll_store)
-    demo, url = launch()
-    yield url
-    demo.close()
-    poll.use_store(None)
-    poll_store.close()
 
 
 def open_page(browser: Browser, url: str, viewport: dict) -> Page:
@@ -41,9 +29,9 @@ def open_page(browser: Browser, url: str, viewport: dict) -> Page:
     return page
 
 
-def test_a_class_predicts_in_a_poll_then_sees_the_spread(browser: Browser, lab_url: str):
+def test_a_class_predicts_in_a_poll_then_sees_the_spread(browser: Browser, lecture_url: str):
     step = lecture_step(IOU, VARIANT)
-    teacher = open_page(browser, f"{lab_url}?tab=lecture&step={IOU}&variant={VARIANT}", {"width": 1366, "height": 768})
+    teacher = open_page(browser, f"{lecture_url}?tab=lecture&step={IOU}&variant={VARIANT}", {"width": 1366, "height": 768})
     teacher.locator("#lecture-poll").get_by_text("Class poll").click()
     teacher.locator("#poll-open").click()
     room_box = teacher.locator("#poll-room [role=status]")
@@ -52,7 +40,7 @@ def test_a_class_predicts_in_a_poll_then_sees_the_spread(browser: Browser, lab_u
     expect(teacher.locator("#poll-link")).to_contain_text(f"?poll={room}")
     assert "teacher_key" not in teacher.locator("#poll-link").inner_text()
 
-    students = [open_page(browser, f"{lab_url}?poll={room}", PHONE) for _ in range(3)]
+    students = [open_page(browser, f"{lecture_url}?poll={room}", PHONE) for _ in range(3)]
     for student in students:
         expect(student.locator("#poll-question")).to_contain_text(f"Room {room}.", timeout=20_000)
         expect(student.locator("#lecture-idea")).to_contain_text(f"Step {IOU} of {len(STEPS)}")

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 
 import pytest
 from playwright.sync_api import Page, expect
 
 import demos.poll as poll
-from core.poll.store import PollStore
 from tests.browser.ui import assert_no_error
 
 pytestmark = pytest.mark.browser
@@ -23,20 +21,6 @@ PHONE = {"width": 390, "height": 844}
 SCREENSHOT = os.environ.get("POLL_SCREENSHOT", "/tmp/poll.png")
 
 
-@pytest.fixture(scope="module")
-def poll_page_url(tmp_path_factory):
-    poll_store = PollStore(str(tmp_path_factory.mktemp("poll") / "lab.sqlite3"))
-    poll.use_store(poll_store)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    blocks = poll.demo()
-    _, url, _ = blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                              show_error=False)
-    yield url.rstrip("/") + "/"
-    blocks.close()
-    poll.use_store(None)
-    poll_store.close()
 
 
 def open_page(browser, url: str, viewport: dict) -> Page:
@@ -53,8 +37,8 @@ def answer(page: Page, value: str) -> None:
     expect(page.locator("#poll-status")).to_contain_text("you can change it until the teacher closes the poll")
 
 
-def test_a_teacher_and_three_students_run_a_poll(browser, poll_page_url):
-    teacher = open_page(browser, poll_page_url, {"width": 1366, "height": 768})
+def test_a_teacher_and_three_students_run_a_poll(browser, poll_url):
+    teacher = open_page(browser, poll_url, {"width": 1366, "height": 768})
     teacher.locator("#poll-open").click()
     room_box = teacher.locator("#poll-room [role=status]")
     expect(room_box).to_have_text(re.compile(r"^[A-Z0-9]{6}$"), timeout=20_000)
@@ -65,7 +49,7 @@ def test_a_teacher_and_three_students_run_a_poll(browser, poll_page_url):
     assert_no_error(teacher)
     teacher.screenshot(path=SCREENSHOT.replace(".png", "_open.png"))
 
-    students = [open_page(browser, f"{poll_page_url}?poll={room}", PHONE) for _ in range(3)]
+    students = [open_page(browser, f"{poll_url}?poll={room}", PHONE) for _ in range(3)]
     for student in students:
         expect(student.locator("#poll-question")).to_contain_text(f"Room {room}.", timeout=20_000)
         expect(student.locator("#poll-question")).to_contain_text("How many boxes per pixel?")
@@ -108,9 +92,9 @@ def test_a_teacher_and_three_students_run_a_poll(browser, poll_page_url):
         page.context.close()
 
 
-def test_a_student_types_the_code_and_gets_clear_messages(browser, poll_page_url):
+def test_a_student_types_the_code_and_gets_clear_messages(browser, poll_url):
     opened = poll.store().open_poll(1, poll.DEMO_QUESTIONS[1])
-    student = open_page(browser, poll_page_url, PHONE)
+    student = open_page(browser, poll_url, PHONE)
     student.locator("#poll-room-code input, #poll-room-code textarea").first.fill("nope")
     student.locator("#poll-join").click()
     expect(student.locator("#poll-status")).to_contain_text("⚠ 'nope' is not a room code", timeout=20_000)
