@@ -28,6 +28,12 @@ from demos.view import script as view_script
 CSS = """
 .gradio-container {max-width: 1366px !important}
 .formula {font-size: 1.05em}
+/* WCAG AA contrast (issue 19) for what the theme's colours do not reach: code and JSON token colours (Gradio's
+   light highlighting uses pale Nord colours, 2.0-4.0:1 on white) take the text colour; JSON keys and values stay
+   apart by weight. */
+.cm-editor .cm-content span {color: var(--body-text-color) !important}
+.json-node .key {color: var(--body-text-color) !important; font-weight: 600}
+.json-node .value {color: var(--body-text-color) !important}
 /* all ten tabs fit one row at 1366 px: no "More tabs" menu on a projector */
 .tab-container button[role="tab"] {padding: 0 8px !important; font-size: 14px !important; min-width: 0 !important;
   flex: none !important; width: auto !important}
@@ -74,6 +80,62 @@ STATUS_PRUNE_JS = r"""
 </script>
 """
 """Put in the page's <head> by `launch_options` (see the comment inside)."""
+
+A11Y_JS = r"""
+<script>
+/* Issue 19: what axe-core (WCAG 2 A/AA) finds in Gradio 6.31's own components, fixed for every tab at once
+   (tests/browser/test_accessibility_browser.py). Run after each render, at most every 400 ms:
+   - an output picture is a <button> around an <img> without text: it gets the picture's label as its name
+     ("Picture: <label>", or "Picture" when the tab gave none), so a screen reader says what it is;
+   - a Dataframe's static-column wrapper carries aria-label without a role: it gets role="group";
+   - a scrollable box with nothing focusable inside (a long Markdown, read-only code) gets tabindex="0", so
+     that keyboard users can scroll it. */
+(() => {
+  const nameOf = (button) => {
+    const block = button.closest(".block");
+    const label = block && block.querySelector("[data-testid='block-label']");
+    const text = label ? label.textContent.trim() : "";
+    const alt = (button.querySelector("img") || {}).alt || "";
+    return "Picture" + (text || alt ? ": " + (text || alt) : "");
+  };
+  const focusable = "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1']), [contenteditable='true']";
+  const scrolls = (el) => {
+    const style = getComputedStyle(el);
+    return /(auto|scroll)/.test(style.overflowY + style.overflowX) &&
+      (el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1);
+  };
+  const fix = () => {
+    document.querySelectorAll(".image-container > button:not([aria-label])").forEach((button) => {
+      if (!button.textContent.trim()) button.setAttribute("aria-label", nameOf(button));
+    });
+    document.querySelectorAll("div.wrapper[aria-label]:not([role])").forEach((el) => el.setAttribute("role", "group"));
+    document.querySelectorAll(".gradio-container .block, .gradio-container .cm-scroller, .gradio-container .prose")
+      .forEach((el) => {
+        if (el.getAttribute("tabindex") === "0" || el.offsetParent === null || !scrolls(el)) return;
+        if (!el.querySelector(focusable)) el.setAttribute("tabindex", "0");
+      });
+  };
+  let timer = null;
+  const soon = () => { if (timer === null) timer = setTimeout(() => { timer = null; fix(); }, 400); };
+  const start = () => { new MutationObserver(soon).observe(document.body, {childList: true, subtree: true}); soon(); };
+  if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
+})();
+</script>
+"""
+"""Put in the page's <head> by `launch_options` (see the comment inside)."""
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's Soft theme with text colours that pass WCAG AA (4.5:1; axe-core, issue 19): its labels and primary
+    buttons use indigo 500 (3.6:1 on the labels' pale indigo, 4.5:1 under white text), and its secondary text
+    grey 400 (2.5:1 on white). Here they are indigo 700 and 600, and grey 600."""
+    return gr.themes.Soft().set(
+        block_label_text_color="*primary_700", block_title_text_color="*primary_700",
+        body_text_color_subdued="*neutral_600", block_info_text_color="*neutral_600",
+        button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
+        button_primary_text_color="white",
+    )
+
 
 MAX_FILE_SIZE = "20mb"
 """Uploads above this are refused by Gradio before they reach a tab."""
@@ -157,8 +219,8 @@ def launch_options() -> dict:
     show_error=False: only our own `gr.Error` messages reach the browser, never a traceback.
     max_threads: see `MAX_THREADS`.
     """
-    head = view_script([tab_id(m) for m in tab_modules()], os.environ.get("SPACE_ID")) + STATUS_PRUNE_JS
-    return dict(max_file_size=MAX_FILE_SIZE, max_threads=MAX_THREADS, css=CSS, theme=gr.themes.Soft(),
+    head = view_script([tab_id(m) for m in tab_modules()], os.environ.get("SPACE_ID")) + STATUS_PRUNE_JS + A11Y_JS
+    return dict(max_file_size=MAX_FILE_SIZE, max_threads=MAX_THREADS, css=CSS, theme=theme(),
                 show_error=False, head=head)
 
 
