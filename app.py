@@ -16,6 +16,7 @@ import ctypes
 import importlib
 import inspect
 import socket
+import sys
 
 import gradio as gr
 import torch
@@ -142,7 +143,16 @@ MAX_FILE_SIZE = "20mb"
 
 MAX_THREADS = 8
 """Handlers running at once, across all events (Gradio's default is 40). Two cores gain nothing from more: extra
-requests wait in the queue instead of each holding its working memory (images, activations) at the same time."""
+requests wait in the queue instead of each holding its working memory (images, activations) at the same time.
+(4 was tried for issue 19: with fewer workers the queue stayed full longer and Gradio's scheduler polled it
+longer, see `QUEUE_POLL_S`: 114 of 120 requests failed instead of 20.)"""
+
+QUEUE_POLL_S = 0.01
+"""How often Gradio's queue looks for an event to start while it cannot start one (Gradio 6.31 on Linux: every
+1 ms, `Queue.sleep_when_free`). Under a class every worker is busy, and the 1 ms poll, with its scan of every
+event's queue, ran 1000 times a second on the event loop that also answers the HTTP requests: gradio_client's
+queue joins waited past their 5 s timeout (issue 19, `python -m benchmarks.load --mix scene-detect`). Every 10 ms
+costs an event at most 10 ms before it starts."""
 
 
 def configure_torch() -> None:
@@ -169,6 +179,22 @@ def configure_memory() -> bool:
         return False  # macOS, Windows, musl: other allocators, nothing to cap
     m_arena_max = -8  # from glibc's malloc.h
     return bool(libc.mallopt(m_arena_max, MALLOC_ARENAS))
+
+
+GIL_SWITCH_INTERVAL_S = 0.001
+"""How long a busy Python thread keeps the interpreter lock before one that waits may take it (Python: 5 ms).
+See `configure_scheduling`."""
+
+
+def configure_scheduling() -> None:
+    """Let the server's event loop answer promptly while handlers compute (issue 19).
+
+    Every HTTP request (the queue join, uploads, picture downloads, the SSE streams) is served by one asyncio thread
+    that needs the interpreter lock between the handler threads' work. With 8 handlers busy, a class of 40 made
+    the loop wait seconds for its turn: gradio_client's joins gave up after its 5 s timeout (34 and 38 of 120
+    requests, `python -m benchmarks.load --mix scene-detect`). A shorter switch interval hands the lock over
+    sooner; the handlers' numpy/torch work runs without the lock and is not slowed."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
 def tab_modules() -> list[str]:
@@ -210,6 +236,7 @@ def build_app() -> gr.Blocks:
         router.connect(demo, tabs, notice, built)
     guard_numeric_inputs(demo)
     demo.queue(default_concurrency_limit=4, max_size=64)
+    demo._queue.sleep_when_free = QUEUE_POLL_S  # Gradio's private poll interval: see QUEUE_POLL_S
     return demo
 
 
@@ -235,6 +262,7 @@ def launch_in_background(port: int | None = None) -> tuple[gr.Blocks, str]:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
     configure_torch()
+    configure_scheduling()
     demo = build_app()
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                             **launch_options())
@@ -244,6 +272,7 @@ def launch_in_background(port: int | None = None) -> tuple[gr.Blocks, str]:
 def main() -> None:
     configure_memory()
     configure_torch()
+    configure_scheduling()
     demo = build_app()
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
