@@ -35,6 +35,8 @@ CSS = """
 .cm-editor .cm-content span {color: var(--body-text-color) !important}
 .json-node .key {color: var(--body-text-color) !important; font-weight: 600}
 .json-node .value {color: var(--body-text-color) !important}
+/* the selected (sub-)tab's name: indigo 700 (Gradio: the accent, indigo 500, 4.46:1 on white) */
+button[role="tab"][aria-selected="true"] {color: var(--primary-700) !important}
 /* all ten tabs fit one row at 1366 px: no "More tabs" menu on a projector */
 .tab-container button[role="tab"] {padding: 0 8px !important; font-size: 14px !important; min-width: 0 !important;
   flex: none !important; width: auto !important}
@@ -113,7 +115,8 @@ A11Y_JS = r"""
     document.querySelectorAll(".gradio-container .block, .gradio-container .cm-scroller, .gradio-container .prose")
       .forEach((el) => {
         if (el.getAttribute("tabindex") === "0" || el.offsetParent === null || !scrolls(el)) return;
-        if (!el.querySelector(focusable)) el.setAttribute("tabindex", "0");
+        // CodeMirror's scroller says tabindex="-1" even around an editable text (axe: not reachable)
+        if (el.classList.contains("cm-scroller") || !el.querySelector(focusable)) el.setAttribute("tabindex", "0");
       });
   };
   let timer = null;
@@ -134,7 +137,7 @@ def theme() -> gr.themes.Base:
         block_label_text_color="*primary_700", block_title_text_color="*primary_700",
         body_text_color_subdued="*neutral_600", block_info_text_color="*neutral_600",
         button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
-        button_primary_text_color="white",
+        button_primary_text_color="white", checkbox_label_background_fill_selected="*primary_600",
     )
 
 
