@@ -105,20 +105,21 @@ def part1(browser: Any, repeats: int) -> dict[str, dict[str, float]]:
 def part2(browser: Any, repeats: int) -> dict[str, dict[str, float]]:
     import app
     from benchmarks import clicks
+    from demos import page as page_head
 
     nms = next(a for a in clicks.ACTIONS if a.name.startswith("nms"))
     results = {}
-    prune = app.STATUS_PRUNE_JS
+    prune = page_head.STATUS_PRUNE_JS
     for label, tabs, patched in (("NMS + transposed conv tabs only, Gradio's page as is", "demos.nms,demos.transposed_conv", False),
                                  ("whole lab, every tab opened, Gradio's page as is", "", False),
-                                 ("whole lab, every tab opened, app.STATUS_PRUNE_JS", "", True)):
+                                 ("whole lab, every tab opened, demos.page.STATUS_PRUNE_JS", "", True)):
         os.environ["LAB_TABS"] = tabs
-        app.STATUS_PRUNE_JS = prune if patched else ""
+        page_head.STATUS_PRUNE_JS = prune if patched else ""
         bt.patient_startup()
         try:
             lab, url = app.launch_in_background()
         finally:
-            app.STATUS_PRUNE_JS = prune
+            page_head.STATUS_PRUNE_JS = prune
         try:
             page = bt.open_page(browser, url)
             if "," not in tabs:

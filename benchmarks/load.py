@@ -210,11 +210,20 @@ CLIENT_TIMEOUT_S: float | None = None
 queue join and the downloads); `--client-timeout S` sets them to S seconds."""
 
 
-def _client(url: str, downloads: str):
+def _client(url: str, downloads: str, attempts: int = 5):
+    """A student's gradio_client. Connecting (fetching the app's config) is not measured: on a saturated machine
+    it is retried instead of failing the run."""
+    import httpx
     from gradio_client import Client
 
     kwargs = {} if CLIENT_TIMEOUT_S is None else {"httpx_kwargs": {"timeout": CLIENT_TIMEOUT_S}}
-    return Client(url, verbose=False, download_files=downloads, **kwargs)
+    for attempt in range(attempts):
+        try:
+            return Client(url, verbose=False, download_files=downloads, **kwargs)
+        except httpx.TimeoutException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1.0)
 
 
 def failure_reason(error: BaseException) -> str:

@@ -1,7 +1,7 @@
 """axe-core (WCAG 2 A and AA) on every tab and every sub-tab of the lab: no serious or critical finding (issue 19).
 
 The tabs are read from the page, so a tab added later is checked without a change here. A tab that still fails
-for reasons of its own (not the app's theme or Gradio's components, which app.py fixes for all tabs) is listed in
+for reasons of its own (not the app's theme or Gradio's components, which demos/page.py and app.py fix for all tabs) is listed in
 `PER_TAB_FAILURES` with what fails; the test is then an expected failure for that tab only, strict: once the
 tab is fixed the test fails until its line is removed. docs/accessibility.md lists the findings and their fixes.
 """
@@ -81,7 +81,7 @@ def test_tabs_not_in_demos_list_are_clean_too(findings):
 
 
 def test_the_page_wide_fixes_are_in_place(findings, browser, app_url):
-    """app.py's A11Y_JS ran: every output picture's button has a name."""
+    """demos.page.A11Y_JS ran: every output picture's button has a name."""
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
