@@ -160,11 +160,12 @@ def open_page(browser: Any, url: str, width: int = 1366, height: int = 768):
 def trivial_picture(index: int, width: int = 800, height: int = 400):
     """A photo-like 800x400 RGB picture that differs per click (scikit-image's astronaut, shifted)."""
     import numpy as np
-    from skimage import data
 
     base = _astronaut()
     shift = (index * 37) % base.shape[1]
-    picture = np.roll(base, shift, axis=1)[:height, :width]
+    picture = np.roll(base, shift, axis=1)
+    if (height, width) != picture.shape[:2]:
+        picture = np.resize(picture, (height, width, 3))  # a larger picture for the size variant
     return np.ascontiguousarray(picture)
 
 
