@@ -16,6 +16,7 @@ import ctypes
 import importlib
 import inspect
 import socket
+import sys
 from typing import Sequence
 
 import gradio as gr
@@ -23,6 +24,7 @@ import torch
 
 from demos import TAB_MODULES
 from demos import router
+from demos import page
 from demos.common import atomic_image_cache, guard_numeric_inputs
 from demos.view import script as view_script
 
@@ -37,6 +39,14 @@ body.lab-projector .gradio-container label span, body.lab-projector .gradio-cont
 body.lab-projector .gradio-container .prose h3 {font-size: 28px !important}
 body.lab-projector .lab-link-bar {display: none !important}
 .lab-link-status, .lab-link-note {font-size: 0.9em; margin-left: 0.75em}
+/* WCAG AA contrast (issue 19) for what the theme's colours do not reach: code and JSON token colours (Gradio's
+   light highlighting uses pale Nord colours, 2.0-4.0:1 on white) take the text colour; JSON keys and values stay
+   apart by weight. */
+.cm-editor .cm-content span {color: var(--body-text-color) !important}
+.json-node .key {color: var(--body-text-color) !important; font-weight: 600}
+.json-node .value {color: var(--body-text-color) !important}
+/* the selected (sub-)tab's name: indigo 700 (Gradio: the accent, indigo 500, 4.46:1 on white) */
+button[role="tab"][aria-selected="true"] {color: var(--primary-700) !important}
 /* all ten tabs fit one row at 1366 px: no "More tabs" menu on a projector */
 .tab-container button[role="tab"] {padding: 0 8px !important; font-size: 14px !important; min-width: 0 !important;
   flex: none !important; width: auto !important}
@@ -47,7 +57,16 @@ MAX_FILE_SIZE = "20mb"
 
 MAX_THREADS = 8
 """Handlers running at once, across all events (Gradio's default is 40). Two cores gain nothing from more: extra
-requests wait in the queue instead of each holding its working memory (images, activations) at the same time."""
+requests wait in the queue instead of each holding its working memory (images, activations) at the same time.
+(4 was tried for issue 19: with fewer workers the queue stayed full longer and Gradio's scheduler polled it
+longer, see `QUEUE_POLL_S`: 114 of 120 requests failed instead of 20.)"""
+
+QUEUE_POLL_S = 0.01
+"""How often Gradio's queue looks for an event to start while it cannot start one (Gradio 6.31 on Linux: every
+1 ms, `Queue.sleep_when_free`). Under a class every worker is busy, and the 1 ms poll, with its scan of every
+event's queue, ran 1000 times a second on the event loop that also answers the HTTP requests: gradio_client's
+queue joins waited past their 5 s timeout (issue 19, `python -m benchmarks.load --mix scene-detect`). Every 10 ms
+costs an event at most 10 ms before it starts."""
 
 
 def configure_torch() -> None:
@@ -74,6 +93,22 @@ def configure_memory() -> bool:
         return False  # macOS, Windows, musl: other allocators, nothing to cap
     m_arena_max = -8  # from glibc's malloc.h
     return bool(libc.mallopt(m_arena_max, MALLOC_ARENAS))
+
+
+GIL_SWITCH_INTERVAL_S = 0.001
+"""How long a busy Python thread keeps the interpreter lock before one that waits may take it (Python: 5 ms).
+See `configure_scheduling`."""
+
+
+def configure_scheduling() -> None:
+    """Let the server's event loop answer promptly while handlers compute (issue 19).
+
+    Every HTTP request (the queue join, uploads, picture downloads, the SSE streams) is served by one asyncio thread
+    that needs the interpreter lock between the handler threads' work. With 8 handlers busy, a class of 40 made
+    the loop wait seconds for its turn: gradio_client's joins gave up after its 5 s timeout (34 and 38 of 120
+    requests, `python -m benchmarks.load --mix scene-detect`). A shorter switch interval hands the lock over
+    sooner; the handlers' numpy/torch work runs without the lock and is not slowed."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
 
 def tab_modules() -> list[str]:
@@ -119,6 +154,7 @@ def build_app(modules: Sequence[str] | None = None) -> gr.Blocks:
         router.connect(demo, tabs, notice, built, projector)
     guard_numeric_inputs(demo)
     demo.queue(default_concurrency_limit=4, max_size=64)
+    demo._queue.sleep_when_free = QUEUE_POLL_S  # Gradio's private poll interval: see QUEUE_POLL_S
     return demo
 
 
@@ -132,8 +168,11 @@ def launch_options(modules: Sequence[str] | None = None) -> dict:
     """
     modules = list(modules) if modules is not None else tab_modules()
     css = CSS + "".join(getattr(importlib.import_module(m), "CSS", "") for m in modules)
-    return dict(max_file_size=MAX_FILE_SIZE, max_threads=MAX_THREADS, css=css, theme=gr.themes.Soft(),
-                show_error=False, head=view_script([tab_id(m) for m in modules], os.environ.get("SPACE_ID")))
+    # page.STATUS_PRUNE_JS: Gradio's page re-sent every component's status on each click (issue 19);
+    # page.A11Y_JS and page.theme(): what axe-core found in Gradio's components and theme (docs/accessibility.md)
+    head = view_script([tab_id(m) for m in modules], os.environ.get("SPACE_ID")) + page.STATUS_PRUNE_JS + page.A11Y_JS
+    return dict(max_file_size=MAX_FILE_SIZE, max_threads=MAX_THREADS, css=css, theme=page.theme(),
+                show_error=False, head=head)
 
 
 def launch_in_background(port: int | None = None, modules: Sequence[str] | None = None) -> tuple[gr.Blocks, str]:
@@ -148,15 +187,19 @@ def launch_in_background(port: int | None = None, modules: Sequence[str] | None 
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
     configure_torch()
+    configure_scheduling()
     demo = build_app(modules)
+    # _frontend=False skips only Gradio's start-up probe of its own page (5 HEAD requests of 3 s each), which a
+    # saturated shared machine fails ("localhost is not accessible"); the callers wait for the page themselves.
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                            **launch_options(modules))
+                            _frontend=False, **launch_options(modules))
     return demo, url.rstrip("/") + "/"
 
 
 def main() -> None:
     configure_memory()
     configure_torch()
+    configure_scheduling()
     demo = build_app()
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

@@ -196,7 +196,6 @@ def test_embedded_source_model_reads_printed_letters(source):
 def test_quick_pretraining_writes_verified_weights_and_a_card(tmp_path, monkeypatch):
     """`python -m core.train finetune_source --quick`, into a temporary weights folder."""
     import argparse
-    import time
 
     from core import hub
 
@@ -204,12 +203,10 @@ def test_quick_pretraining_writes_verified_weights_and_a_card(tmp_path, monkeypa
     threads = torch.get_num_threads()
     args = argparse.Namespace(model=ft.SOURCE_WEIGHTS, epochs=None, seed=0, device=torch.device("cpu"), quick=True,
                               extra=[], argv=[ft.SOURCE_WEIGHTS, "--quick"])
-    started = time.perf_counter()
     try:
-        ft.train(args)
+        ft.train(args)  # its speed (30 s on 2 cores) is python -m benchmarks.finetune's
     finally:
         torch.set_num_threads(threads)
-    assert time.perf_counter() - started < 30
     spec = hub.load_spec(ft.SOURCE_WEIGHTS)
     assert (tmp_path / spec.filename).is_file() and spec.class_names == ft.SOURCE_CLASSES
     assert spec.input_size == (1, ft.INPUT_SIDE, ft.INPUT_SIDE) and 0 < spec.std[0] < 1

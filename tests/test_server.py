@@ -109,6 +109,43 @@ def test_a_full_queue_says_busy(built):
         built.close()
 
 
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_settings_are_the_values_the_readme_states(built):
+    """The README's table 'Settings for a class of 40', value by value (issue 19): a change to one of them must
+    change the README too."""
+    from core.data.images import MAX_PIXELS
+
+    options = app.launch_options()
+    assert gr.utils._parse_file_size(options["max_file_size"]) == 20 * 2**20 and "| `max_file_size` | 20 MB |" in README
+    assert MAX_PIXELS == 40_000_000 and "| image cap | 40 megapixels |" in README
+    queue = built._queue
+    assert queue.max_size == 64 and "at most 64 waiting" in README
+    assert queue.default_concurrency_limit == 4 and "4 copies of each event at once" in README
+    finetune = [fn for fn in built.fns.values() if fn.api_name == "finetune"]
+    if finetune:  # the tab is built unless LAB_TABS leaves it out
+        assert finetune[0].concurrency_limit == 2 and "(2 fine-tuning runs)" in README
+    assert options["max_threads"] == app.MAX_THREADS == 8 and "| `max_threads` | 8 handlers at once" in README
+    assert queue.sleep_when_free == app.QUEUE_POLL_S == 0.01 and "| queue poll | every 10 ms" in README
+    assert app.MALLOC_ARENAS == 2 and "| malloc arenas | 2 " in README
+    assert built.delete_cache == (3600, 3600) and "files older than an hour, checked hourly" in README
+    assert options["show_error"] is False and "| `show_error` | False |" in README
+    assert "| torch threads | 1 per request" in README and os.environ.get("LAB_TORCH_THREADS", "1") == "1"
+
+
+def test_the_event_loop_gets_the_interpreter_lock_promptly():
+    """`configure_scheduling` (issue 19): 1 ms instead of Python's 5 ms, restored after the check."""
+    import sys
+
+    previous = sys.getswitchinterval()
+    try:
+        app.configure_scheduling()
+        assert sys.getswitchinterval() == pytest.approx(app.GIL_SWITCH_INTERVAL_S) == pytest.approx(0.001)
+    finally:
+        sys.setswitchinterval(previous)
+
+
 PROBES = [
     str(ROOT / "app.py"),
     "/proc/self/environ",
@@ -126,13 +163,17 @@ PROBES = [
 
 @pytest.mark.parametrize("target", PROBES)
 def test_file_route_probes(app_url, target):
+    """Every probe ends refused, with redirects followed to where they lead (a 307 to a route that then served
+    the file would be a leak): the final answer is 403/404/405 and its body holds none of the files' text."""
     for prefix in ("gradio_api/file=", "file=", "gradio_api/file/"):
         url = app_url + prefix + (target if "%" in target else urllib.parse.quote(target, safe="/"))
-        response = httpx.get(url, timeout=10, follow_redirects=False)
-        assert response.status_code in (403, 404, 405, 307), (url, response.status_code)
-        body = response.content
-        assert b"def build_app" not in body and b"root:x:0:0" not in body and b"[core]" not in body
-        assert b"HF_HUB_OFFLINE" not in body
+        response = httpx.get(url, timeout=30, follow_redirects=True)
+        assert response.status_code in (403, 404, 405), (url, response.status_code, response.url)
+        assert len(response.history) <= 3, [str(r.url) for r in response.history]
+        for answer in (*response.history, response):
+            body = answer.content
+            assert b"def build_app" not in body and b"root:x:0:0" not in body and b"[core]" not in body
+            assert b"HF_HUB_OFFLINE" not in body
 
 
 def test_malloc_arenas_are_capped_on_glibc(monkeypatch):
