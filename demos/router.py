@@ -114,6 +114,8 @@ def connect(demo: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, built: Mapping[
     projector toggle (``?projector=1``)."""
     views = {tab_id: ui.view for tab_id, (_, ui) in built.items()}
     uis = {tab_id: ui for tab_id, (_, ui) in built.items()}
+    if not uis:
+        return  # an app of tabs without views (a development build): nothing to route
     rendered = gr.State(frozenset())
     shown_tab = gr.Textbox(visible=False)  # the tab the link opened, for the address bar (see `show_tab_js`)
     parts = [ui.parts for ui in uis.values() if ui.parts is not None]

@@ -147,3 +147,10 @@ def test_projector_mode_from_the_link_and_the_toggle(browser: Browser, app_url: 
         assert "projector" not in _search(page)
     finally:
         context.close()
+
+
+def test_the_page_scripts_found_what_they_patch(page: Page):
+    """demos.page.STATUS_PRUNE_JS patches a class of Gradio's page script, found by its methods: a Gradio that
+    renamed it would bring back the 6-second clicks of docs/performance.md silently. This fails instead."""
+    wait_until_ready(page)
+    page.wait_for_function("() => window.labStatusPruned === true", timeout=30_000)
