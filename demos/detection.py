@@ -112,7 +112,7 @@ FASTER_RCNN_MODEL = LazyResource(_load_faster_rcnn)
 
 
 def _weights_present(name: str) -> bool:
-    from core.hub import WEIGHTS_DIR
+    from core.weights.hub import WEIGHTS_DIR
 
     return (WEIGHTS_DIR / f"{name}.json").is_file() and (WEIGHTS_DIR / f"{name}.safetensors").is_file()
 

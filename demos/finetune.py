@@ -90,7 +90,7 @@ LINK = book_link("fine-tuning.html", "14.2 Fine-Tuning")
 
 
 def _load_source() -> tuple[dict, float, float]:
-    from core.hub import WeightsError
+    from core.weights.hub import WeightsError
 
     try:
         return ft.load_source()
@@ -103,7 +103,7 @@ SOURCE = LazyResource(_load_source)
 
 @lru_cache(maxsize=1)
 def _card() -> dict:
-    from core import hub
+    from core.weights import hub
 
     return hub.load_card(ft.SOURCE_WEIGHTS)
 

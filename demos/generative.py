@@ -473,7 +473,7 @@ chosen stage, in the generator saved at the end of that stage. {PAPER_PROGAN}"""
 def _card_metric(name: str, *keys: str) -> Any:
     """A number from a model card, for the explanations (None when absent)."""
     try:
-        from core import hub
+        from core.weights import hub
 
         value: Any = hub.load_card(name)["card"]["metrics"]
         for key in keys:

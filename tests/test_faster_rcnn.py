@@ -9,7 +9,7 @@ import torch
 from torchvision.ops import box_iou, roi_align, roi_pool
 
 from core.models import faster_rcnn as frcnn
-from core import hub
+from core.weights import hub
 from core.data.scenes import CLASS_NAMES, make_scene, split_seeds
 
 torch.set_num_threads(2)

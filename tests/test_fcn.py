@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from core.models import fcn
-from core import hub
+from core.weights import hub
 from core import train
 from core.evaluation.metrics import segmentation_iou
 from core.data.scenes import SPLITS, make_scene

@@ -176,7 +176,7 @@ def test_compare_streams_epochs_and_is_reproducible(source):
 
 def test_embedded_source_model_reads_printed_letters(source):
     """Step 1's model: verified by its sha256, loads strictly, and classifies freshly rendered letters."""
-    from core import hub
+    from core.weights import hub
 
     state, mean, std = source
     spec = hub.load_spec(ft.SOURCE_WEIGHTS)
@@ -198,7 +198,7 @@ def test_quick_pretraining_writes_verified_weights_and_a_card(tmp_path, monkeypa
     import argparse
     import time
 
-    from core import hub
+    from core.weights import hub
 
     monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)
     threads = torch.get_num_threads()

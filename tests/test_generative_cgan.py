@@ -42,7 +42,7 @@ def test_bad_label_is_refused():
 
 
 def test_model_card_records_the_class_accuracy():
-    from core import hub
+    from core.weights import hub
 
     metrics = hub.load_card("cgan")["card"]["metrics"]
     assert metrics["class_accuracy"] >= 0.9 and len(metrics["class_accuracy_per_digit"]) == 10

@@ -35,7 +35,7 @@ def test_embedded_generator_draws_every_digit():
 
 
 def test_model_card_records_training_and_metrics():
-    from core import hub
+    from core.weights import hub
 
     card = hub.load_card("dcgan")
     assert card["config"] == {"latent_dim": 32, "width": 32, "image_size": 16, "channels": 1}

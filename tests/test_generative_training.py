@@ -50,7 +50,7 @@ def test_gan_step_updates_both_players_with_the_right_losses():
 
 
 def test_save_and_load_round_trip_through_hub(tmp_path, monkeypatch):
-    from core import hub
+    from core.weights import hub
 
     monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)
     state = {"w": torch.randn(3, 3), "steps": torch.tensor(4)}

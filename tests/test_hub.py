@@ -18,7 +18,8 @@ import pytest
 import torch
 from huggingface_hub import constants as hf_constants
 
-from core import hub
+from core.weights import hub
+from core import hub as hub_cli
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 REPO = "d2l-cv-lab/test-weights"
@@ -173,6 +174,22 @@ def test_save_writes_fp16_safetensors_and_a_full_card(weights_dir):
     assert hub.available() == ["tiny"]
 
 
+def test_the_default_folder_is_the_repositorys_weights_and_another_folder_can_be_named(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    assert hub.WEIGHTS_DIR == root / "weights" and "ssd" in hub.available()
+    out = tmp_path / "run"  # created by save_weights
+    spec = hub.save_weights("tiny", tiny_state_dict(), spec_fields=SPEC_FIELDS, card=CARD, weights_dir=out)
+    assert sorted(p.name for p in out.iterdir()) == ["tiny.json", "tiny.safetensors"]
+    assert hub.load_spec("tiny", out) == spec and hub.available(out) == ["tiny"]
+    assert "tiny" not in hub.available()  # weights/ untouched
+    hub.update_card("tiny", weights_dir=out, metrics={"extra": 1.0})
+    assert hub.load_card("tiny", out)["card"]["metrics"] == {"map_50": 0.5, "extra": 1.0}
+    state = hub.load_state_dict("tiny", weights_dir=out)
+    assert int(state["bn.num_batches_tracked"]) == 7
+    with pytest.raises(hub.WeightsError, match="No model card tiny.json"):
+        hub.load_spec("tiny")
+
+
 def test_fp32_option_keeps_exact_values(weights_dir):
     hub.save_weights("exact", tiny_state_dict(), spec_fields=SPEC_FIELDS, card=CARD, fp16=False)
     torch.testing.assert_close(hub.load_state_dict("exact")["conv.bias"], tiny_state_dict()["conv.bias"], rtol=0, atol=0)
@@ -312,7 +329,7 @@ def test_upload_pins_cards_to_the_new_commit(weights_dir, hf_env, monkeypatch):
     import huggingface_hub
 
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    assert hub.main(["upload", "someone/lab-weights", "--token", "t0k"]) == 0
+    assert hub_cli.main(["upload", "someone/lab-weights", "--token", "t0k"]) == 0
     assert calls["repo"] == "someone/lab-weights" and calls["token"] == "t0k"
     assert set(calls["patterns"]) == {"tiny.safetensors", "tiny.json", "README.md"}
     spec = hub.load_spec("tiny")
@@ -321,7 +338,7 @@ def test_upload_pins_cards_to_the_new_commit(weights_dir, hf_env, monkeypatch):
 
 def test_cli_verify_flags_a_bad_file(weights_dir, capsys):
     hub.save_weights("tiny", tiny_state_dict(), spec_fields=SPEC_FIELDS, card=CARD)
-    assert hub.main(["verify"]) == 0
+    assert hub_cli.main(["verify"]) == 0
     (weights_dir / "tiny.safetensors").write_bytes(b"broken")
-    assert hub.main(["verify"]) == 1
+    assert hub_cli.main(["verify"]) == 1
     assert "does not match" in capsys.readouterr().out

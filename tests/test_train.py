@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from core import evaluate
-from core import hub
+from core.weights import hub
 from core import train
 from tests.conftest import ROOT
 

@@ -183,7 +183,7 @@ def load_faster_rcnn(device: str | torch.device | None = None) -> nn.Module:
     `device`: None = CUDA when available, else CPU. Raises `core.hub.WeightsError` when the weights are missing
     or corrupt.
     """
-    from core import hub
+    from core.weights import hub
 
     device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
     key = str(device)
@@ -749,7 +749,7 @@ def train(args: argparse.Namespace) -> None:
     writes there, so point `core.hub.WEIGHTS_DIR` elsewhere for smoke tests)."""
     from torch.utils.data import DataLoader
 
-    from core import hub
+    from core.weights import hub
     from core.data.datasets import detection_collate
     from core.train import progress, run_card
 
@@ -890,7 +890,7 @@ def evaluate_on_photos(model: nn.Module, count: int = PHOTO_SCENES, score_thresh
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """`python -m core.evaluate faster_rcnn [--split test --count N]`: COCO mAP on the held-out scenes."""
-    from core import hub
+    from core.weights import hub
     from core.data.scenes import split_seeds
 
     torch.set_num_threads(2)

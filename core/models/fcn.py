@@ -200,7 +200,7 @@ def normalize(images: Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequen
 
 def load_fcn(device: str | torch.device = "cpu") -> tuple[FCN, Any]:
     """The trained model from ``weights/fcn.*`` (eval mode) and its `WeightsSpec`."""
-    from core import hub
+    from core.weights import hub
 
     spec = hub.load_spec(NAME)
     model = build_fcn(spec.config)
@@ -372,7 +372,7 @@ def _evaluate_arrays(model: FCN, images: np.ndarray, masks: np.ndarray, batch_si
 
 def train(args: argparse.Namespace) -> None:
     """``python -m core.train fcn [--epochs N] [--quick] [--crop 160 --lr 3e-3 ...]``: train and embed the FCN."""
-    from core import hub
+    from core.weights import hub
     from core.data.scenes import SPLITS
     from core.train import run_card
 
@@ -498,7 +498,7 @@ def train(args: argparse.Namespace) -> None:
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """``python -m core.evaluate fcn [--split test] [--count N]``: mIoU and per-class IoU, recorded in the card."""
-    from core import hub
+    from core.weights import hub
     from core.data.scenes import SPLITS
 
     torch.set_num_threads(2)

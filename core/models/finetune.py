@@ -562,7 +562,7 @@ def run_comparison(config: FinetuneConfig, source_state: Mapping[str, torch.Tens
 
 def load_source() -> tuple[dict[str, torch.Tensor], float, float]:
     """The embedded pre-trained source model: (state dict, mean, std), verified by `core.hub`."""
-    from core import hub
+    from core.weights import hub
 
     spec = hub.load_spec(SOURCE_WEIGHTS)
     return hub.load_state_dict(spec), float(spec.mean[0]), float(spec.std[0])
@@ -619,7 +619,7 @@ def pretrain_source(epochs: int = SOURCE_EPOCHS, per_class: int = SOURCE_TRAIN_P
 def train(args: argparse.Namespace) -> None:
     """`python -m core.train finetune_source`: pre-train the source model, embed it, and record in its card the
     default fine-tuning comparison (the tab's precomputed first view)."""
-    from core import hub
+    from core.weights import hub
     from core.train import run_card
 
     torch.set_num_threads(1)
@@ -676,7 +676,7 @@ def default_run_summary(state: ComparisonState) -> dict[str, Any]:
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """`python -m core.evaluate finetune_source`: run the default comparison and record it in the card."""
-    from core import hub
+    from core.weights import hub
 
     torch.set_num_threads(1)
     source_state, mean, std = load_source()

@@ -415,7 +415,7 @@ def detect(
 
 def load_ssd(device: str | torch.device = "cpu") -> SSD:
     """The trained detector from ``weights/ssd.*`` (verified by `core.hub`), in eval mode on `device`."""
-    from core import hub
+    from core.weights import hub
 
     spec = hub.load_spec(NAME)
     model = build_ssd(**spec.config)
@@ -631,7 +631,7 @@ def train(args: argparse.Namespace) -> None:
     ``--resume`` starts from the embedded weights (a further training stage on the same data, with a fresh
     OneCycle schedule); the card then lists every stage, and its wall time and epochs are the totals.
     """
-    from core import hub
+    from core.weights import hub
     from core.data.datasets import to_book_labels
     from core.train import progress, run_card
 
@@ -738,7 +738,7 @@ def train(args: argparse.Namespace) -> None:
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """``python -m core.evaluate ssd [--split test] [--count N]``: COCO mAP, recorded in the model card."""
-    from core import hub
+    from core.weights import hub
 
     torch.set_num_threads(int(os.environ.get("LAB_THREADS", "2")))
     device = torch.device(args.device)

@@ -83,7 +83,7 @@ def save(name: str, state_dict: dict[str, torch.Tensor], *, config: dict, card: 
     `card` must hold what `core.hub.CARD_REQUIRED_FIELDS` asks for (data_seeds, epochs, wall_time_s, device,
     metrics). Images are in [-1, 1], i.e. normalised with mean 0.5 and std 0.5 per channel.
     """
-    from core import hub
+    from core.weights import hub
 
     hub.save_weights(
         name,
@@ -97,14 +97,14 @@ def save(name: str, state_dict: dict[str, torch.Tensor], *, config: dict, card: 
 
 def load(name: str) -> tuple[dict[str, torch.Tensor], dict]:
     """The verified state dict (fp32) and the builder config of weights `name` (embedded in weights/)."""
-    from core import hub
+    from core.weights import hub
 
     spec = hub.load_spec(name)
     return hub.load_state_dict(spec), dict(spec.config)
 
 
 def update_card(name: str, **fields: Any) -> None:
-    from core import hub
+    from core.weights import hub
 
     hub.update_card(name, **fields)
 
