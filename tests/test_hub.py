@@ -1,4 +1,4 @@
-"""core.hub: cards, fp16 safetensors, sha256 checks, and the real Hub download path against a local fake Hub.
+"""core.weights.hub (and the core.hub command line): cards, fp16 safetensors, sha256 checks, and the real Hub download path against a local fake Hub.
 
 The fake Hub is a small HTTP server answering HEAD and GET on ``/{repo_id}/resolve/{revision}/{filename}`` with
 the headers huggingface_hub's ``get_hf_file_metadata`` reads (X-Repo-Commit, ETag / X-Linked-Etag,
