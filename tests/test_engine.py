@@ -5,7 +5,7 @@ for plain SGD and for a GAN's D-then-G step.
 
 from __future__ import annotations
 
-import json
+import datetime
 import os
 import subprocess
 import sys
@@ -239,36 +239,45 @@ class TinyGANRecipe(Recipe):
 
 # --- two processes ----------------------------------------------------------------------------------------
 
+TWO_PROCESS_RECIPES = ("tests.test_engine:LinearRecipe", "tests.test_engine:TinyGANRecipe")
 
-def launch(recipe: str, out: Path, processes: int, *flags: str) -> dict:
-    """Train through the command line (torchrun for 2 processes); returns the card."""
+
+def main(out: Path) -> None:
+    """Under torchrun: train each of `TWO_PROCESS_RECIPES` through the command line into ``out/<name>``."""
+    torch.distributed.init_process_group("gloo", timeout=datetime.timedelta(minutes=5))
+    for recipe in TWO_PROCESS_RECIPES:
+        engine.main([recipe, "--out", str(out / engine.recipe_class(recipe).name)])
+    torch.distributed.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("two_processes")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("WORLD_SIZE", None)
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-                if processes > 1 else [sys.executable])
-    command = [*launcher, "-m", "core.train", recipe, "--out", str(out), *flags]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "tests.test_engine", str(out)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((out / f"{engine.recipe_class(recipe).name}.json").read_text())["card"]
+    return out
 
 
-def saved(out: Path, name: str) -> dict[str, torch.Tensor]:
-    return load_file(str(out / f"{name}.safetensors"))
-
-
-@pytest.mark.parametrize("recipe", ["tests.test_engine:LinearRecipe", "tests.test_engine:TinyGANRecipe"])
-def test_two_processes_on_disjoint_halves_equal_one_process_on_the_whole_batch(recipe, tmp_path):
-    one = launch(recipe, tmp_path / "one", 1)
-    two = launch(recipe, tmp_path / "two", 2)
-    assert (one["world_size"], two["world_size"]) == (1, 2) and one["steps"] == two["steps"] > 0
-    assert two["command"].startswith("torchrun --nproc_per_node=2 -m core.train")
+@pytest.mark.parametrize("recipe", TWO_PROCESS_RECIPES)
+def test_two_processes_on_disjoint_halves_equal_one_process_on_the_whole_batch(recipe, two_processes, tmp_path):
     name = engine.recipe_class(recipe).name
-    a, b = saved(tmp_path / "one", name), saved(tmp_path / "two", name)
+    engine.train(recipe, EngineConfig(out=tmp_path))  # one process, here
+    one, two = hub.load_card(name, tmp_path)["card"], hub.load_card(name, two_processes / name)["card"]
+    assert (one["world_size"], two["world_size"]) == (1, 2) and one["steps"] == two["steps"] > 0
+    assert two["command"].startswith(f"torchrun --nproc_per_node=2 -m core.train {recipe} --out")
+    a, b = load_file(str(tmp_path / f"{name}.safetensors")), load_file(str(two_processes / name / f"{name}.safetensors"))
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6)
-    if recipe.endswith("LinearRecipe"):  # and both equal the hand-computed SGD
+    if name == "linear":  # and both equal the hand-computed SGD
         expected = sgd_by_hand(LinearSettings())[-1]
         np.testing.assert_allclose(b["weight"][0].double().numpy(), expected, rtol=1e-5)
         assert one["history"][-1]["mse"] == pytest.approx(two["history"][-1]["mse"], rel=1e-5)
         assert one["history"][-1]["loss"] == pytest.approx(two["history"][-1]["loss"], rel=1e-5)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

@@ -95,7 +95,7 @@ class Run:
     seed: int
     out: Path  # where the weights and the card go
     quick: bool = False
-    elapsed_s: float = 0.0  # seconds since training began, process 0's clock (set before every step)
+    elapsed_s: float = 0.0  # seconds since training began by process 0's clock (set before every step)
 
     @property
     def is_main(self) -> bool:
@@ -149,14 +149,24 @@ class Run:
         torch.distributed.broadcast_object_list(box, src=0)
         return box[0]
 
+    def clock(self, started: float) -> float:
+        """Seconds since `started` by process 0's clock, on every process (decisions on time agree)."""
+        elapsed = time.time() - started
+        if not self.distributed:
+            return elapsed
+        tensor = torch.tensor([elapsed], dtype=torch.float64, device=self._collective_device())
+        torch.distributed.broadcast(tensor, src=0)
+        return float(tensor.item())
+
+    def _collective_device(self) -> torch.device:
+        return self.device if torch.distributed.get_backend() == "nccl" else torch.device("cpu")
+
     def mean(self, values: Mapping[str, float]) -> dict[str, float]:
         """The mean of each value over the processes (every process must call this with the same keys)."""
         if not self.distributed or not values:
             return dict(values)
         keys = sorted(values)
-        tensor = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
-        if torch.distributed.get_backend() == "nccl":
-            tensor = tensor.to(self.device)
+        tensor = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=self._collective_device())
         torch.distributed.all_reduce(tensor)
         return {k: float(v) / self.world_size for k, v in zip(keys, tensor.tolist())}
 
@@ -378,6 +388,24 @@ def build_parser(recipe: type[Recipe] | None = None) -> argparse.ArgumentParser:
 # --- the loop -----------------------------------------------------------------------------------------------
 
 
+class _Means:
+    """Running sums of the step losses; `take` gives their means since the last take, averaged over processes."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, losses: Mapping[str, float]) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+        self.count += 1
+
+    def take(self, run: Run) -> dict[str, float]:
+        means = run.mean({k: v / max(self.count, 1) for k, v in self.sums.items()})
+        self.sums, self.count = {}, 0
+        return means
+
+
 def _copy_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
 
@@ -428,19 +456,18 @@ def _train(recipe_cls: type[Recipe], settings: Any, run: Run, config: EngineConf
     recipe.build()
     total = recipe.total_steps if config.max_steps is None else min(recipe.total_steps, config.max_steps)
     history: list[dict[str, Any]] = []
-    kept: dict[str, Any] | None = None
+    kept: dict[str, Any] | None = None  # the history entry whose weights are kept
     kept_metrics: dict[str, Any] = {}
     kept_state: dict[str, torch.Tensor] | None = None
     best_score = -math.inf
-    sums: dict[str, float] = {}
-    counted = 0
-    since_eval: dict[str, float] = {}
-    counted_since_eval = 0
+    to_log, to_record = _Means(), _Means()
     stopped_by = "schedule" if total == recipe.total_steps else "max_steps"
 
     def evaluate(step: int) -> None:
-        nonlocal kept, kept_metrics, kept_state, best_score, since_eval, counted_since_eval
-        losses = run.mean({k: v / max(counted_since_eval, 1) for k, v in since_eval.items()})
+        """Process 0 evaluates while the others wait; every process learns the metrics."""
+        nonlocal kept, kept_metrics, kept_state, best_score
+        run.elapsed_s = run.clock(started)
+        losses = to_record.take(run)
         metrics = run.from_main(recipe.evaluate() if run.is_main else None)
         entry = {"step": step, "elapsed_s": round(run.elapsed_s, 1), **{k: round(v, 5) for k, v in losses.items()},
                  **metrics}
@@ -454,38 +481,30 @@ def _train(recipe_cls: type[Recipe], settings: Any, run: Run, config: EngineConf
             best_score = -math.inf if score is None else score
             kept, kept_metrics = entry, metrics
             kept_state = _copy_state(recipe.state_dict()) if run.is_main else None
-        since_eval, counted_since_eval = {}, 0
 
     batches = recipe.batches()
-    step = 0
-    last_eval = -1
+    step = last_evaluation = 0
     while step < total:
-        run.elapsed_s = run.from_main(time.time() - started)
+        run.elapsed_s = run.clock(started)
         if recipe.should_stop(step):
             stopped_by = "recipe"
             _log(run, f"{recipe_cls.name}: the recipe stops before step {step + 1} ({run.elapsed_s:.0f} s)")
             break
         losses = recipe.step(next(batches), step)
         step += 1
-        for k, v in losses.items():
-            sums[k] = sums.get(k, 0.0) + float(v)
-            since_eval[k] = since_eval.get(k, 0.0) + float(v)
-        counted += 1
-        counted_since_eval += 1
+        to_log.add(losses)
+        to_record.add(losses)
         if step % config.log_every == 0 or step == total:
-            means = run.mean({k: v / counted for k, v in sums.items()})
+            means = to_log.take(run)
             _log(run, f"{recipe_cls.name}: step {step}/{total} " + " ".join(f"{k} {v:.4f}" for k, v in means.items())
                  + f" ({time.time() - started:.0f} s)")
-            sums, counted = {}, 0
         if recipe.eval_every and step % recipe.eval_every == 0:
-            run.elapsed_s = run.from_main(time.time() - started)
             evaluate(step)
-            last_eval = step
-    if last_eval != step:
-        run.elapsed_s = run.from_main(time.time() - started)
+            last_evaluation = step
+    if last_evaluation != step or not history:
         evaluate(step)
-    result = TrainResult(steps=step, history=history, kept=kept, metrics=kept_metrics, wall_time_s=round(time.time() - started, 1),
-                         stopped_by=stopped_by)
+    result = TrainResult(steps=step, history=history, kept=kept, metrics=kept_metrics,
+                         wall_time_s=round(time.time() - started, 1), stopped_by=stopped_by)
     if run.is_main:
         card = {  # the engine's entries; the recipe's follow and may refine some (a resumed run's totals)
             "epochs": round(step / recipe.steps_per_epoch, 2) if recipe.steps_per_epoch else None,
