@@ -6,7 +6,8 @@ held-out set (no ``--count``) writes the card: its headline metrics, and the sam
 small fixed subset (``card["subset"]``: its definition, count and metrics), which ``tests/test_evaluate.py``
 re-measures to 1e-3. A ``--count N`` run (the first N items) prints and never writes.
 
-The subset is measured on one intra-op thread (as the tests do), the full set on ``--threads`` (default 2).
+The subset is measured on one intra-op thread (as the tests do), the full set on ``--threads`` (default: the
+threads the model's training recipe uses: 1 for the small GANs and the fine-tuning source, 2 for the others).
 ``--weights DIR`` measures (and, after a full run, annotates) the card in DIR instead of ``weights/``, e.g. the
 output of ``python -m core.train MODEL --out DIR``.
 """
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count", type=int, default=None,
                         help="only the first COUNT held-out items (printed, never written to the card)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, auto")
-    parser.add_argument("--threads", type=int, default=2, help="intra-op threads for the full set (default 2)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="intra-op threads for the full set (default: the model's training recipe's)")
     parser.add_argument("--weights", type=Path, default=None, help="the folder of the card and weights (default weights/)")
     return parser
 
@@ -64,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from core.evaluation.evaluators import EVALUATIONS
     from core.evaluation.metrics import jsonable
-    from core.training.engine import resolve_device
+    from core.training.engine import recipe_class, resolve_device
     from core.weights import hub, registry
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -74,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     evaluation = EVALUATIONS[args.model]
+    threads_full = args.threads or recipe_class(args.model).threads
     try:
         if args.count is not None and args.count < 1:
             raise ValueError("--count must be at least 1")
@@ -85,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     started = time.time()
     try:
-        with threads(args.threads):
+        with threads(threads_full):
             metrics = evaluation.measure(model, args.count)
     except ValueError as error:  # e.g. a count larger than the held-out set
         print(f"{PROG}: error: {error}", file=sys.stderr)
@@ -95,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.count is None:
         subset = {"count": evaluation.subset_count, "unit": evaluation.unit, "definition": evaluation.subset,
                   "metrics": measure_subset(args.model, model)}
-        record = {"device": str(device), "threads": args.threads, "wall_time_s": round(time.time() - started, 1),
+        record = {"device": str(device), "threads": threads_full, "wall_time_s": round(time.time() - started, 1),
                   "command": " ".join([PROG, *map(shlex.quote, argv)])}
         hub.update_card(args.model, weights_dir=args.weights, metrics=metrics, subset=subset, evaluation=record,
                         **entries)
