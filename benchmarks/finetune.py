@@ -11,7 +11,6 @@ for a core.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -44,22 +43,20 @@ def time_comparison() -> tuple[float, float]:
 
 
 def time_quick_pretraining() -> tuple[float, float]:
+    """`python -m core.train finetune_source --quick` into a temporary folder, in this process."""
     import torch
 
-    from core import hub
-    from core.models import finetune as ft
+    from core import train
 
     threads = torch.get_num_threads()
-    previous = hub.WEIGHTS_DIR
-    hub.WEIGHTS_DIR = Path(tempfile.mkdtemp(prefix="bench_ft_weights_"))
-    args = argparse.Namespace(model=ft.SOURCE_WEIGHTS, epochs=None, seed=0, device=torch.device("cpu"), quick=True,
-                              extra=[], argv=[ft.SOURCE_WEIGHTS, "--quick"])
+    out = tempfile.mkdtemp(prefix="bench_ft_weights_")
     try:
         cpu, wall = time.process_time(), time.perf_counter()
-        ft.train(args)
+        status = train.main(["finetune_source", "--quick", "--out", out])
+        if status != 0:
+            raise RuntimeError(f"core.train exited with {status}")
         return time.perf_counter() - wall, time.process_time() - cpu
     finally:
-        hub.WEIGHTS_DIR = previous
         torch.set_num_threads(threads)
 
 

@@ -32,8 +32,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
+from core.weights.registry import load_model
 from demos.common import (
-    LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, read_image, sample_names, to_jsonable,
+    LATEX, book_link, header, image_upload, on_gpu, parse_seed, read_image, sample_names, to_jsonable,
     user_errors,
 )
 
@@ -86,33 +87,17 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-WARMUP_RUNS = 3
-"""Forward passes on a blank scene when a model loads: oneDNN builds its kernels for a new input size during
-the first calls (seconds on a busy CPU), so the first user request does not pay for it."""
+def _ssd():
+    """The trained SSD (`core.weights.registry`: loaded once, warmed up, shared)."""
+    return load_model("ssd", _device())
 
 
-def _load_ssd():
-    from core.models.ssd import detect, load_ssd
-
-    model = load_ssd(_device())
-    blank = np.zeros((256, 256, 3), np.uint8)
-    for _ in range(WARMUP_RUNS):
-        detect(model, blank)
-    return model
-
-
-def _load_faster_rcnn():
-    from core.models.faster_rcnn import load_faster_rcnn
-
-    return load_faster_rcnn(_device())
-
-
-SSD_MODEL = LazyResource(_load_ssd)
-FASTER_RCNN_MODEL = LazyResource(_load_faster_rcnn)
+def _faster_rcnn():
+    return load_model("faster_rcnn", _device())
 
 
 def _weights_present(name: str) -> bool:
-    from core.hub import WEIGHTS_DIR
+    from core.weights.hub import WEIGHTS_DIR
 
     return (WEIGHTS_DIR / f"{name}.json").is_file() and (WEIGHTS_DIR / f"{name}.safetensors").is_file()
 
@@ -194,14 +179,14 @@ def run_model(model: str, image: np.ndarray, score_threshold: float, iou_thresho
     if model == "ssd":
         from core.models.ssd import detect
 
-        net = SSD_MODEL.get()
+        net = _ssd()
         started = time.perf_counter()
         det = detect(net, image, score_threshold, iou_threshold)
         ms = (time.perf_counter() - started) * 1000
         return Result(det.boxes, det.scores, det.labels, det.level, ms, det)
     from core.models.faster_rcnn import detect as frcnn_detect
 
-    net = FASTER_RCNN_MODEL.get()
+    net = _faster_rcnn()
     started = time.perf_counter()
     with user_errors():
         det = frcnn_detect(net, image, score_threshold, iou_threshold)
@@ -392,7 +377,7 @@ def _ssd_levels(det: Any) -> list[dict[str, Any]]:
     """Per scale: feature-map size, stride, anchor sizes in input pixels, anchor count."""
     from core.models.ssd import SSDConfig
 
-    net = SSD_MODEL.get()
+    net = _ssd()
     config: SSDConfig = net.config
     height = det.input_hw[0]
     rows = []
@@ -458,7 +443,7 @@ def ssd_insides(inp: Input | None, score_threshold: float, iou_threshold: float,
     iou_threshold = _check_threshold(iou_threshold, "NMS IoU threshold")
     from core.models.ssd import detect
 
-    det = detect(SSD_MODEL.get(), inp.image, score_threshold, iou_threshold)
+    det = detect(_ssd(), inp.image, score_threshold, iou_threshold)
     levels = _ssd_levels(det)
     for row in levels:
         lvl = row["scale"] - 1
@@ -506,7 +491,7 @@ def send_to_nms(inp: Input | None, score_threshold: float, iou_threshold: float)
     score_threshold = _check_threshold(score_threshold, "Score threshold")
     from core.models.ssd import detect
 
-    det = detect(SSD_MODEL.get(), inp.image, score_threshold, iou_threshold)
+    det = detect(_ssd(), inp.image, score_threshold, iou_threshold)
     raw = det.raw
     order = torch.argsort(raw.scores, descending=True)[:MAX_SENT_CANDIDATES]
     if len(order) == 0:
@@ -540,7 +525,7 @@ def frcnn_insides(inp: Input | None, score_threshold: float, iou_threshold: floa
     except (TypeError, ValueError):
         raise gr.Error(f"top-k must be an integer, got {top_k!r}.") from None
     with user_errors():
-        info = insides(FASTER_RCNN_MODEL.get(), inp.image, k, score_threshold, iou_threshold)
+        info = insides(_faster_rcnn(), inp.image, k, score_threshold, iou_threshold)
     info["image"] = inp.image
     caption = (f"**{info['num_anchors']} anchors** over {len(info['num_anchors_per_level'])} pyramid levels → "
                f"the RPN scores them all; top-{len(info['proposals']['objectness'])} proposals shown → after the RPN's "
@@ -743,7 +728,7 @@ def roi_real(info: dict | None, choice: Any, output_size: Any, channel: Any):
         box = info["detections"]["boxes"][index] * torch.tensor([sx, sy, sx, sy])
     else:
         box = info["rois"]["boxes_resized"][index]
-    model = FASTER_RCNN_MODEL.get()
+    model = _faster_rcnn()
     level = int(model.roi_heads.box_roi_pool.map_levels([box[None].float()])[0])
     feature_info = [f for f in info["fpn_features"] if f["name"] != "pool"][level]
     fmap = feature_info["map"]  # (C, h, w)

@@ -29,12 +29,13 @@ from PIL import Image, ImageDraw
 from torchvision.utils import draw_segmentation_masks
 
 from core.models.fcn import NAME as FCN_NAME
-from core.models.fcn import SEGMENTATION_CLASS_NAMES, bilinear_kernel, load_fcn, predict
+from core.models.fcn import SEGMENTATION_CLASS_NAMES, bilinear_kernel, predict
+from core.weights.registry import load_model, load_spec
 from core.data.images import SAMPLE_IMAGES
 from core.evaluation.metrics import segmentation_iou
 from core.data.scenes import CLASS_COLORS, SPLITS, make_scene
 from demos.common import (
-    LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
+    LATEX, book_link, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
 )
 from demos.dataset import legend_html
 from demos.router import Handoff, TabUI
@@ -87,7 +88,9 @@ SCALES = (2, 4, 8, 16, 32)
 COARSE_STRIDE = 32
 """Stride of the deepest feature map (the coarse scores)."""
 
-_MODEL = LazyResource(lambda: load_fcn("cuda" if torch.cuda.is_available() else "cpu"))
+def _model():
+    """The trained FCN (`core.weights.registry`: loaded once, shared) and its weights' spec."""
+    return load_model("fcn", "cuda" if torch.cuda.is_available() else "cpu"), load_spec("fcn")
 
 EXPLANATION = r"""
 **FCN**: CNN body ($\div32$) → $1\times1$ conv to $K=6$ class scores → **transposed convolution** (kernel $2s$, stride
@@ -137,7 +140,7 @@ def run_model(image: np.ndarray, details: bool = True) -> dict[str, Any]:
     ``class_map_full`` (H, W) uint8, ``work`` the resized
     image, ``ms`` the inference time and ``spec`` the weights' spec.
     """
-    model, spec = _MODEL.get()
+    model, spec = _model()
     height, width = image.shape[:2]
     h, w = working_size(height, width)
     work = image if (h, w) == (height, width) else np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
@@ -454,7 +457,7 @@ def learned_kernel(model: str = FCN_NAME):
     """`/segmentation_learned_kernel`: model -> (picture, JSON): the last transposed convolution after training
     (the class-to-same-class kernels, one per class) next to its bilinear start, with how far it moved."""
     _check_model(model)
-    net, spec = _MODEL.get()
+    net, spec = _model()
     weight = net.upsample.weight.detach().float().cpu()  # (K, K, k, k)
     classes, _, k, _ = weight.shape
     start = bilinear_kernel(classes, classes, k)

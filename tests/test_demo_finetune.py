@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from core.models import finetune as ft
-from core import hub
+from core.weights import hub
 
 DEFAULTS = ft.FinetuneConfig()
 MIN_GAP = 0.10

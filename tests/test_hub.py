@@ -1,4 +1,4 @@
-"""core.hub: cards, fp16 safetensors, sha256 checks, and the real Hub download path against a local fake Hub.
+"""core.weights.hub (and the core.hub command line): cards, fp16 safetensors, sha256 checks, and the real Hub download path against a local fake Hub.
 
 The fake Hub is a small HTTP server answering HEAD and GET on ``/{repo_id}/resolve/{revision}/{filename}`` with
 the headers huggingface_hub's ``get_hf_file_metadata`` reads (X-Repo-Commit, ETag / X-Linked-Etag,
@@ -27,7 +27,8 @@ from huggingface_hub import HfApi as RealHfApi
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import LocalTokenNotFoundError
 
-from core import hub
+from core.weights import hub
+from core import hub as hub_cli
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 REPO = "d2l-cv-lab/test-weights"
@@ -182,6 +183,22 @@ def test_save_writes_fp16_safetensors_and_a_full_card(weights_dir):
     assert hub.available() == ["tiny"]
 
 
+def test_the_default_folder_is_the_repositorys_weights_and_another_folder_can_be_named(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    assert hub.WEIGHTS_DIR == root / "weights" and "ssd" in hub.available()
+    out = tmp_path / "run"  # created by save_weights
+    spec = hub.save_weights("tiny", tiny_state_dict(), spec_fields=SPEC_FIELDS, card=CARD, weights_dir=out)
+    assert sorted(p.name for p in out.iterdir()) == ["tiny.json", "tiny.safetensors"]
+    assert hub.load_spec("tiny", out) == spec and hub.available(out) == ["tiny"]
+    assert "tiny" not in hub.available()  # weights/ untouched
+    hub.update_card("tiny", weights_dir=out, metrics={"extra": 1.0})
+    assert hub.load_card("tiny", out)["card"]["metrics"] == {"map_50": 0.5, "extra": 1.0}
+    state = hub.load_state_dict("tiny", weights_dir=out)
+    assert int(state["bn.num_batches_tracked"]) == 7
+    with pytest.raises(hub.WeightsError, match="No model card tiny.json"):
+        hub.load_spec("tiny")
+
+
 def test_fp32_option_keeps_exact_values(weights_dir):
     hub.save_weights("exact", tiny_state_dict(), spec_fields=SPEC_FIELDS, card=CARD, fp16=False)
     torch.testing.assert_close(hub.load_state_dict("exact")["conv.bias"], tiny_state_dict()["conv.bias"], rtol=0, atol=0)
@@ -321,7 +338,7 @@ def test_upload_pins_cards_to_the_new_commit(weights_dir, hf_env, monkeypatch):
     import huggingface_hub
 
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    assert hub.main(["upload", "someone/lab-weights", "--token", "t0k"]) == 0
+    assert hub_cli.main(["upload", "someone/lab-weights", "--token", "t0k"]) == 0
     assert calls["repo"] == "someone/lab-weights" and calls["token"] == "t0k"
     assert set(calls["patterns"]) == {"tiny.safetensors", "tiny.json", "README.md"}
     spec = hub.load_spec("tiny")
@@ -330,9 +347,9 @@ def test_upload_pins_cards_to_the_new_commit(weights_dir, hf_env, monkeypatch):
 
 def test_cli_verify_flags_a_bad_file(weights_dir, capsys):
     hub.save_weights("tiny", tiny_state_dict(), spec_fields=SPEC_FIELDS, card=CARD)
-    assert hub.main(["verify"]) == 0
+    assert hub_cli.main(["verify"]) == 0
     (weights_dir / "tiny.safetensors").write_bytes(b"broken")
-    assert hub.main(["verify"]) == 1
+    assert hub_cli.main(["verify"]) == 1
     assert "does not match" in capsys.readouterr().out
 
 
@@ -484,7 +501,7 @@ def test_deploy_space_commits_exactly_the_app_files(lab_checkout, hub_online, mo
 
     fake = FakeSpaceHub(tmp_path)
     monkeypatch.setattr(huggingface_hub, "HfApi", fake.api)
-    assert hub.main(["deploy-space", SPACE, "--token", "hf_w"]) == 0
+    assert hub_cli.main(["deploy-space", SPACE, "--token", "hf_w"]) == 0
 
     assert fake.tokens == ["hf_w"]
     assert fake.created == [dict(repo_id=SPACE, repo_type="space", space_sdk="gradio", private=False, exist_ok=True)]
@@ -544,7 +561,7 @@ def test_dry_run_lists_the_files_without_any_network(lab_checkout, monkeypatch, 
 
     monkeypatch.setattr(socket.socket, "connect", no_connection)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a dry run works offline
-    assert hub.main(["deploy-space", SPACE, "--dry-run"]) == 0
+    assert hub_cli.main(["deploy-space", SPACE, "--dry-run"]) == 0
     out = capsys.readouterr().out
     listed = {line.split()[0] for line in out.splitlines() if line.startswith(("app", "core", "demos", "weights",
                                                                               "docs", "README", "requirements"))}
@@ -560,7 +577,7 @@ def test_offline_refuses_to_deploy_with_a_clear_message(lab_checkout, monkeypatc
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(hub.DeployError, match=r"HF_HUB_OFFLINE=1 .*unset it"):
         hub.deploy_space(SPACE, out=io.StringIO())
-    assert hub.main(["deploy-space", SPACE]) == 1
+    assert hub_cli.main(["deploy-space", SPACE]) == 1
     assert "HF_HUB_OFFLINE=1" in capsys.readouterr().err
 
 
@@ -571,7 +588,7 @@ def test_a_bad_space_id_is_a_clear_message(bad_id, lab_checkout, hub_online, mon
     monkeypatch.setattr(huggingface_hub, "HfApi", NoNetworkApi)
     with pytest.raises(hub.DeployError, match="is not a Space id .*OWNER/NAME"):
         hub.deploy_space(bad_id, out=io.StringIO())
-    assert hub.main(["deploy-space", bad_id]) == 1
+    assert hub_cli.main(["deploy-space", bad_id]) == 1
     assert f"{bad_id!r} is not a Space id" in capsys.readouterr().err
 
 
@@ -590,7 +607,7 @@ def test_the_hub_refusing_says_to_check_the_token(refusal, lab_checkout, hub_onl
     with pytest.raises(hub.DeployError, match=r"refused .*write access to someone .*hf auth login"):
         hub.deploy_space(SPACE, out=io.StringIO())
     assert fake.commits == []
-    assert hub.main(["deploy-space", SPACE]) == 1
+    assert hub_cli.main(["deploy-space", SPACE]) == 1
     assert str(refusal) in capsys.readouterr().err
 
 
@@ -628,7 +645,7 @@ def test_a_space_made_of_exactly_the_deployed_files_builds_and_loads_its_weights
     script = (
         "import os, sys\n"
         "import app\n"
-        "from core import hub\n"
+        "from core.weights import hub\n"
         "demo = app.build_app()\n"
         "names = hub.available()\n"
         "for name in names: hub.load_state_dict(name, allow_download=False)\n"
