@@ -33,7 +33,8 @@ from core.images import SAMPLE_IMAGES
 from core.metrics import segmentation_iou
 from core.scenes import CLASS_COLORS, SPLITS, make_scene
 from demos.common import (
-    LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
+    LATEX, LazyResource, book_link, column_widths, header, image_upload, on_gpu, parse_seed, pil_font, read_image,
+    user_errors,
 )
 from demos.dataset import legend_html
 
@@ -545,7 +546,8 @@ def build(tabs: gr.Tabs | None = None) -> None:
             seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="scene seed (test split: 2000000–2000499)",
                              elem_id="seg-seed")
             sample = gr.Dropdown(list(SAMPLE_IMAGES), value=DEFAULT_SAMPLE, label="bundled sample", elem_id="seg-sample")
-            upload = image_upload(height=150, sources=["upload", "clipboard"], label="your photo / image",
+            # 190 px: a lower box writes "Drop Image Here or Click to Upload" on one line, wider than the column
+            upload = image_upload(height=190, sources=["upload", "clipboard"], label="your photo / image",
                                   elem_id="seg-upload")
             opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="overlay opacity", elem_id="seg-opacity")
             run = gr.Button("Segment", variant="primary", elem_id="seg-run")
@@ -562,16 +564,19 @@ def build(tabs: gr.Tabs | None = None) -> None:
                     gr.HTML(legend_html() + error_legend())
                     with gr.Row(equal_height=False):
                         table = gr.Dataframe(label="per-class IoU and pixel shares", interactive=False,
-                                             elem_id="seg-iou", max_height=260, scale=3)
+                                             elem_id="seg-iou", max_height=260, scale=3,
+                                             column_widths=column_widths(11, 5, 11, 6))
                         with gr.Accordion("numbers (JSON)", open=False):
                             summary = gr.JSON(show_label=False, elem_id="seg-json", max_height=260)
                 with gr.Tab("coarse scores → upsampled", id="seg-coarse"):
                     with gr.Row(equal_height=False):
-                        gr.Markdown(
-                            "The deepest feature map is 32× smaller than the image: its $1\\times1$ class scores (left, "
-                            "one cell per position) know *what* is there but not the outline. Bilinear upsampling alone "
-                            "(the book's FCN before training) only blurs the cells; the skips from earlier, finer stages "
-                            "and the learned transposed convolutions recover the shapes.", latex_delimiters=LATEX)
+                        with gr.Column(min_width=300):  # on a phone: above the picker, not squeezed beside it
+                            gr.Markdown(
+                                "The deepest feature map is 32× smaller than the image: its $1\\times1$ class scores "
+                                "(left, one cell per position) know *what* is there but not the outline. Bilinear "
+                                "upsampling alone (the book's FCN before training) only blurs the cells; the skips from "
+                                "earlier, finer stages and the learned transposed convolutions recover the shapes.",
+                                latex_delimiters=LATEX)
                         score_class = gr.Dropdown([ALL_CLASSES, *SEGMENTATION_CLASS_NAMES], value=ALL_CLASSES,
                                                   label="show (argmax colours or one class's probability)",
                                                   elem_id="seg-score-class", scale=0, min_width=300)
@@ -596,7 +601,8 @@ def build(tabs: gr.Tabs | None = None) -> None:
                             strip = gr.Image(type="numpy", format="png", label="nearest neighbour vs the bilinear kernel",
                                              interactive=False, height=200, elem_id="seg-strip")
                             kernel_table = gr.Dataframe(label="the kernel's numbers", interactive=False, max_height=190,
-                                                        elem_id="seg-kernel-table")
+                                                        elem_id="seg-kernel-table",
+                                                        column_widths=column_widths(*[6] * 2 * SCALES[2]))
                     with gr.Accordion("the kernel as the transposed_conv endpoint sees it (JSON)", open=False):
                         kernel_json = gr.JSON(show_label=False, max_height=250)
                 with gr.Tab("learned upsampling", id="seg-learned"):
