@@ -928,7 +928,8 @@ LEGEND_HEADERS = ["anchor", "s", "r", "width = h·s·√r (px)", "height = h·s/
 def _refresh_source(upload: Any, sample: str, sizes: str, ratios: str, fh: Any, fw: Any, grid_sizes: str,
                     grid_ratios: str, gt_table: Any, anchor_table: Any, threshold: Any, step: Any) -> tuple:
     """A new image (sample or upload): its own boxes (`sample_boxes`), every picture redrawn; the anchor center
-    moves to the image center. Returns the outputs `_source_outputs` lists."""
+    moves to the image center. Returns (info, corner rows, center rows, boxes picture, boxes JSON, x, y, the
+    anchor outputs, the grid outputs, the labeling picture): the order of `source_outputs` in `build`."""
     corner_table = sample_boxes(UPLOADED if _upload_path(upload) else sample)
     x, y = image_center(upload, sample)
     picture, center_table, boxes_data = boxes_from_corner(upload, sample, corner_table)

@@ -8,8 +8,8 @@ precision and recall (greedy matching at IoU >= 0.5, same class); the inference 
 Insides (sub-tabs):
   * SSD — which scale (feature map) each detection came from, the anchors of a chosen scale over the image,
     the raw candidates before NMS, and a button that sends them to the NMS tab's step-through.
-  * Faster R-CNN — the top-k RPN proposals, the RoIs kept after the RPN's NMS and the final detections as
-    three layers to toggle (`core.faster_rcnn.insides`).
+  * Faster R-CNN — the top-k RPN proposals, the top-k of the RoIs kept after the RPN's NMS (hundreds: the caption
+    says how many) and the final detections as three layers to toggle (`core.faster_rcnn.insides`).
   * RoI pooling vs RoIAlign — the book's 4x4 toy and a real RoI on the model's feature map: the projected RoI,
     the quantisation RoI pooling does, the bin grids, the sampling points, the pooled values
     (`core.faster_rcnn.roi_pool_vs_align`, i.e. ``torchvision.ops.roi_pool`` / ``roi_align``).

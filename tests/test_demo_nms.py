@@ -222,9 +222,14 @@ def test_no_class_is_drawn_in_red_or_grey():
         assert max(red, green, blue) - min(red, green, blue) > 60, (red, green, blue)
 
 
-def test_kept_labels_say_kept():
+def test_kept_labels_say_kept(monkeypatch):
+    """The book's example, finished: the two kept boxes are labelled "kept" (the last one "baseline"), the
+    suppressed ones carry no such word."""
+    written: list[str] = []
+    original = nms.LabelPlacer.add
+    monkeypatch.setattr(nms.LabelPlacer, "add", lambda self, box, text, *args, **kwargs: (
+        written.append(text), original(self, box, text, *args, **kwargs))[1])
     candidates = nms.book_candidates()
     trace = nms.run_nms(candidates, 0.0, 0.5, False)
-    status, _ = nms.status_at(trace, len(candidates.scores), len(trace.steps))
-    assert sorted(i for i, s in status.items() if s in ("kept", "baseline")) == [0, 3]
-    assert nms.STATUS_STYLES[0] == ("kept", "kept (thick)")
+    nms.render(candidates, trace, len(trace.steps))
+    assert sorted(written) == ["baseline #3 cat 0.90", "kept #0 dog 0.90"]

@@ -53,7 +53,11 @@ def _anchors_upload(page: Page, tmp_path) -> str:
         page.get_by_role("button", name="Upload your own image").click()
     chooser.value.set_files(str(photo))
     wait_until_idle(page)
+    # the cat's boxes and name leave with the cat; the downscale notice comes once
     expect(page.locator("#anchors-corner")).not_to_contain_text("left eye", timeout=30_000)
+    expect(page.locator(".anchors-source input").first).to_have_value("your upload")
+    page.wait_for_timeout(1500)  # time for a second notice to arrive
+    expect(page.locator(".toast-body").filter(has_text="Downscaled from 1400x1000")).to_have_count(1)
     return "an uploaded photo"
 
 
