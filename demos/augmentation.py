@@ -359,9 +359,9 @@ def build() -> None:
                                      label="Pipeline (click a row to select it)", elem_id="augmentation-steps")
                 # two rows: five in one squeezed "↓ Down" onto two lines on a phone
                 with gr.Row():
-                    step_number = gr.Number(1, precision=0, minimum=1, label="Selected step", min_width=110)
-                    up_button = gr.Button("↑ Up", min_width=80)
-                    down_button = gr.Button("↓ Down", min_width=80)
+                    step_number = gr.Number(1, precision=0, minimum=1, label="Selected step", min_width=90)
+                    up_button = gr.Button("↑ Up", min_width=95)
+                    down_button = gr.Button("↓ Down", min_width=95)
                 with gr.Row():
                     remove_button = gr.Button("✕ Remove", min_width=100)
                     replace_button = gr.Button("Replace", min_width=100)

@@ -760,9 +760,10 @@ def build() -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=330):
             with gr.Row(equal_height=True):
+                # 130 px: narrower (a phone), the names broke onto two lines
                 book_button = gr.Button("Book's example", variant="primary", size="sm", elem_id="nms-book",
-                                        min_width=90)
-                clutter_button = gr.Button("Random clutter", size="sm", elem_id="nms-clutter", min_width=90)
+                                        min_width=130)
+                clutter_button = gr.Button("Random clutter", size="sm", elem_id="nms-clutter", min_width=130)
                 seed = gr.Number(value=0, precision=0, label="seed", min_width=70, elem_id="nms-seed")
             with gr.Accordion("clutter settings", open=False):
                 with gr.Row():

@@ -566,8 +566,9 @@ def build(tabs: gr.Tabs | None = None) -> None:
                         table = gr.Dataframe(label="per-class IoU and pixel shares", interactive=False,
                                              elem_id="seg-iou", max_height=260, scale=3,
                                              column_widths=column_widths(11, 5, 11, 6))
-                        with gr.Accordion("numbers (JSON)", open=False):
-                            summary = gr.JSON(show_label=False, elem_id="seg-json", max_height=260)
+                        with gr.Column(min_width=220):  # on a phone: under the table, not squeezed beside it
+                            with gr.Accordion("numbers (JSON)", open=False):
+                                summary = gr.JSON(show_label=False, elem_id="seg-json", max_height=260)
                 with gr.Tab("coarse scores → upsampled", id="seg-coarse"):
                     with gr.Row(equal_height=False):
                         with gr.Column(min_width=300):  # on a phone: above the picker, not squeezed beside it

@@ -19,7 +19,8 @@ decided deliberately:
   "0.5" drawn one character per line, "RandomResizedCro / p"). Words are split at spaces, hyphens, dashes and
   slashes, where breaking a line is normal typography.
 * **Squeezed.** A short text (30 characters at most: a label, a button, a cell) stacked on three or more lines
-  ("D steps per G step" in a four-line column), and a button (not a picture's thumbnail) stretched taller than it is wide.
+  ("D steps per G step" in a four-line column), a button's short text (16 characters at most: "↓ Down") broken
+  onto a second line, and a button (not a picture's thumbnail) stretched taller than it is wide.
 * **The page.** On the phone nothing may scroll the page sideways: `document.scrollingElement.scrollWidth` must not
   exceed the viewport's width.
 * **Charts.** No axis title or label that Vega shortened with "…", no chart text (a legend) outside the box
@@ -179,7 +180,10 @@ _CHECK = r"""
       range.selectNodeContents(node);
       for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
     }
-    if (tops.size >= 3) problems.push(`squeezed: "${text}" stacked on ${tops.size} lines in ${name(e)}`);
+    const button = e.closest('button');
+    if (tops.size >= 3 || (button && text.length <= 16 && tops.size >= 2)) {
+      problems.push(`squeezed: "${text}" stacked on ${tops.size} lines in ${name(e)}`);
+    }
   }
   for (const b of all.filter((e) => e.tagName === 'BUTTON' && (e.innerText || '').trim() && !e.querySelector('img'))) {
     const r = b.getBoundingClientRect();
@@ -229,7 +233,9 @@ _CHECK = r"""
   }
   // charts: axis labels written on top of each other (too many for the width)
   for (const svg of root.querySelectorAll('.vega-embed svg')) {
-    const labels = [...svg.querySelectorAll('text')].filter((t) => visible(t) && (t.textContent || '').trim());
+    // level labels only: the box of a slanted one is larger than its letters
+    const level = (t) => !/rotate\((?!0\))/.test(t.getAttribute('transform') || '');
+    const labels = [...svg.querySelectorAll('text')].filter((t) => visible(t) && (t.textContent || '').trim() && level(t));
     const boxes = labels.map((t) => t.getBoundingClientRect());
     for (let i = 0; i < boxes.length; i++) {
       for (let j = i + 1; j < boxes.length; j++) {
