@@ -50,6 +50,24 @@ button[role="tab"][aria-selected="true"] {color: var(--primary-700) !important}
 /* all ten tabs fit one row at 1366 px: no "More tabs" menu on a projector */
 .tab-container button[role="tab"] {padding: 0 8px !important; font-size: 14px !important; min-width: 0 !important;
   flex: none !important; width: auto !important}
+/* Markdown tables (the RoI pooling values ...) keep each number on one line; a table wider than its box (a phone)
+   scrolls inside the box instead of squeezing its columns to one character */
+.prose table {display: block; width: max-content; max-width: 100%; overflow-x: auto; border: none}
+.prose table td, .prose table th {overflow-wrap: normal; word-break: normal}
+/* a display formula wider than a phone scrolls inside its own line instead of running past the page's edge */
+.katex-display {overflow-x: auto; overflow-y: hidden; padding: 2px 0}
+/* an accordion's arrow stays a small arrow beside a long title (stretched to the title's height and turned, it
+   stuck out of the box) */
+.label-wrap > .icon {flex: none; align-self: center; line-height: 1}
+/* a component's label never runs under its icon buttons (download, fullscreen, copy) on a narrow box */
+.block:has(.icon-button-wrapper.top-panel button) label[data-testid="block-label"] {max-width: calc(100% - 6.5rem)}
+/* galleries on a phone: two pictures a row (four at 100 px minimum ran past the screen's edge) */
+@media (max-width: 640px) {.grid-container {--grid-cols: 2 !important}
+  #gen-cycle-gallery .grid-container {--grid-cols: 1 !important}}  /* CycleGAN's three captioned steps */
+/* an upload box's prompt (icon, "Drop Image Here") starts under the box's label, which floats over its top */
+.block:has(> label[data-testid="block-label"].float) [data-testid="upload-text"] {margin-top: 1.6rem}
+/* NMS: the step buttons keep their own height beside the slider */
+#nms-step-row {align-items: center}
 """
 
 MAX_FILE_SIZE = "20mb"

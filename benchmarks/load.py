@@ -64,7 +64,7 @@ class Request:
 
 @functools.lru_cache(maxsize=1)
 def _augment_pipeline() -> str:
-    from core import augment as aug  # imported lazily: the client side needs only the JSON
+    from core.data import augment as aug  # imported lazily: the client side needs only the JSON
 
     return json.dumps(aug.preset(aug.DEFAULT_PRESET))
 

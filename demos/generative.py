@@ -147,29 +147,38 @@ def _font(size: int):
 def mosaic(tiles: np.ndarray, columns: int, column_labels: list[str] | None = None, gap: int = 4,
            tile_numbers: bool = False) -> np.ndarray:
     """Tiles (N, h, w, 3) uint8 laid out row-major in `columns` columns on a light background, with optional
-    labels above the columns and optional tile numbers in the tiles' top-left corners. Returns (H, W, 3) uint8."""
+    labels under the columns and optional tile numbers in the tiles' top-left corners. Returns (H, W, 3) uint8.
+
+    The labels go under the tiles: the page draws its picture buttons (download, fullscreen) over the top right
+    corner, where a label above the last column ("nearest real: 8") was hidden."""
     from PIL import Image, ImageDraw
 
     n, h, w, _ = tiles.shape
     rows = -(-n // columns)
-    top = 28 if column_labels else 0
-    canvas = np.full((top + rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 235, dtype=np.uint8)
+    under = MOSAIC_LABEL_HEIGHT if column_labels else 0
+    grid_height = rows * (h + gap) + gap
+    canvas = np.full((grid_height + under, columns * (w + gap) + gap, 3), 235, dtype=np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
-        y, x = top + gap + r * (h + gap), gap + c * (w + gap)
+        y, x = gap + r * (h + gap), gap + c * (w + gap)
         canvas[y:y + h, x:x + w] = tile
     if column_labels or tile_numbers:
         picture = Image.fromarray(canvas)
         draw = ImageDraw.Draw(picture)
         for c, text in enumerate(column_labels or []):
-            draw.text((gap + c * (w + gap) + w / 2, top / 2 + 2), text, fill=(30, 30, 30), font=_font(16), anchor="mm")
+            draw.text((gap + c * (w + gap) + w / 2, grid_height + under / 2 - 2), text, fill=(30, 30, 30),
+                      font=_font(16), anchor="mm")
         if tile_numbers:
             for i in range(n):
                 r, c = divmod(i, columns)
-                draw.text((gap + c * (w + gap) + 3, top + gap + r * (h + gap) + 1), str(i), fill=(120, 170, 255),
+                draw.text((gap + c * (w + gap) + 3, gap + r * (h + gap) + 1), str(i), fill=(120, 170, 255),
                           font=_font(12))
         canvas = np.asarray(picture)
     return canvas
+
+
+MOSAIC_LABEL_HEIGHT = 28
+"""Height of the strip of column labels under a mosaic (pixels)."""
 
 
 # --- gan_sample / gan_interpolate: the API contract ------------------------------------------------------

@@ -35,7 +35,7 @@ from core.data.images import SAMPLE_IMAGES
 from core.evaluation.metrics import segmentation_iou
 from core.data.scenes import CLASS_COLORS, SPLITS, make_scene
 from demos.common import (
-    LATEX, book_link, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
+    LATEX, book_link, column_widths, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
 )
 from demos.dataset import legend_html
 from demos.router import Handoff, TabUI
@@ -580,19 +580,21 @@ def _build_result() -> list:
     gr.HTML(legend_html() + error_legend())
     with gr.Row(equal_height=False):
         table = gr.Dataframe(label="per-class IoU and pixel shares", interactive=False, elem_id="seg-iou",
-                             max_height=260, scale=3)
-        with gr.Accordion("numbers (JSON)", open=False):
-            summary = gr.JSON(show_label=False, elem_id="seg-json", max_height=260)
+                             max_height=260, scale=3, column_widths=column_widths(11, 5, 11, 6))
+        with gr.Column(min_width=220):  # on a phone: under the table, not squeezed beside it
+            with gr.Accordion("numbers (JSON)", open=False):
+                summary = gr.JSON(show_label=False, elem_id="seg-json", max_height=260)
     return [result, truth, errors, table, summary]
 
 
 def _build_coarse(view: SegmentationView) -> tuple[gr.Dropdown, list]:
     with gr.Row(equal_height=False):
-        gr.Markdown(
-            "The deepest feature map is 32× smaller than the image: its $1\\times1$ class scores (left, one cell per "
-            "position) know *what* is there but not the outline. Bilinear upsampling alone (the book's FCN before "
-            "training) only blurs the cells; the skips from earlier, finer stages and the learned transposed "
-            "convolutions recover the shapes.", latex_delimiters=LATEX)
+        with gr.Column(min_width=300):  # on a phone: above the picker, not squeezed beside it
+            gr.Markdown(
+                "The deepest feature map is 32× smaller than the image: its $1\\times1$ class scores (left, one cell "
+                "per position) know *what* is there but not the outline. Bilinear upsampling alone (the book's FCN "
+                "before training) only blurs the cells; the skips from earlier, finer stages and the learned "
+                "transposed convolutions recover the shapes.", latex_delimiters=LATEX)
         score_class = gr.Dropdown([ALL_CLASSES, *SEGMENTATION_CLASS_NAMES], value=view.score_class,
                                   label="show (argmax colours or one class's probability)",
                                   elem_id="seg-score-class", scale=0, min_width=300)
@@ -613,7 +615,8 @@ def _build_upsampling(view: SegmentationView) -> tuple[gr.Radio, list]:
         with gr.Column(scale=5, min_width=500):
             strip = _picture("nearest neighbour vs the bilinear kernel", "seg-strip", 200)
             kernel_table = gr.Dataframe(label="the kernel's numbers", interactive=False, max_height=190,
-                                        elem_id="seg-kernel-table")
+                                        elem_id="seg-kernel-table",
+                                        column_widths=column_widths(*[6] * 2 * SCALES[2]))
     with gr.Accordion("the kernel as the transposed_conv endpoint sees it (JSON)", open=False):
         kernel_json = gr.JSON(show_label=False, max_height=250)
     return scale, [kernel_picture, kernel_table, strip, kernel_json]
@@ -666,7 +669,8 @@ def build() -> TabUI:
             seed = gr.Number(value=view.seed, precision=0, minimum=0,
                              label="scene seed (test split: 2000000–2000499)", elem_id="seg-seed")
             sample = gr.Dropdown(list(SAMPLE_IMAGES), value=view.sample, label="bundled sample", elem_id="seg-sample")
-            upload = image_upload(height=150, sources=["upload", "clipboard"], label="your photo / image",
+            # 190 px: a lower box writes "Drop Image Here or Click to Upload" on one line, wider than the column
+            upload = image_upload(height=190, sources=["upload", "clipboard"], label="your photo / image",
                                   elem_id="seg-upload")
             opacity = gr.Slider(0.0, 1.0, value=view.opacity, step=0.05, label="overlay opacity",
                                 elem_id="seg-opacity")

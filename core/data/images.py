@@ -190,6 +190,15 @@ SAMPLE_IMAGES: dict[str, Callable[[], np.ndarray]] = {
 }
 """Names shown in the UI -> loaders of images bundled with scikit-image / scikit-learn."""
 
+CAT_SAMPLE = "chelsea (cat)"
+CAT_PARTS: dict[str, tuple[int, int, int, int]] = {
+    "left eye": (133, 84, 210, 147),
+    "right eye": (293, 108, 344, 164),
+    "nose": (234, 222, 294, 266),
+}
+"""Hand-placed corner boxes (x1, y1, x2, y2) in pixels of the cat's eyes and nose in the `CAT_SAMPLE` image
+(451 x 300): the one definition the Augmentation and the Anchors & IoU tabs both draw."""
+
 
 @lru_cache(maxsize=None)
 def _sample_cached(name: str) -> np.ndarray:
