@@ -9,7 +9,7 @@ import os
 # OMP_NUM_THREADS is each thread's default, so it also covers Gradio's worker threads (torch.set_num_threads
 # only changes the calling thread's setting).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("LAB_TORCH_THREADS", "1"))
+os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("LAB_TORCH_THREADS", "1"))  # core.threads' variable
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import ctypes
@@ -21,6 +21,8 @@ from typing import Sequence
 
 import gradio as gr
 import torch
+
+from core.threads import request_threads
 
 from demos import TAB_MODULES
 from demos import router
@@ -47,7 +49,7 @@ body.lab-projector .lab-link-bar {display: none !important}
 .json-node .value {color: var(--body-text-color) !important}
 /* the selected (sub-)tab's name: indigo 700 (Gradio: the accent, indigo 500, 4.46:1 on white) */
 button[role="tab"][aria-selected="true"] {color: var(--primary-700) !important}
-/* all ten tabs fit one row at 1366 px: no "More tabs" menu on a projector */
+/* compact tab names: the eleven tabs take one or two rows (the Tabs wrap, see build_app), never a menu */
 .tab-container button[role="tab"] {padding: 0 8px !important; font-size: 14px !important; min-width: 0 !important;
   flex: none !important; width: auto !important}
 /* Markdown tables (the RoI pooling values ...) keep each number on one line; a table wider than its box (a phone)
@@ -90,8 +92,8 @@ costs an event at most 10 ms before it starts."""
 def configure_torch() -> None:
     """One intra-op thread per request by default: a class shares 2 cores, and parallelism comes from serving
     several requests at once (the queue's concurrency), not from each small op waiting on a thread pool.
-    `LAB_TORCH_THREADS=2` suits a teacher alone on the machine."""
-    torch.set_num_threads(int(os.environ.get("LAB_TORCH_THREADS", "1")))
+    `LAB_TORCH_THREADS=2` suits a teacher alone on the machine (`core.threads`)."""
+    torch.set_num_threads(request_threads())
 
 
 MALLOC_ARENAS = 2
@@ -157,7 +159,8 @@ def build_app(modules: Sequence[str] | None = None) -> gr.Blocks:
                                     elem_id="lab-projector")
         notice = gr.Markdown(visible=False, elem_id="lab-notice")
         built: dict[str, tuple[gr.Tab, router.TabUI]] = {}
-        with gr.Tabs() as tabs:
+        # wrap: with eleven tabs, "menu" would hide the last ones behind a "..." button a student may never open
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
             for module_name in modules:
                 module = importlib.import_module(module_name)
                 with gr.Tab(module.TITLE, id=tab_id(module_name)) as tab:

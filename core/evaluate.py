@@ -15,27 +15,17 @@ output of ``python -m core.train MODEL --out DIR``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
-import torch
+
+from core.threads import torch_threads
 
 PROG = "python -m core.evaluate"
-
-
-@contextlib.contextmanager
-def threads(count: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def measure_subset(name: str, model: Any) -> dict[str, Any]:
@@ -43,7 +33,7 @@ def measure_subset(name: str, model: Any) -> dict[str, Any]:
     from core.evaluation.evaluators import EVALUATIONS
 
     evaluation = EVALUATIONS[name]
-    with threads(1):
+    with torch_threads(1):
         metrics = evaluation.measure(model, evaluation.subset_count)
     return {k: v for k, v in metrics.items() if k not in evaluation.card_entries}
 
@@ -88,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     started = time.time()
     try:
-        with threads(threads_full):
+        with torch_threads(threads_full):
             metrics = evaluation.measure(model, args.count)
     except ValueError as error:  # e.g. a count larger than the held-out set
         print(f"{PROG}: error: {error}", file=sys.stderr)

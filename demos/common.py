@@ -19,9 +19,9 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import gradio as gr
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from core.threads import torch_threads
 from core.data.images import SAMPLE_IMAGES, ImageLoadError, load_image, sample_image
 
 D2L = "https://d2l.ai/chapter_computer-vision/"
@@ -369,22 +369,6 @@ class LazyResource:
 
 
 # --- where model code runs ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run the block on `count` intra-op threads, then restore the previous count.
-
-    PyTorch's OpenMP thread count belongs to the calling thread, so this only affects the request that uses it.
-    Tiny models want one thread: a second one costs more than it gains, and on a busy 2-core server threads
-    waiting for each other can cost 100x, while one thread per request lets two requests share the cores.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def single_threaded(fn: Callable[..., T]) -> Callable[..., T]:

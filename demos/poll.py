@@ -69,6 +69,9 @@ bypass Gradio's queue (whose 64 places a class of 200 would overflow, answering 
 worker threads directly (POST /gradio_api/run/<name>). Through the queue, 200 students answering at once got
 275 "busy" refusals out of 600 answers on the 2-core machine; without it, none (`python -m benchmarks.poll`)."""
 
+UNQUEUED_API = ("poll_open", "poll_answer", "poll_results", "poll_close", "poll_question")
+"""The public endpoints that run with `QUICK`, named here so that the server's tests can tell them from a mistake."""
+
 STUDENT_STORAGE_KEY = "lab-poll-student"
 TEACHER_STORAGE_KEY = "lab-poll-teacher"
 LIVE_COUNT_SECONDS = 2.0

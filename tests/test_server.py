@@ -48,8 +48,12 @@ def test_queue_is_bounded_and_every_queued_event_has_a_concurrency_limit(built):
             continue
         limit = queue.default_concurrency_limit if fn.concurrency_limit == "default" else fn.concurrency_limit
         assert limit is not None and 1 <= limit <= MAX_CONCURRENCY, (fn.api_name, limit)
-    # queue=False skips the queue's limits: only for tiny private UI callbacks
-    assert not unqueued_public, unqueued_public
+    # queue=False skips the queue's limits: only for tiny private UI callbacks, and for the class poll's endpoints,
+    # a few milliseconds of database work each, whose burst of a class answering at once the queue's 64 places
+    # would refuse (demos.poll.QUICK)
+    from demos import poll
+
+    assert not set(unqueued_public) - set(poll.UNQUEUED_API), unqueued_public
 
 
 def test_generated_files_are_deleted_and_no_extra_paths_are_served(built):
@@ -95,6 +99,7 @@ def test_a_crash_shows_no_traceback(client, app_url):
 def test_a_full_queue_says_busy(built):
     """The queue's answer when full (the browser shows 'This application is currently busy. Please try again.')."""
     _, url, _ = built.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **app.launch_options())
+    max_size = built._queue.max_size
     try:
         built._queue.max_size = 0  # full from the start
         client = Client(url, verbose=False, download_files=False)
@@ -106,6 +111,7 @@ def test_a_full_queue_says_busy(built):
             "data": [None] * len(fn.inputs), "fn_index": fn._id, "session_hash": "probe", "event_data": None})
         assert response.status_code == 503 and "Queue is full" in response.text
     finally:
+        built._queue.max_size = max_size  # the module's other tests read the settings of the same app
         built.close()
 
 

@@ -16,6 +16,11 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+"""ImageNet's per-channel pixel mean and standard deviation (RGB, pixels in [0, 1]): the normalisation every
+network of the lab uses, as the timm backbones it builds on were designed for."""
+
 MAX_PIXELS = 40_000_000
 """Refuse images with more pixels than this (40 MP) before decoding them."""
 

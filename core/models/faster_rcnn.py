@@ -43,6 +43,7 @@ from torch import nn
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
 from core.data.scenes import NUM_CLASSES  # noqa: E402
 
 WEIGHTS_NAME = "faster_rcnn"
@@ -51,8 +52,6 @@ WEIGHTS_NAME = "faster_rcnn"
 LABEL_OFFSET = 1
 """torchvision detection models use label 0 for background: model label = our label + 1."""
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_IOU_THRESHOLD = 0.5

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
 from core.data.scenes import CLASS_NAMES
 
 NAME = "fcn"
@@ -44,8 +45,6 @@ SEGMENTATION_CLASS_NAMES: tuple[str, ...] = ("background",) + CLASS_NAMES
 
 NUM_SEG_CLASSES = len(SEGMENTATION_CLASS_NAMES)
 
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 SCENE_SIZE = 256
 """Side of the generated training / test scenes."""

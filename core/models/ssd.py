@@ -38,14 +38,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
 from core.ops.anchors import BACKGROUND, multibox_prior, multibox_target, offset_inverse
 from core.data.scenes import CLASS_NAMES, REFERENCE_SIDE
 
 NAME = "ssd"
 """Weights name (``weights/ssd.safetensors`` + ``weights/ssd.json``) and `core.train` key."""
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
 
 INPUT_SIDE = REFERENCE_SIDE
 """`prepare` scales images so that their shorter side has this many pixels (the training scenes' side)."""
@@ -169,8 +168,8 @@ class SSD(nn.Module):
         for head in self.box_heads:
             nn.init.normal_(head.weight, std=0.01)
             nn.init.zeros_(head.bias)
-        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self._anchor_cache: dict[tuple, tuple[Tensor, list[int]]] = {}
 
     @property

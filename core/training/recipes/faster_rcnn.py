@@ -19,11 +19,12 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler
 
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
 from core.data.datasets import SceneDetection, detection_collate
 from core.data.scene_cache import SceneArrays, scene_arrays
 from core.data.scenes import CLASS_NAMES, Scene, split_seeds
 from core.models.faster_rcnn import (
-    IMAGENET_MEAN, IMAGENET_STD, LABEL_OFFSET, WEIGHTS_NAME, FasterRCNNConfig, build_faster_rcnn,
+    LABEL_OFFSET, WEIGHTS_NAME, FasterRCNNConfig, build_faster_rcnn,
 )
 from core.training.engine import Recipe, Run, TrainResult
 

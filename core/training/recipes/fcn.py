@@ -19,10 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
 from core.data.scene_cache import scene_arrays
 from core.data.scenes import split_seeds
 from core.models.fcn import (
-    IMAGENET_MEAN, IMAGENET_STD, NAME, SCENE_SIZE, SEGMENTATION_CLASS_NAMES, FCNConfig, build_fcn, normalize,
+    NAME, SCENE_SIZE, SEGMENTATION_CLASS_NAMES, FCNConfig, build_fcn, normalize,
     soft_dice_loss,
 )
 from core.training.engine import Recipe, TrainResult

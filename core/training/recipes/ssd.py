@@ -24,7 +24,8 @@ import torch
 from core.data.datasets import to_book_labels
 from core.data.scene_cache import SceneArrays, scene_arrays
 from core.data.scenes import CLASS_NAMES, split_seeds
-from core.models.ssd import INPUT_SIDE, MEAN, NAME, SSD, STD, SSDConfig, ssd_loss
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
+from core.models.ssd import INPUT_SIDE, NAME, SSD, SSDConfig, ssd_loss
 from core.training.engine import Recipe, TrainResult
 from core.weights import hub
 
@@ -175,7 +176,8 @@ class SSDRecipe(Recipe):
         return self.model.state_dict()
 
     def spec_fields(self) -> dict[str, Any]:
-        return dict(architecture="ssd", config=SSDConfig().to_dict(), class_names=CLASS_NAMES, mean=MEAN, std=STD,
+        return dict(architecture="ssd", config=SSDConfig().to_dict(), class_names=CLASS_NAMES, mean=IMAGENET_MEAN,
+                    std=IMAGENET_STD,
                     input_size=(3, INPUT_SIDE, INPUT_SIDE))
 
     def card(self, result: TrainResult) -> dict[str, Any]:
