@@ -503,7 +503,7 @@ def build() -> None:
     from demos import generalization  # the "Augmentation's effect" sub-tab
 
     with gr.Tabs(elem_id="finetune-subtabs"):
-        with gr.Tab("Fine-tuned vs scratch", id="finetune-transfer"):
+        with gr.Tab("Transfer", id="finetune-transfer"):
             _build_transfer()
         generalization.build_tab()
 

@@ -39,13 +39,12 @@ CONCURRENT_RUNS = 2
 TRAIN_THREADS = 1
 """One torch thread per training (as the Fine-tuning tab): one core per run leaves the other to everybody else."""
 
-START_CHOICES = [("from scratch (every layer random)", "scratch"),
-                 ("fine-tuned from the source model", "pretrained")]
-AUGMENTATION_CHOICES = [("default: affine + elastic + dropout", "default"), ("none", "none"),
-                        ("custom: the JSON below", "custom")]
+START_CHOICES = [("from scratch", "scratch"), ("fine-tuned (pre-trained body)", "pretrained")]
+AUGMENTATION_CHOICES = [("default", "default"), ("none", "none"), ("custom JSON", "custom")]
 WITH, WITHOUT = "with augmentation", "without augmentation"
 SAME = "about the same (within 1 point)"
-PREDICTION_CHOICES = [WITH, WITHOUT, SAME]
+PREDICTION_CHOICES = [("with", WITH), ("without", WITHOUT), ("about the same", SAME)]
+PREDICTIONS = [value for _, value in PREDICTION_CHOICES]
 TIE_POINTS = 1.0
 """Two final numbers within this many percentage points count as "about the same"."""
 
@@ -53,21 +52,21 @@ COLORS = {WITHOUT: "#6b7280", WITH: "#0f766e"}  # grey circles / teal squares; l
 MARKERS = {WITHOUT: "circle", WITH: "square"}
 
 EXPLANATION = r"""
-Augmentation draws a new random variant $T_\theta(x)$ of every training image in every epoch (a shifted, slanted,
-rotated, warped or partly erased digit), so the network cannot simply memorise its few labelled images.
-What memorising costs shows in the **generalisation gap**, measured after every epoch:
-$\text{gap} = \text{acc}_{\text{train}} - \text{acc}_{\text{held-out}}$, where the training accuracy is on the
-*clean* labelled digits and the held-out accuracy on 500 digits the network never trains on.
-Same labelled digits, same initial weights, same batch order, same epochs: the only difference is augmentation.
+Augmentation shows the network a new random variant $T_\theta(x)$ of every training image in every epoch (shifted,
+slanted, rotated, warped, partly erased), so it cannot simply memorise its few labelled digits. Memorising shows in
+the **generalisation gap** after each epoch: $\text{gap} = \text{acc}_{\text{train}} - \text{acc}_{\text{held-out}}$
+(train: the *clean* labelled digits; held-out: 500 digits never trained on). Both runs share the labelled digits,
+initial weights, batch order and epochs: only the augmentation differs.
 """
 
 DETAILS_TEMPLATE = """
 * **Data**: scikit-learn's handwritten digits (8×8, upsampled to 32×32): {k} labelled digits per class
   ({n} in all, chosen by the seed) and the fixed held-out set of 500 (50 per digit), as in the other sub-tab.
-* **Model and training**: the Fine-tuning tab's timm `resnet10t` (16-32-64-128 channels); AdamW, learning rate
-  {lr:g} (output layer ×{mult:g}) annealed to 0 over {epochs} epochs (cosine), batches of {batch}, weight decay
-  {wd:g}. *From scratch*: every layer random; *fine-tuned*: the body copied from the source model pre-trained on
-  printed letters. Each run uses one CPU thread.
+* **Model and training**: the Fine-tuning tab's timm `resnet10t` (16-32-64-128 channels); AdamW with weight decay
+  {wd:g}, batches of {batch}, {epochs} epochs, the learning rate annealed to 0 (cosine). *From scratch*: every
+  layer random, learning rate {lr:g}. *Fine-tuned*: the body copied from the source model pre-trained on printed
+  letters, learning at {body_lr:g}, the new output layer at {lr:g} (the book's 10× rule). Each run uses one CPU
+  thread.
 * **Augmentation**: an Albumentations pipeline applied to every training digit in every epoch (a fresh draw each
   time, from the run's own seeded generator). The default: `Affine` (scale 0.85–1.15, shift ±8 %, rotation ±12°,
   shear ±10°), `ElasticTransform` (p = 0.3) and `CoarseDropout` (1–2 holes, p = 0.3). No flips: a mirrored 2 is
@@ -170,14 +169,12 @@ def default_pipeline_text() -> str:
 def preview_picture(pipeline: dict | None, seed: int = 0, draws: int = 3) -> np.ndarray:
     """One labelled digit of each class (top row) and `draws` augmented copies below. Returns (H, W, 3) uint8."""
     clean, augmented = _gen().preview(pipeline, seed, draws)
-    cell, pad, left, top = 56, 6, 92, 24
+    cell, pad, left, top = 56, 6, 92, 30  # room for the component's label above the first row
     rows = [("labelled", clean)] + [(f"draw {i + 1}", augmented[i]) for i in range(draws)]
     width = left + len(clean) * (cell + pad)
     height = top + len(rows) * (cell + pad)
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    draw.text((left, 2), "one labelled digit per class (top) and what the pipeline makes of it",
-              fill=(51, 65, 85), font=pil_font(14))
     for r, (name, images) in enumerate(rows):
         y = top + r * (cell + pad)
         draw.text((4, y + cell // 2 - 8), name, fill=(51, 65, 85), font=pil_font(14))
@@ -202,18 +199,21 @@ def _notes_text(notes: list[str], none: bool = False) -> str:
     return " ".join(f"⚠ {note}" for note in notes)
 
 
-def use_pipeline(json_text: str) -> tuple[str, str, np.ndarray, str]:
+def use_pipeline(json_text: str) -> tuple[str, str, np.ndarray, str, Any]:
     """Take an Albumentations JSON pipeline (e.g. exported from the Augmentation tab) as the custom augmentation.
 
     Returns the values of `SubTab.handoff_outputs`: (augmentation choice "custom", the pipeline's JSON,
-    the preview picture, the notes). Bad JSON or an unknown transform -> `gr.Error`.
+    the preview picture, the notes, the custom pipeline's accordion opened). Bad JSON or an unknown transform ->
+    `gr.Error`.
     """
     if not isinstance(json_text, str) or not json_text.strip():
         raise gr.Error("augmentation: the pipeline is empty. Paste Albumentations JSON (A.to_dict).")
     pipeline = resolve(json_text)
+    opened = gr.Accordion(open=True)
     if pipeline is None:  # "none" typed into the box
-        return "none", json_text, preview_picture(None), _notes_text([], True)
-    return "custom", pipeline_text(pipeline), preview_picture(pipeline), _notes_text(_gen().check_pipeline(pipeline))
+        return "none", json_text, preview_picture(None), _notes_text([], True), opened
+    return ("custom", pipeline_text(pipeline), preview_picture(pipeline),
+            _notes_text(_gen().check_pipeline(pipeline)), opened)
 
 
 # --- the plot ---------------------------------------------------------------------------------------------
@@ -356,8 +356,7 @@ def _plot_summary(runs: dict[str, dict]) -> str:
 
 # --- the table, the status, the reveal --------------------------------------------------------------------
 
-TABLE_HEADERS = ["run", "train accuracy (%)", "held-out accuracy (%)", "gap (points)", "best held-out (%)",
-                 "epochs", "seconds"]
+TABLE_HEADERS = ["run", "train %", "held-out %", "gap (points)", "best held-out %", "epochs", "seconds"]
 
 
 def _pct(value: float) -> float:
@@ -402,7 +401,7 @@ def reveal(runs: dict[str, dict], predicted_accuracy: Any, predicted_gap: Any) -
              f"with {acc_with:.1f}% vs without {acc_without:.1f}%"),
             ("Larger gap", predicted_gap, _compare(gap_with, gap_without),
              f"with {gap_with:.1f} vs without {gap_without:.1f} points")):
-        if predicted in PREDICTION_CHOICES:
+        if predicted in PREDICTIONS:
             verdict = "✓ your prediction was right" if predicted == answer else f"✗ you predicted *{predicted}*"
         else:
             verdict = "(no prediction made)"
@@ -469,7 +468,7 @@ def empty_view() -> tuple[str, list, str]:
     config = _gen().GeneralizationConfig()
     runs = {WITHOUT: {}, WITH: {}}
     return (plot_html(runs, config.epochs), table_rows(runs),
-            "Predict first (left), then press **Train both**: the run without augmentation and the run with it train "
+            "Predict first, then press **Train both**: the run without augmentation and the run with it train "
             "side by side (about half a minute).")
 
 
@@ -478,7 +477,8 @@ def empty_view() -> tuple[str, list, str]:
 
 @dataclass
 class SubTab:
-    """The sub-tab's components a hand-off needs: `use_pipeline`'s outputs, and the tab to select."""
+    """The sub-tab's components a hand-off needs: `use_pipeline`'s outputs, and the tab to select (its id is
+    "finetune-generalization" in the Fine-tuning tab's `gr.Tabs`)."""
 
     tab: gr.Tab
     augmentation: gr.Dropdown
@@ -494,33 +494,37 @@ def build_tab() -> SubTab:
     with gr.Tab(TITLE, id="finetune-generalization", elem_id="generalization-tab") as tab:
         header("Augmentation's effect on generalisation, live", EXPLANATION, LINK)
         with gr.Accordion("Details: data, model, training, the default pipeline", open=False):
-            gr.Markdown(DETAILS_TEMPLATE.format(k=config.examples_per_class, n=10 * config.examples_per_class,
-                                                lr=config.lr, mult=config.output_lr_mult, epochs=config.epochs,
-                                                batch=config.batch_size, wd=config.weight_decay))
+            gr.Markdown(DETAILS_TEMPLATE.format(
+                k=config.examples_per_class, n=10 * config.examples_per_class, lr=config.lr,
+                body_lr=config.lr * config.body_lr_mult, epochs=config.epochs, batch=config.batch_size,
+                wd=config.weight_decay))
         with gr.Row(equal_height=False):
             with gr.Column(scale=2, min_width=300):
-                start = gr.Radio(START_CHOICES, value="scratch", label="Start", elem_id="generalization-start")
+                start = gr.Radio(START_CHOICES, value="scratch", label="Start from", elem_id="generalization-start")
                 with gr.Row():
                     choice = gr.Dropdown(AUGMENTATION_CHOICES, value="default", label="Augmentation", scale=3,
-                                         min_width=180, elem_id="generalization-augmentation")
+                                         min_width=150, elem_id="generalization-augmentation")
                     seed = gr.Number(0, precision=0, minimum=0, label="Seed", scale=1, min_width=80,
                                      elem_id="generalization-seed")
+                with gr.Row():
+                    run_button = gr.Button("Train both", variant="primary", elem_id="generalization-run")
+                    stop_button = gr.Button("Stop", variant="stop", elem_id="generalization-stop")
                 with gr.Accordion("Custom pipeline (Albumentations JSON)", open=False,
-                                  elem_id="generalization-custom"):
+                                  elem_id="generalization-custom") as custom:
                     pipeline = gr.Code(default_pipeline_text(), language="json", interactive=True, lines=6,
                                        max_lines=16, elem_id="generalization-pipeline",
                                        label="Paste the Augmentation tab's JSON export (or edit the default)")
                     use_button = gr.Button("Use this pipeline", elem_id="generalization-use")
-                with gr.Group():
-                    gr.Markdown("**Predict before you train** (the answer appears after the run)")
-                    predict_accuracy = gr.Radio(PREDICTION_CHOICES, value=None, elem_id="generalization-predict-acc",
-                                                label="Which run will end with the higher held-out accuracy?")
-                    predict_gap = gr.Radio(PREDICTION_CHOICES, value=None, elem_id="generalization-predict-gap",
-                                           label="Which run will end with the larger gap (train − held-out)?")
-                with gr.Row():
-                    run_button = gr.Button("Train both", variant="primary", elem_id="generalization-run")
-                    stop_button = gr.Button("Stop", variant="stop", elem_id="generalization-stop")
             with gr.Column(scale=5):
+                with gr.Group():
+                    gr.Markdown("**Predict first** — the answer appears after the run", padding=True)
+                    with gr.Row(equal_height=True):
+                        predict_accuracy = gr.Radio(PREDICTION_CHOICES, value=None, min_width=240,
+                                                    elem_id="generalization-predict-acc",
+                                                    label="Which run ends with the higher held-out accuracy?")
+                        predict_gap = gr.Radio(PREDICTION_CHOICES, value=None, min_width=240,
+                                               elem_id="generalization-predict-gap",
+                                               label="Which run ends with the larger gap (train − held-out)?")
                 status = gr.Markdown(status0, elem_id="generalization-status")
                 plot = gr.HTML(plot0, elem_id="generalization-plot", min_height=200)
                 answer = gr.Markdown("", elem_id="generalization-reveal")
@@ -528,8 +532,9 @@ def build_tab() -> SubTab:
                                      label="Final numbers (percent)", elem_id="generalization-table")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                picture = gr.Image(picture0, label="What the augmentation does to the digits", type="numpy", format="png",
-                                   interactive=False, height=300, elem_id="generalization-preview")
+                picture = gr.Image(picture0, label="One labelled digit per class (top) and what the augmentation makes of it",
+                                   type="numpy",
+                                   format="png", interactive=False, height=300, elem_id="generalization-preview")
                 notes = gr.Markdown(notes0, elem_id="generalization-notes")
             with gr.Column(scale=2, min_width=260):
                 result = gr.JSON(label="Both runs (API: generalization, one run per call)", height=340,
@@ -542,7 +547,9 @@ def build_tab() -> SubTab:
         stop_button.click(None, None, None, cancels=[run], **ui)
         gr.on([choice.input, seed.blur], preview, [choice, pipeline, seed], [picture, notes], show_progress="hidden",
               trigger_mode="always_last", **ui)
-        handoff_outputs = [choice, pipeline, picture, notes]
+        choice.input(lambda value: gr.Accordion(open=True) if value == "custom" else gr.skip(), choice, custom,
+                     show_progress="hidden", **ui)
+        handoff_outputs = [choice, pipeline, picture, notes, custom]
         use_button.click(use_pipeline, pipeline, handoff_outputs, **ui)
         gr.api(generalization, api_name="generalization", concurrency_limit=CONCURRENT_RUNS,
                concurrency_id=CONCURRENCY_ID)

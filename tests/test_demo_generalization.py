@@ -55,11 +55,12 @@ def test_use_pipeline_takes_the_augmentation_tab_json():
     from demos import generalization as demo
 
     exported = aug.to_json(aug.preset(aug.DEFAULT_PRESET))
-    choice, text, picture, notes = demo.use_pipeline(exported)
+    choice, text, picture, notes, accordion = demo.use_pipeline(exported)
     assert choice == "custom"
     assert json.loads(text) == aug.parse_pipeline(exported)
     assert isinstance(picture, np.ndarray) and picture.ndim == 3 and picture.shape[2] == 3
     assert "resized back to 32x32" in notes and "HorizontalFlip" in notes
+    assert accordion.open is True  # the custom pipeline is shown
     import gradio as gr
 
     with pytest.raises(gr.Error, match="augmentation: Unknown transform 'Sparkle'"):

@@ -66,17 +66,18 @@ def test_the_same_seed_gives_the_same_run_and_another_seed_another(source):
     assert unaugmented.loss != first.loss  # same digits, weights and order: only the augmentation differs
 
 
-def test_no_global_random_state_is_used_or_changed(source):
-    """A run draws only from its own generators: the global NumPy, Python and torch states neither matter nor move."""
+def test_the_global_random_state_does_not_matter(source):
+    """A run draws only from its own generators: other global seeds give the same run, and the global NumPy and
+    Python states do not move (torch's does: timm's constructor initialises the weights from it, and
+    `finetune.build_model` then draws every weight again from the run's generator)."""
     import torch
 
     config = gen.GeneralizationConfig(seed=5, examples_per_class=1, epochs=2)
     np.random.seed(1), random.seed(1), torch.manual_seed(1)
-    before = (np.random.get_state()[1].copy(), random.getstate(), torch.get_rng_state().clone())
+    before = (np.random.get_state()[1].copy(), random.getstate())
     first = gen.run(config, "default", *source).loss
-    after = (np.random.get_state()[1], random.getstate(), torch.get_rng_state())
-    np.testing.assert_array_equal(before[0], after[0])
-    assert before[1] == after[1] and torch.equal(before[2], after[2])
+    np.testing.assert_array_equal(before[0], np.random.get_state()[1])
+    assert before[1] == random.getstate()
     np.random.seed(2), random.seed(2), torch.manual_seed(2)
     assert gen.run(config, "default", *source).loss == first
 
@@ -146,6 +147,7 @@ def test_the_default_pipeline_has_no_transform_that_changes_a_digit():
     ('{"__class_fullname__": "Sparkle", "p": 1}', "Unknown transform 'Sparkle'"),
     ('{"__class_fullname__": "Rotate", "limit": [-10, 10], "wobble": 3}', "Unknown parameter(s) 'wobble'"),
     ('{"__class_fullname__": "RandomCrop", "height": 200, "width": 200}', "cannot run on the 32x32 digit images"),
+    ('{"__class_fullname__": "Resize", "height": 512, "width": 512}', "at most 256x256 here"),
     ("defualt", "must be 'none', 'default' or an Albumentations pipeline"),
     ("", "must be 'none', 'default' or an Albumentations pipeline"),
 ])

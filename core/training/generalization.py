@@ -29,6 +29,7 @@ use the same labelled images, initial output layer and batch order.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -65,8 +66,15 @@ MEANING_CHANGING = {
 }
 """Transforms that run on digits but change their class: a run keeps them and says so in its notes."""
 
+MAX_EPOCHS = 100
+"""Longest run (runs are bounded: at most `finetune.MAX_EXAMPLES_PER_CLASS` digits per class, this many epochs)."""
+
 DIGIT_SIDE = ft.INPUT_SIDE
 """Pipelines see the digits at the network's input size: 32x32."""
+
+MAX_PIPELINE_SIDE = 256
+"""Largest output a pipeline may make of a 32x32 digit (it is resized back): a run augments every labelled digit
+in every epoch, so a pipeline that blows each one up to 2048x2048 would hold a core for minutes."""
 
 
 class GeneralizationError(ValueError):
@@ -137,8 +145,30 @@ def build_augmenter(pipeline: Mapping[str, Any], seed: int) -> Any:
     return compose
 
 
+def _draw(compose: Any, picture: np.ndarray) -> np.ndarray:
+    """One call of the pipeline on a (32, 32) uint8 grey picture, given as RGB. Returns its raw (H', W'[, C']) output.
+
+    Raises:
+        augment.PipelineError: the pipeline fails on the picture or returns no image, with Albumentations' reason.
+    """
+    try:
+        result = np.asarray(compose(image=np.repeat(picture[:, :, None], 3, axis=2))["image"])
+    except Exception as error:  # noqa: BLE001 - Albumentations raises many kinds; the student needs the reason
+        raise aug.PipelineError(f"The pipeline cannot run on the {DIGIT_SIDE}x{DIGIT_SIDE} digit images: "
+                                f"{aug._short_error(error)}") from None
+    if result.ndim not in (2, 3) or min(result.shape[:2]) < 1 or not np.all(np.isfinite(result)):
+        raise aug.PipelineError("The pipeline does not return an image for the digit images.")
+    if max(result.shape[:2]) > MAX_PIPELINE_SIDE:
+        raise aug.PipelineError(
+            f"The pipeline turns the {DIGIT_SIDE}x{DIGIT_SIDE} digits into {result.shape[1]}x{result.shape[0]} "
+            f"images; at most {MAX_PIPELINE_SIDE}x{MAX_PIPELINE_SIDE} here (they are resized back to "
+            f"{DIGIT_SIDE}x{DIGIT_SIDE} anyway): lower its output size.")
+    return result
+
+
 def augment_digits(images: np.ndarray, compose: Any) -> np.ndarray:
-    """One draw of the pipeline for each image.
+    """One draw of the pipeline for each image (grey replicated to RGB uint8, then the channels' mean; an output
+    of another size resized back to 32x32).
 
     Args:
         images: (N, 32, 32) float32 in [0, 1] (white ink on black).
@@ -149,7 +179,7 @@ def augment_digits(images: np.ndarray, compose: Any) -> np.ndarray:
     out = np.empty((len(images), DIGIT_SIDE, DIGIT_SIDE), np.float32)
     pictures = np.round(np.clip(images, 0.0, 1.0) * 255.0).astype(np.uint8)  # (N, 32, 32)
     for i, picture in enumerate(pictures):
-        result = np.asarray(compose(image=np.repeat(picture[:, :, None], 3, axis=2))["image"])  # (H', W', C')
+        result = _draw(compose, picture)  # (H', W', C') or (H', W')
         grey = result.astype(np.float32).mean(axis=2) if result.ndim == 3 else result.astype(np.float32)
         if result.dtype == np.uint8:
             grey /= 255.0
@@ -162,27 +192,17 @@ def augment_digits(images: np.ndarray, compose: Any) -> np.ndarray:
 
 
 def check_pipeline(pipeline: Mapping[str, Any], probes: int = 4) -> list[str]:
-    """Run the pipeline on a few training digits before a run starts; returns notes for the student
-    (size changes, transforms that change a digit's class).
+    """Run the pipeline on a few digits before a run starts; returns notes for the student (size changes,
+    transforms that change a digit's class).
 
     Raises:
         augment.PipelineError: the pipeline fails on 32x32 digits (e.g. a crop larger than the image), with
-            Albumentations' reason.
+            Albumentations' reason, or makes them larger than `MAX_PIPELINE_SIDE`.
     """
     images, _ = ft.load_target_digits()
     upsampled = ft.to_input(images[:probes], 0.0, 1.0)[:, 0].numpy()  # (probes, 32, 32) in [0, 1]
     compose = build_augmenter(pipeline, seed=0)
-    sizes = set()
-    pictures = np.round(upsampled * 255.0).astype(np.uint8)
-    for picture in pictures:
-        try:
-            result = np.asarray(compose(image=np.repeat(picture[:, :, None], 3, axis=2))["image"])
-        except Exception as error:  # noqa: BLE001 - Albumentations raises many kinds; the student needs the reason
-            raise aug.PipelineError(f"The pipeline cannot run on the {DIGIT_SIDE}x{DIGIT_SIDE} digit images: "
-                                    f"{aug._short_error(error)}") from None
-        if result.ndim not in (2, 3) or not np.all(np.isfinite(result)):
-            raise aug.PipelineError("The pipeline does not return an image for the digit images.")
-        sizes.add(result.shape[:2])
+    sizes = {_draw(compose, picture).shape[:2] for picture in np.round(upsampled * 255.0).astype(np.uint8)}
     notes = []
     other_sizes = sorted(s for s in sizes if s != (DIGIT_SIDE, DIGIT_SIDE))
     if other_sizes:
@@ -219,8 +239,10 @@ class GeneralizationConfig:
     start: str = "scratch"  # "scratch" or "pretrained" (`STARTS`)
     examples_per_class: int = 15  # labelled digits per class: small enough that augmentation matters
     epochs: int = 30  # passes over the labelled digits (each pass with a fresh augmentation draw)
-    lr: float = 2e-3  # AdamW's learning rate of the body, cosine-annealed to 0 over the epochs
-    output_lr_mult: float = 10.0  # the output layer learns this many times faster (as in the Fine-tuning tab)
+    lr: float = 5e-3  # AdamW's learning rate (cosine-annealed to 0): every layer from scratch, the new output layer
+    #                   when fine-tuning
+    body_lr_mult: float = 0.1  # fine-tuning: the copied layers learn at lr x this (the book's new layer learns 10x
+    #                            faster than the copied ones; its scratch model learns at the new layer's rate)
     batch_size: int = 16  # labelled images per optimiser step
     weight_decay: float = 1e-3  # AdamW's decoupled weight decay
     seed: int = 0  # labelled digits, initial weights, batch order and augmentation draws
@@ -229,9 +251,20 @@ class GeneralizationConfig:
         """Clear messages for out-of-range values; returns self."""
         if self.start not in STARTS:
             raise GeneralizationError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}.")
-        ft.FinetuneConfig(examples_per_class=self.examples_per_class, epochs=self.epochs, lr=self.lr,
-                          output_lr_mult=self.output_lr_mult, seed=self.seed, batch_size=self.batch_size,
-                          weight_decay=self.weight_decay).validate()
+        if not 1 <= self.examples_per_class <= ft.MAX_EXAMPLES_PER_CLASS:
+            raise GeneralizationError(f"Labelled examples per class must be between 1 and "
+                                      f"{ft.MAX_EXAMPLES_PER_CLASS}, got {self.examples_per_class}.")
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            raise GeneralizationError(f"Epochs must be between 1 and {MAX_EPOCHS}, got {self.epochs}.")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 0.1):
+            raise GeneralizationError(f"The learning rate must be in (0, 0.1], got {self.lr:g}.")
+        if not (math.isfinite(self.body_lr_mult) and 0 < self.body_lr_mult <= 1):
+            raise GeneralizationError(f"The copied layers' learning-rate multiplier must be in (0, 1], "
+                                      f"got {self.body_lr_mult:g}.")
+        if not 1 <= self.batch_size <= 512:
+            raise GeneralizationError(f"Batch size must be between 1 and 512, got {self.batch_size}.")
+        if not 0 <= self.seed < 2**31:
+            raise GeneralizationError(f"Seed must be between 0 and 2147483647, got {self.seed}.")
         return self
 
 
@@ -305,7 +338,9 @@ def train(config: GeneralizationConfig, augmentation: str | Mapping[str, Any] | 
     model = ft.build_model(len(ft.TARGET_CLASSES), torch.Generator().manual_seed(config.seed))
     if pretrained:
         ft.copy_all_but_output(source_state, model)
-    optimizer = torch.optim.AdamW(ft.param_groups(model, config.lr, config.output_lr_mult), lr=config.lr,
+    groups = (ft.param_groups(model, config.lr * config.body_lr_mult, 1.0 / config.body_lr_mult) if pretrained
+              else ft.param_groups(model, config.lr, 1.0))
+    optimizer = torch.optim.AdamW(groups, lr=config.lr,
                                   weight_decay=config.weight_decay, foreach=True)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     order = torch.Generator().manual_seed(config.seed + 1)

@@ -45,8 +45,8 @@ def test_the_defaults_run_live_and_show_the_api_numbers(page: Page, client):
     reveal = page.locator("#generalization-reveal")
     expect(reveal).not_to_contain_text("The answer")
 
-    page.locator("#generalization-predict-acc").get_by_label("with augmentation", exact=True).check()
-    page.locator("#generalization-predict-gap").get_by_label("without augmentation", exact=True).check()
+    page.locator("#generalization-predict-acc").get_by_label("with", exact=True).check()
+    page.locator("#generalization-predict-gap").get_by_label("without", exact=True).check()
     page.locator("#generalization-run").click()
     status = page.locator("#generalization-status")
     expect(status).to_contain_text("Training…", timeout=30_000)
