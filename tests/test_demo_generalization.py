@@ -29,7 +29,7 @@ def test_a_pretrained_run_with_the_augmentation_tab_export(client):
         assert gap == pytest.approx(train - test, abs=1e-5)
     assert result["final_gap"] == pytest.approx(result["train_accuracy"][-1] - result["final_test_accuracy"], abs=1e-5)
     assert 0.5 < result["final_test_accuracy"] <= 1.0  # fine-tuned: far above chance (0.1) even with flips
-    assert 0 < result["seconds"] < 120
+    assert result["seconds"] > 0
     assert result["config"]["examples_per_class"] == CONFIG.examples_per_class
     assert any("resized back to 32x32" in note for note in result["notes"])
     assert any(note.startswith("HorizontalFlip") for note in result["notes"])

@@ -20,7 +20,7 @@ from core.training import generalization as gen
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SHORT = dict(examples_per_class=2, epochs=3)
+SHORT = dict(examples_per_class=2, epochs=3, batch_size=10)
 """A short run for the tests that check the bookkeeping, not the claim."""
 
 MIN_GAIN_POINTS = 5.0
@@ -72,7 +72,7 @@ def test_the_global_random_state_does_not_matter(source):
     `finetune.build_model` then draws every weight again from the run's generator)."""
     import torch
 
-    config = gen.GeneralizationConfig(seed=5, examples_per_class=1, epochs=2)
+    config = gen.GeneralizationConfig(seed=5, examples_per_class=1, epochs=2, batch_size=10)
     np.random.seed(1), random.seed(1), torch.manual_seed(1)
     before = (np.random.get_state()[1].copy(), random.getstate())
     first = gen.run(config, "default", *source).loss
@@ -162,5 +162,9 @@ def test_bad_settings_get_a_clear_message(source):
         gen.GeneralizationConfig(start="imagenet").validate()
     with pytest.raises(ValueError, match="Epochs must be between"):
         gen.GeneralizationConfig(epochs=0).validate()
+    with pytest.raises(ValueError, match="must split into whole batches of 16: a last batch of 4"):
+        gen.GeneralizationConfig(examples_per_class=2, batch_size=16).validate()
+    gen.GeneralizationConfig(examples_per_class=2, batch_size=20).validate()
+    gen.GeneralizationConfig(examples_per_class=2, batch_size=32).validate()  # one batch of all 20
     with pytest.raises(ValueError, match="Seed must be between"):
         next(gen.train(gen.GeneralizationConfig(seed=-1), "none", *source))
