@@ -499,6 +499,15 @@ def _warm_up() -> None:
 
 
 def build() -> None:
+    from demos import generalization  # the "Augmentation's effect" sub-tab
+
+    with gr.Tabs(elem_id="finetune-subtabs"):
+        with gr.Tab("Transfer", id="finetune-transfer"):
+            _build_transfer()
+        generalization.build_tab()
+
+
+def _build_transfer() -> None:
     threading.Thread(target=_warm_up, name="finetune-warm-up", daemon=True).start()
     header("Fine-tuning: the four steps of transfer learning, live", EXPLANATION, LINK)
     with gr.Accordion("Details: data, model, optimiser, why it helps", open=False):

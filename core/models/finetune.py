@@ -453,13 +453,15 @@ def set_train_mode(model: nn.Module, *, frozen_body: bool, keep_bn_statistics: b
 
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                batch_size: int, generator: torch.Generator, fill: float) -> float:
-    """One pass over (x (N, 1, 32, 32), y (N,)) in shuffled batches with random shifts; returns the mean loss."""
+                batch_size: int, generator: torch.Generator, fill: float, max_shift: int = MAX_SHIFT) -> float:
+    """One pass over (x (N, 1, 32, 32), y (N,)) in shuffled batches with random shifts of up to `max_shift`
+    pixels (0: none, and `generator` only draws the order); returns the mean loss."""
     order = torch.randperm(len(y), generator=generator)
     total, steps = 0.0, 0
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
-        logits = model(random_shift(x[batch], generator, fill=fill))  # (B, K)
+        inputs = random_shift(x[batch], generator, max_shift, fill) if max_shift else x[batch]  # (B, 1, 32, 32)
+        logits = model(inputs)  # (B, K)
         loss = F.cross_entropy(logits, y[batch])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
