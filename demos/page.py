@@ -57,6 +57,8 @@ A11Y_JS = r"""
    - an output picture is a <button> around an <img> without text: it gets the picture's label as its name
      ("Picture: <label>", or "Picture" when the tab gave none), so a screen reader says what it is;
    - a Dataframe's static-column wrapper carries aria-label without a role: it gets role="group";
+   - an output picture not computed yet is a <div aria-label="Empty value"> without a role: it gets role="img"
+     (a tab's pictures are computed when it is first opened, so a student can meet one empty);
    - a scrollable box with nothing focusable inside (a long Markdown, read-only code) gets tabindex="0", so
      that keyboard users can scroll it. */
 (() => {
@@ -78,6 +80,7 @@ A11Y_JS = r"""
       if (!button.textContent.trim()) button.setAttribute("aria-label", nameOf(button));
     });
     document.querySelectorAll("div.wrapper[aria-label]:not([role])").forEach((el) => el.setAttribute("role", "group"));
+    document.querySelectorAll("div.empty[aria-label]:not([role])").forEach((el) => el.setAttribute("role", "img"));
     document.querySelectorAll(".gradio-container .block, .gradio-container .cm-scroller, .gradio-container .prose")
       .forEach((el) => {
         if (el.getAttribute("tabindex") === "0" || el.offsetParent === null || !scrolls(el)) return;

@@ -751,9 +751,11 @@ def _label_font() -> str | None:
 
 
 @dataclass
-class Scene:
-    """An image with objects: image (H, W, 3) uint8; boxes (K, 4) float32 (x1, y1, x2, y2); names (K);
-    mask (H, W) uint8 instance map (k+1 = object k); `exact` when the boxes are the masks' true extents."""
+class AnnotatedImage:
+    """A picture of the Augmentation and Anchors tabs with its annotations (not `core.data.scenes.Scene`, the
+    detectors' generated training scene): image (H, W, 3) uint8; boxes (K, 4) float32 (x1, y1, x2, y2);
+    names (K); mask (H, W) uint8 instance map (k+1 = object k); `exact` when the boxes are the masks' true
+    extents."""
 
     image: np.ndarray
     boxes: np.ndarray
@@ -772,14 +774,14 @@ def _ellipse_mask(height: int, width: int, boxes: list[tuple[float, float, float
     return mask
 
 
-def _photo_scene(sample: str, objects: dict[str, tuple[float, float, float, float]]) -> Scene:
+def _photo_scene(sample: str, objects: dict[str, tuple[float, float, float, float]]) -> AnnotatedImage:
     image = sample_image(sample)
     boxes = list(objects.values())
-    return Scene(image=image, boxes=np.asarray(boxes, dtype=np.float32), names=list(objects),
+    return AnnotatedImage(image=image, boxes=np.asarray(boxes, dtype=np.float32), names=list(objects),
                  mask=_ellipse_mask(image.shape[0], image.shape[1], boxes), exact=False)
 
 
-def shapes_scene(height: int = 384, width: int = 512) -> Scene:
+def shapes_scene(height: int = 384, width: int = 512) -> AnnotatedImage:
     """A synthetic scene with exact ground truth: a rectangle, a disc and a triangle on a textured background.
 
     Boxes are the exact extents of the mask pixels (continuous corners: pixel columns a..b-1 -> x1=a, x2=b).
@@ -809,7 +811,7 @@ def shapes_scene(height: int = 384, width: int = 512) -> Scene:
     for value, colour in colours.items():
         image[mask == value] = colour
     names = ["rectangle", "disc", "triangle"]
-    return Scene(image=image, boxes=mask_boxes(mask, len(names)), names=names, mask=mask, exact=True)
+    return AnnotatedImage(image=image, boxes=mask_boxes(mask, len(names)), names=names, mask=mask, exact=True)
 
 
 def mask_boxes(mask: np.ndarray, count: int) -> np.ndarray:
@@ -835,10 +837,10 @@ SCENES: dict[str, Any] = {
 """Bundled scenes by UI name: photos with hand-placed boxes and rough (ellipse) masks, and exact shapes."""
 DEFAULT_SCENE = "cat (the book's example)"
 
-_scene_cache: dict[str, Scene] = {}
+_scene_cache: dict[str, AnnotatedImage] = {}
 
 
-def scene(name: str) -> Scene:
+def scene(name: str) -> AnnotatedImage:
     """A bundled scene by name (built once; callers get the cached arrays, read-only)."""
     if name not in SCENES:
         raise PipelineError(f"Unknown scene {name!r}; choose one of {list(SCENES)}.")
