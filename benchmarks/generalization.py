@@ -31,10 +31,11 @@ def main() -> None:
     starts = [s.strip() for s in args.starts.split(",") if s.strip()]
 
     from core.models import finetune as ft
+    from core.weights.registry import load_model
     from core.training import generalization as gen
 
     torch.set_num_threads(1)
-    source = ft.load_source()
+    source = load_model(ft.SOURCE_WEIGHTS)
     config = gen.GeneralizationConfig()
     print(f"{config.examples_per_class} labelled digits per class, {config.epochs} epochs, lr {config.lr:g}, "
           f"batch {config.batch_size}; 500 held-out digits; 1 torch thread per run; "

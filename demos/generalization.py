@@ -133,9 +133,9 @@ def _config(start: str, seed: int) -> Any:
 
 
 def _source() -> tuple[dict, float, float]:
-    from demos.finetune import SOURCE  # the Fine-tuning tab's lazily loaded source model
+    from demos.finetune import _source as finetune_source  # the registry's source model, shared with Transfer
 
-    return SOURCE.get()
+    return finetune_source()
 
 
 # --- the API ----------------------------------------------------------------------------------------------

@@ -75,12 +75,18 @@ A11Y_JS = r"""
     return /(auto|scroll)/.test(style.overflowY + style.overflowX) &&
       (el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1);
   };
-  const fix = () => {
+  /* names and roles: at once, in the observer's callback (before the browser paints, so that no reader -- nor
+     axe-core -- meets a picture that has just arrived without its name) */
+  const name = () => {
     document.querySelectorAll(".image-container > button:not([aria-label])").forEach((button) => {
       if (!button.textContent.trim()) button.setAttribute("aria-label", nameOf(button));
     });
     document.querySelectorAll("div.wrapper[aria-label]:not([role])").forEach((el) => el.setAttribute("role", "group"));
     document.querySelectorAll("div.empty[aria-label]:not([role])").forEach((el) => el.setAttribute("role", "img"));
+  };
+  /* scrollable boxes: their sizes settle after rendering, so at most every 400 ms */
+  const fix = () => {
+    name();
     document.querySelectorAll(".gradio-container .block, .gradio-container .cm-scroller, .gradio-container .prose")
       .forEach((el) => {
         if (el.getAttribute("tabindex") === "0" || el.offsetParent === null || !scrolls(el)) return;
@@ -90,7 +96,10 @@ A11Y_JS = r"""
   };
   let timer = null;
   const soon = () => { if (timer === null) timer = setTimeout(() => { timer = null; fix(); }, 400); };
-  const start = () => { new MutationObserver(soon).observe(document.body, {childList: true, subtree: true}); soon(); };
+  const start = () => {
+    new MutationObserver(() => { name(); soon(); }).observe(document.body, {childList: true, subtree: true});
+    soon();
+  };
   if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
 })();
 </script>

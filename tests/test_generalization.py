@@ -16,6 +16,7 @@ import pytest
 
 from core.data import augment as aug
 from core.models import finetune as ft
+from core.weights.registry import load_model
 from core.training import generalization as gen
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -28,7 +29,7 @@ MIN_GAIN_POINTS = 5.0
 
 @pytest.fixture(scope="module")
 def source():
-    return ft.load_source()
+    return load_model(ft.SOURCE_WEIGHTS)
 
 
 def _digits(count: int = 5) -> np.ndarray:

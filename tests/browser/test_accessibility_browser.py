@@ -85,7 +85,7 @@ def test_the_page_wide_fixes_are_in_place(findings, browser, app_url):
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     try:
-        page.goto(app_url, wait_until="domcontentloaded")
+        page.goto(app_url + "?tab=transposed_conv", wait_until="domcontentloaded")  # a tab of pictures
         page.wait_for_selector(".image-container > button", timeout=120_000)
         a11y.wait_until_quiet(page)
         page.wait_for_timeout(600)

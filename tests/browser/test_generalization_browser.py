@@ -28,13 +28,18 @@ def _open(page: Page) -> None:
 
 
 def _table(page: Page) -> dict[str, list[str]]:
-    """The final-numbers table as {run: [cells...]}."""
-    rows = page.locator("#generalization-table tbody tr")
+    """The final-numbers table as {run: [the cells after the run's name]} (a row-number cell before the name,
+    or Gradio's hidden edit boxes, do not shift the columns: each row is read from its name on)."""
+    rows = page.evaluate("""() => [...document.querySelectorAll('#generalization-table tr')].map(
+        (row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent.trim()))""")
+    names = ("without augmentation", "with augmentation", "with − without")
     table = {}
-    for i in range(rows.count()):
-        cells = [c.inner_text().strip() for c in rows.nth(i).locator("td").all()]
-        if cells:
-            table[cells[0]] = cells[1:]
+    for cells in rows:
+        for i, cell in enumerate(cells):
+            if cell in names:
+                table[cell] = cells[i + 1:]
+                break
+    assert set(table) == set(names), rows
     return table
 
 
