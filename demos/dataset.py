@@ -19,7 +19,7 @@ from PIL import Image
 from torchvision.utils import draw_bounding_boxes
 
 from core.data.scenes import CLASS_COLORS, CLASS_NAMES, DEFAULT_SIZE, MIN_VISIBLE_FRACTION, SPLITS, Scene, make_scene
-from demos import inputs
+from demos import drawing, inputs
 from demos.common import LATEX, book_link, header, image_upload, read_image
 from demos.inputs import user_errors
 from demos.router import TabUI
@@ -69,10 +69,6 @@ LINKS = " · ".join(
 )
 
 
-def _hex_to_rgb(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-
-
 def legend_html() -> str:
     """The class legend: a coloured swatch, the class name, its label and mask value."""
     items = "".join(
@@ -102,7 +98,7 @@ def draw_boxes(scene: Scene, width: int = 2) -> np.ndarray:
     return drawn.permute(1, 2, 0).numpy()
 
 
-CLASS_RGB = np.array([(0, 0, 0)] + [_hex_to_rgb(c) for c in CLASS_COLORS], np.float32)
+CLASS_RGB = np.array([(0, 0, 0)] + [drawing.hex_to_rgb(c) for c in CLASS_COLORS], np.float32)
 """(K + 1, 3) colour of each mask value (0 = background, never painted)."""
 
 
@@ -116,19 +112,6 @@ def draw_masks(scene: Scene, opacity: float = DEFAULT_OPACITY) -> np.ndarray:
     painted = scene.mask > 0
     image[painted] = image[painted] * (1.0 - opacity) + CLASS_RGB[scene.mask[painted]] * opacity
     return image.astype(np.uint8)
-
-
-def _grid(tiles: list[np.ndarray], padding: int = 4) -> np.ndarray:
-    """Tiles of one size in rows of `GRID_COLUMNS`, white gaps (like torchvision's make_grid), (H, W, 3) uint8."""
-    height, width = tiles[0].shape[:2]
-    columns = min(GRID_COLUMNS, len(tiles))
-    rows = -(-len(tiles) // columns)
-    grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding, 3), 255, np.uint8)
-    for index, tile in enumerate(tiles):
-        top = padding + (index // columns) * (height + padding)
-        left = padding + (index % columns) * (width + padding)
-        grid[top : top + height, left : left + width] = tile
-    return grid
 
 
 # --- endpoints -------------------------------------------------------------------------------------------
@@ -174,8 +157,8 @@ def dataset_grid(seed: Any, count: Any, split: str, opacity: float, upload: Any)
     inputs.fraction(opacity, "Opacity")
     with user_errors():
         scenes = [make_scene(s, size=DEFAULT_SIZE if background is not None else None, background=background) for s in seeds]
-    boxes_grid = _grid([draw_boxes(s) for s in scenes])
-    masks_grid = _grid([draw_masks(s, opacity) for s in scenes])
+    boxes_grid = drawing.grid([draw_boxes(s) for s in scenes], GRID_COLUMNS)
+    masks_grid = drawing.grid([draw_masks(s, opacity) for s in scenes], GRID_COLUMNS)
     labels = np.concatenate([s.labels for s in scenes]) if scenes else np.zeros(0, np.int64)
     all_boxes = np.concatenate([s.boxes for s in scenes])
     sizes = np.sqrt((all_boxes[:, 2] - all_boxes[:, 0]) * (all_boxes[:, 3] - all_boxes[:, 1]))
