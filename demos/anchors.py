@@ -1083,6 +1083,18 @@ def _labeling_typed(gt: str, anchors: str, threshold: Any, step: Any, upload: An
             *_labeling_tables_changed(gt_table, anchor_table, threshold, step, upload, sample)[2:])
 
 
+def _clicked_center(upload: Any, sample: str, sizes: str, ratios: str, evt: gr.SelectData) -> tuple:
+    """A click on the anchors picture: the clicked pixel becomes the center (x, y), and its anchors are drawn."""
+    x, y = click_center(evt)
+    return (x, y, *anchors_at_pixel(upload, sample, sizes, ratios, x, y))
+
+
+def _clicked_box_b(box_a: str, box_b: str, evt: gr.SelectData) -> tuple:
+    """A click on the IoU grid: box B moves there (`move_box_b`) and the IoU follows."""
+    moved = move_box_b(box_b, evt)
+    return (moved, *iou_view(box_a, moved))
+
+
 def _set_grid_preset(name: str) -> tuple[int, int, str]:
     fh, fw, size = GRID_PRESETS[name]
     return fh, fw, size
@@ -1268,8 +1280,9 @@ def _connect(sample: gr.Dropdown, upload: gr.UploadButton, info: gr.Markdown, bo
     anchor_inputs = [upload, sample, sizes, ratios, x, y]
     gr.on([sizes.submit, ratios.submit, x.submit, y.submit, sizes.blur, ratios.blur, x.blur, y.blur],
           anchors_at_pixel, anchor_inputs, anchor_outputs, api_name="anchors_at_pixel", trigger_mode="always_last")
-    anchor_outputs[0].select(click_center, None, [x, y], api_visibility="private", queue=False).then(
-        anchors_at_pixel, anchor_inputs, anchor_outputs, api_visibility="private")
+    # a click is one event: the new center and its anchors together (docs/performance.md §4)
+    anchor_outputs[0].select(_clicked_center, [upload, sample, sizes, ratios], [x, y, *anchor_outputs],
+                             api_visibility="private", trigger_mode="always_last")
 
     grid_inputs = [upload, sample, grid["fh"], grid["fw"], grid["sizes"], grid["ratios"]]
     gr.on([grid["fh"].release, grid["fw"].release, grid["sizes"].submit, grid["ratios"].submit, grid["sizes"].blur,
@@ -1283,8 +1296,8 @@ def _connect(sample: gr.Dropdown, upload: gr.UploadButton, info: gr.Markdown, bo
     box_a, box_b = iou["box_a"], iou["box_b"]
     gr.on([box_a.submit, box_b.submit, box_a.blur, box_b.blur], iou_view, [box_a, box_b], iou["outputs"],
           api_name="anchors_iou", trigger_mode="always_last")
-    iou["outputs"][0].select(move_box_b, [box_b], [box_b], api_visibility="private", queue=False).then(
-        iou_view, [box_a, box_b], iou["outputs"], api_visibility="private")
+    iou["outputs"][0].select(_clicked_box_b, [box_a, box_b], [box_b, *iou["outputs"]], api_visibility="private",
+                             trigger_mode="always_last")
 
     step, threshold = labeling["step"], labeling["threshold"]
     gt_table, anchor_table = labeling["gt_table"], labeling["anchor_table"]
