@@ -1214,7 +1214,8 @@ def _build_labeling(view: AnchorsView) -> dict[str, Any]:
             heatmap = _picture("IoU matrix", "anchors-heatmap", image_format="png")
             step_text = gr.Markdown(elem_id="anchors-step-text")
         with gr.Column(scale=4):
-            image = _picture("Ground truth (black) and anchors (solid: assigned, dashed: not)", "anchors-label-image")
+            image = _picture("Ground truth (black) and anchors (solid: assigned, dashed: not)", "anchors-label-image",
+                             image_format="png")  # many small labels: PNG keeps their letters sharp
     offsets = gr.Dataframe(headers=OFFSET_HEADERS, datatype=["html"] + ["str"] * 10, type="array",
                            interactive=False, label="Class labels and offset targets (final assignment)",
                            max_height=330)

@@ -385,8 +385,8 @@ def build() -> TabUI:
                                   elem_id="augmentation-upload")
             with gr.Row():
                 n = gr.Slider(1, MAX_SAMPLES, view.n, step=1, label="Samples n", elem_id="augmentation-n")
-                seed = gr.Number(view.seed, precision=0, minimum=0, maximum=inputs.MAX_SEED, label="Seed",
-                                 min_width=90, elem_id="augmentation-seed")
+                seed = gr.Number(view.seed, precision=0, minimum=0, label="Seed", min_width=90,
+                                 elem_id="augmentation-seed")
                 next_seed = gr.Button("Next seed", min_width=80, elem_id="augmentation-next-seed")
             with gr.Row():
                 min_visibility = gr.Slider(0.0, 1.0, view.min_visibility, step=0.05, scale=2,
