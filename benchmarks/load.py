@@ -77,14 +77,14 @@ MIX: list[Request] = [
     # a student clicks "Augment" with a new seed: 8 samples of the book's composed pipeline
     Request("/augment", lambda r, img: (None, _augment_pipeline(), 8, r.randrange(10_000)), 3),
     Request("/make_scene", lambda r, img: (r.randrange(10_000), None), 2),
-    Request("/dataset_grid", lambda r, img: (r.randrange(10_000), 8, "any seed", 0.55, None), 1),
+    Request("/dataset_grid", lambda r, img: (r.randrange(10_000), 8, "any", 0.55, None), 1),
     Request("/nms_run", lambda r, img: (BOOK_NMS, 0.0, round(r.uniform(0.2, 0.8), 2), r.random() < 0.5,
                                         r.randrange(0, 5)), 3),
     Request("/nms_clutter", lambda r, img: (r.randrange(10_000), 5, 4, 3), 1),
     Request("/anchors_iou", lambda r, img: ("40, 40, 240, 200", f"{r.randrange(200)}, 100, 340, 280"), 3),
-    Request("/anchors_at_pixel", lambda r, img: (None, "chelsea (cat)", "0.75, 0.5, 0.25", "1, 2, 0.5",
+    Request("/anchors_at_pixel", lambda r, img: (None, "chelsea", "0.75, 0.5, 0.25", "1, 2, 0.5",
                                                  r.randrange(451), r.randrange(300)), 2),
-    Request("/anchors_grid", lambda r, img: (None, "chelsea (cat)", 4, 4, "0.15", "1, 2, 0.5"), 1),
+    Request("/anchors_grid", lambda r, img: (None, "chelsea", 4, 4, "0.15", "1, 2, 0.5"), 1),
     Request("/transposed_conv", lambda r, img: ("0 1\n2 3", "0 1\n2 3", r.choice([1, 2]), 0, 0), 2),
     Request("/wgan_distances", lambda r, img: (round(r.uniform(-1, 1), 3),), 1),
     # the tabs still being written: used as soon as the app has them

@@ -15,33 +15,40 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import gradio as gr
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from torchvision.utils import draw_bounding_boxes
 
-from core.data.images import CAT_PARTS, CAT_SAMPLE
+from core.data.images import CAT_PARTS, CAT_SAMPLE, SAMPLE_IMAGES
 from core.ops import anchors as core_anchors
 from core.ops.boxes import box_area, box_center_to_corner, box_corner_to_center, box_inter_union, box_intersection, box_iou
-from demos.common import (
-    LATEX, book_link, column_widths, parse_number_list, pil_font, read_image, read_image_quietly, sample_names,
-    text_mask, to_jsonable,
-)
+from demos import drawing, inputs
+from demos.common import LATEX, book_link, column_widths, read_image, read_image_quietly, to_jsonable
+from demos.router import TabUI
+from demos.view import View, ViewValueError, param
 
 TITLE = "Anchors & IoU"
 
 # --- defaults ------------------------------------------------------------------------------------
 
-BOOK_CANVAS = "blank 728×561 canvas (size of the book's catdog.jpg)"
-"""A neutral canvas of the book's image size: the book's figures use catdog.jpg, which is not bundled offline."""
+BOOK_CANVAS = "book"
+"""The picker's token for a neutral canvas of the book's image size: the book's figures use catdog.jpg, which is
+not bundled offline."""
 BOOK_CANVAS_HW = (561, 728)
-DEFAULT_SAMPLE = CAT_SAMPLE
-UPLOADED = "your upload"
-"""The picker's entry while an uploaded picture is shown (offered only then)."""
+UPLOADED = "upload"
+"""The picker's token while an uploaded picture is shown (offered only then; links cannot carry it)."""
+SAMPLE_TOKENS: dict[str, str] = {name.split(" ")[0]: name for name in SAMPLE_IMAGES}
+"""The picker's token of each bundled sample (the first word of its name: ``chelsea`` for "chelsea (cat)")."""
+IMAGE_LABELS: dict[str, str] = {BOOK_CANVAS: "blank 728×561 canvas (size of the book's catdog.jpg)",
+                                **{token: name for token, name in SAMPLE_TOKENS.items()},
+                                UPLOADED: "your upload"}
+"""What the picker shows for each token (the links write the tokens)."""
+DEFAULT_SAMPLE = next(token for token, name in SAMPLE_TOKENS.items() if name == CAT_SAMPLE)
 MAX_SIDE = 800
 """Uploads are downscaled to this longest side: clicked pixels refer to the shown (working) image."""
 
@@ -49,6 +56,8 @@ DEFAULT_SIZES = "0.75, 0.5, 0.25"
 DEFAULT_RATIOS = "1, 2, 0.5"
 MAX_LIST = 10
 """At most this many sizes and this many ratios (up to 19 anchors per pixel)."""
+DEFAULT_CENTER = (225, 150)
+"""The default sample's center pixel (x, y): chelsea is 451 x 300 (a test checks it)."""
 
 BOX_HEADERS_CORNER = ["label", "x1", "y1", "x2", "y2"]
 BOX_HEADERS_CENTER = ["label", "cx", "cy", "w", "h"]
@@ -92,19 +101,13 @@ GRID_PRESETS = {"4×4, s=0.15": (4, 4, "0.15"), "2×2, s=0.4": (2, 2, "0.4"), "1
 """The book's three `display_anchors` calls (d2l.ai 14.5.1)."""
 MAX_FMAP = 32
 
-# (colour name, RGB), in the order boxes and anchors are coloured; tables show a matching swatch.
-PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
-    ("red", (229, 57, 53)),
-    ("blue", (30, 136, 229)),
-    ("green", (67, 160, 71)),
-    ("orange", (251, 140, 0)),
-    ("purple", (142, 36, 170)),
-    ("yellow", (253, 216, 53)),
-    ("brown", (121, 85, 72)),
-)
-GREY = (150, 150, 150)
-BLACK = (20, 20, 20)
-WHITE = (255, 255, 255)
+PALETTE = drawing.PALETTE
+"""(colour name, RGB), in the order boxes and anchors are coloured (Okabe-Ito); tables show a matching swatch."""
+GREY = drawing.GREY
+BLACK = drawing.BLACK
+WHITE = drawing.WHITE
+INTERSECTION_RGB = drawing.color(2)  # bluish green
+UNION_RGB = drawing.color(6)  # yellow
 
 BOOK_BOXES = book_link("bounding-box.html", "14.3 Object Detection and Bounding Boxes")
 BOOK_ANCHOR = book_link("anchor.html", "14.4 Anchor Boxes")
@@ -112,16 +115,11 @@ BOOK_MULTISCALE = book_link("multiscale-object-detection.html", "14.5 Multiscale
 
 
 def _color(index: int) -> tuple[int, int, int]:
-    return PALETTE[index % len(PALETTE)][1]
-
-
-def _swatch_rgb(rgb: Sequence[int]) -> str:
-    """A coloured square as HTML (for Markdown and html-typed Dataframe cells; no emoji font needed)."""
-    return f'<span style="color:#{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x};font-size:1.2em">&#9632;</span>'
+    return drawing.color(index)
 
 
 def _swatch(index: int) -> str:
-    return _swatch_rgb(_color(index))
+    return drawing.swatch(_color(index))
 
 
 # --- the image source ----------------------------------------------------------------------------
@@ -161,23 +159,34 @@ def _loaded_upload(path: str) -> tuple[np.ndarray, tuple[str, ...]]:
     return _load_upload(path, stat.st_mtime, stat.st_size)
 
 
+def sample_token(sample: str | None) -> str | None:
+    """The picker's token for `sample`, which may also be a sample's full name ("chelsea (cat)" -> "chelsea")."""
+    for token, name in SAMPLE_TOKENS.items():
+        if sample == name:
+            return token
+    return sample
+
+
 def sample_boxes(sample: str | None) -> list[list[Any]]:
     """The boxes table that goes with a picture: the cat's eyes and nose on the cat, an empty row elsewhere."""
-    return [list(row) for row in (DEFAULT_BOXES if sample == CAT_SAMPLE else BLANK_BOXES)]
+    return [list(row) for row in (DEFAULT_BOXES if sample_token(sample) == DEFAULT_SAMPLE else BLANK_BOXES)]
 
 
 def source_image(upload: Any, sample: str | None) -> np.ndarray:
-    """The working image (H, W, 3) uint8: the upload when there is one, else the chosen sample (read-only)."""
+    """The working image (H, W, 3) uint8: the upload when there is one, else the chosen sample (read-only).
+
+    `sample` is a picker token (``book``, ``chelsea``...) or a sample's full name."""
     path = _upload_path(upload)
     if path:
         return _loaded_upload(path)[0]
-    if sample == UPLOADED:
+    token = sample_token(sample)
+    if token == UPLOADED:
         raise gr.Error("The uploaded picture is gone: upload it again, or choose a sample.")
-    if sample == BOOK_CANVAS:
+    if token == BOOK_CANVAS:
         return _book_canvas()
-    if sample not in sample_names():
-        raise gr.Error(f"Unknown sample image {sample!r}; choose one of: {', '.join([BOOK_CANVAS, *sample_names()])}.")
-    return read_image(None, max_side=MAX_SIDE, sample=sample)
+    if token not in SAMPLE_TOKENS:
+        raise gr.Error(f"Unknown sample image {sample!r}; choose one of: {', '.join([BOOK_CANVAS, *SAMPLE_TOKENS])}.")
+    return read_image(None, max_side=MAX_SIDE, sample=SAMPLE_TOKENS[token])
 
 
 def source_info(upload: Any, sample: str | None) -> str:
@@ -188,61 +197,25 @@ def source_info(upload: Any, sample: str | None) -> str:
 # --- drawing -------------------------------------------------------------------------------------
 
 
-def _font_size(image_hw: Sequence[int]) -> int:
-    return max(14, round(max(image_hw) / 28))
-
-
 def _line_width(image_hw: Sequence[int]) -> int:
-    return max(2, round(max(image_hw) / 220))
-
-
-def _text(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, color: tuple[int, int, int],
-          size: int, image_wh: tuple[int, int]) -> None:
-    """A label on a filled background, kept inside the image."""
-    font = pil_font(size)
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    width, height = right - left + 6, bottom - top + 4
-    x = min(max(0.0, xy[0]), max(0.0, image_wh[0] - width))
-    y = min(max(0.0, xy[1]), max(0.0, image_wh[1] - height))
-    luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
-    draw.rectangle((x, y, x + width, y + height), fill=color)
-    draw.text((x + 3 - left, y + 2 - top), text, fill=BLACK if luminance > 150 else WHITE, font=font)
+    return drawing.line_width(image_hw)
 
 
 def draw_boxes(image: np.ndarray, boxes: torch.Tensor, colors: Sequence[tuple[int, int, int]],
                labels: Sequence[str] | None = None, *, width: int | None = None, centers: bool = False,
-               label_at: str = "inside") -> np.ndarray:
-    """Draw pixel corner boxes (N, 4) on an (H, W, 3) uint8 image with torchvision; labels with Pillow's font.
-
-    `centers` marks each box's center with a cross; `label_at` is "inside" (top-left corner, inside the box)
-    or "above" (just above the top-left corner).
-    """
-    height, width_px = image.shape[:2]
-    line = width or _line_width(image.shape[:2])
+               lines: Sequence[drawing.LineStyle] | None = None) -> np.ndarray:
+    """Pixel corner boxes (N, 4) on an (H, W, 3) uint8 image (`demos.drawing.draw_boxes`), each in its colour and
+    line style (`lines`, solid by default), labels placed beside their boxes; `centers` marks each center."""
     if len(boxes) == 0:
         return np.array(image)
-    tensor = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
-    drawn = draw_bounding_boxes(tensor, boxes.float(), colors=[tuple(c) for c in colors], width=line)
-    canvas = Image.fromarray(drawn.permute(1, 2, 0).numpy())  # (3, H, W) -> (H, W, 3)
-    draw = ImageDraw.Draw(canvas)
-    size = _font_size(image.shape[:2])
-    for index, box in enumerate(boxes.tolist()):
-        color = tuple(colors[index])
-        if centers:
-            cx, cy, arm = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, max(4, line * 3)
-            draw.line((cx - arm, cy, cx + arm, cy), fill=color, width=line)
-            draw.line((cx, cy - arm, cx, cy + arm), fill=color, width=line)
-        if labels is not None and labels[index]:
-            font_height = size + 4
-            y = box[1] + line if label_at == "inside" else box[1] - font_height - 1
-            _text(draw, (box[0] + (line if label_at == "inside" else 0), y), labels[index], color, size,
-                  (width_px, height))
-    return np.asarray(canvas)
+    styles = [drawing.BoxStyle(tuple(color), (lines[i] if lines is not None else "solid"), width)
+              for i, color in enumerate(colors)]
+    return drawing.draw_boxes(image, np.asarray(boxes, dtype=np.float64), styles, labels, centers=centers)
 
 
 def _dim(image: np.ndarray, keep: float = 0.55) -> np.ndarray:
     """Fade an image toward white so coloured boxes stand out."""
-    return (image.astype(np.float32) * keep + 255 * (1 - keep)).astype(np.uint8)
+    return drawing.fade(image, keep)
 
 
 # --- table parsing -------------------------------------------------------------------------------
@@ -261,16 +234,6 @@ def _rows(table: Any) -> list[list[Any]]:
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() == ""
-
-
-def _number(value: Any, what: str) -> float:
-    try:
-        number = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{what}: {value!r} is not a number.") from None
-    if not math.isfinite(number):
-        raise gr.Error(f"{what}: {value!r} is not a finite number.")
-    return number
 
 
 def parse_labeled_boxes(table: Any, form: str) -> tuple[list[str], list[list[float] | None]]:
@@ -292,7 +255,7 @@ def parse_labeled_boxes(table: Any, form: str) -> tuple[list[str], list[list[flo
         if any(_blank(v) for v in row[1:]):
             values.append(None)
             continue
-        numbers = [_number(v, f"{form} form, row {index}, {headers[k + 1]}") for k, v in enumerate(row[1:])]
+        numbers = [inputs.number(v, f"{form} form, row {index}, {headers[k + 1]}") for k, v in enumerate(row[1:])]
         if any(abs(v) > MAX_BOX_COORDINATE for v in numbers):
             raise gr.Error(f"{form} form, row {index}: coordinates must lie within ±{MAX_BOX_COORDINATE:g}.")
         if form == "corner" and (numbers[2] < numbers[0] or numbers[3] < numbers[1]):
@@ -340,7 +303,7 @@ def convert_boxes(upload: Any, sample: str, table: Any, form: str) -> tuple[np.n
     other = center_rows if form == "corner" else corner_rows
     other_table = [[labels[i], *(other[i] if other[i] is not None else ["", "", "", ""])] for i in range(len(values))]
     picture = draw_boxes(image, corner, [_color(i) for i in complete], [labels[i] for i in complete],
-                         centers=True, label_at="above")
+                         centers=True)
     return picture, other_table, {"labels": labels, "corner": corner_rows, "center": center_rows}
 
 
@@ -359,7 +322,7 @@ def boxes_from_center(upload: Any, sample: str, center_table: Any) -> tuple[np.n
 
 def parse_box(text: str, name: str) -> list[float]:
     """'x1, y1, x2, y2' in pixels of the IoU canvas, 0 <= x1 <= x2 <= MAX_COORDINATE (same for y)."""
-    values = parse_number_list(text, name=name, min_count=4, max_count=4)
+    values = inputs.number_list(text, name, min_count=4, max_count=4)
     x1, y1, x2, y2 = values
     if min(values) < 0 or max(values) > MAX_COORDINATE:
         raise gr.Error(f"{name}: coordinates must lie between 0 and {MAX_COORDINATE:g} pixels, got {values}.")
@@ -399,36 +362,32 @@ def iou_view(box_a_text: str, box_b_text: str) -> tuple[np.ndarray, str, dict]:
     union_mask = np.zeros((height, width), dtype=bool)
     for box in (box_a, box_b):
         union_mask[region(box)] = True
-    pixels[union_mask] = pixels[union_mask] * 0.55 + np.array([255, 213, 79]) * 0.45  # the union: pale yellow
+    pixels[union_mask] = pixels[union_mask] * 0.55 + np.array(UNION_RGB) * 0.45  # the union: pale yellow
     if intersection > 0:
         rows, cols = region(inter_box.tolist())
-        pixels[rows, cols] = pixels[rows, cols] * 0.3 + np.array([67, 160, 71]) * 0.7  # the intersection: green
-    canvas = Image.fromarray(pixels.astype(np.uint8))
+        pixels[rows, cols] = pixels[rows, cols] * 0.3 + np.array(INTERSECTION_RGB) * 0.7  # the intersection
+    # A solid, B dashed: the boxes differ by line style and label, not by colour alone
+    canvas = Image.fromarray(draw_boxes(pixels.astype(np.uint8), torch.tensor([box_a, box_b]), [_color(0), _color(1)],
+                                        ["A", "B"], width=3, lines=["solid", "dashed"]))
     draw = ImageDraw.Draw(canvas)
-    line = 3
-    for box, color in ((box_a, _color(0)), (box_b, _color(1))):
-        draw.rectangle(box, outline=color, width=line)
-    size = 16
-    _text(draw, (box_a[0], box_a[1] - size - 6), "A", _color(0), size, canvas.size)
-    _text(draw, (box_b[0], box_b[1] - size - 6), "B", _color(1), size, canvas.size)
     for tick in range(100, max(width, height), 100):
         if tick < width:
-            draw.text((tick + 2, 2), str(tick), fill=(120, 120, 120), font=pil_font(12))
+            draw.text((tick + 2, 2), str(tick), fill=(90, 90, 90), font=drawing.font(12))
         if tick < height:
-            draw.text((2, tick + 2), str(tick), fill=(120, 120, 120), font=pil_font(12))
+            draw.text((2, tick + 2), str(tick), fill=(90, 90, 90), font=drawing.font(12))
     if intersection > 0:
         ix1, iy1, ix2, iy2 = inter_box.tolist()
         label = "A and B"
-        font = pil_font(14)
+        font = drawing.font(14)
         left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
         if ix2 - ix1 > right - left + 4 and iy2 - iy1 > bottom - top + 4:
             draw.text(((ix1 + ix2 - (right - left)) / 2, (iy1 + iy2 - (bottom - top)) / 2 - top), label,
-                      fill=WHITE, font=font)
+                      fill=drawing.text_color_on(INTERSECTION_RGB), font=font)
     numbers = (
-        f"| | area (px²) |\n|---|---|\n| {_swatch(0)} box A | {area_a:.0f} |\n"
-        f"| {_swatch(1)} box B | {area_b:.0f} |\n"
-        f"| {_swatch_rgb((67, 160, 71))} A∩B (green) | **{intersection:.0f}** |\n"
-        f"| {_swatch_rgb((255, 213, 79))} A∪B = A + B − A∩B (yellow and green) | **{union_area:.0f}** |\n\n"
+        f"| | area (px²) |\n|---|---|\n| {_swatch(0)} box A (solid line) | {area_a:.0f} |\n"
+        f"| {_swatch(1)} box B (dashed line) | {area_b:.0f} |\n"
+        f"| {drawing.swatch(INTERSECTION_RGB)} A∩B (green, labelled “A and B”) | **{intersection:.0f}** |\n"
+        f"| {drawing.swatch(UNION_RGB)} A∪B = A + B − A∩B (yellow and green) | **{union_area:.0f}** |\n\n"
         f"$$J(A,B)=\\frac{{|A\\cap B|}}{{|A\\cup B|}}=\\frac{{{intersection:.0f}}}{{{union_area:.0f}}}={iou:.4f}$$"
     )
     result = {
@@ -475,6 +434,10 @@ class StepView:
         self.threshold_phase = threshold_phase
 
 
+CURRENT_RGB, PICKED_RGB, THRESHOLD_RGB = drawing.color(4), drawing.color(2), drawing.color(1)
+"""The IoU matrix's frames: this step's pick (thick), earlier picks (thin), the threshold pass (dashed)."""
+
+
 def _heat_color(value: float) -> tuple[int, int, int]:
     """IoU in [0, 1] -> white ... dark blue."""
     v = min(max(value, 0.0), 1.0)
@@ -498,7 +461,7 @@ def render_iou_matrix(iou: np.ndarray, view: StepView, gt_names: Sequence[str], 
 
     def center_text(box: tuple[float, float, float, float], text: str, fill: tuple[int, int, int],
                     size: int = font) -> None:
-        mask = text_mask(text, size)  # cached: a 64 x 16 matrix draws ~1,000 numbers
+        mask = drawing.text_mask(text, size)  # cached: a 64 x 16 matrix draws ~1,000 numbers
         x = round((box[0] + box[2] - mask.width) / 2)
         y = round((box[1] + box[3] - mask.height) / 2)
         canvas.paste(fill, (x, y, x + mask.width, y + mask.height), mask)
@@ -532,27 +495,29 @@ def render_iou_matrix(iou: np.ndarray, view: StepView, gt_names: Sequence[str], 
             text = "background"
         center_text((label_w + truths * cell_w, top, width, top + cell_h), text, BLACK if gt >= 0 else GREY, small)
 
-    def frame(i: int, j: int, color: tuple[int, int, int], width_px: int) -> None:
+    def frame(i: int, j: int, color: tuple[int, int, int], width_px: int, line: drawing.LineStyle = "solid") -> None:
         box = (label_w + j * cell_w, header_h + i * cell_h, label_w + (j + 1) * cell_w, header_h + (i + 1) * cell_h)
-        draw.rectangle((box[0] + 1, box[1] + 1, box[2] - 1, box[3] - 1), outline=color, width=width_px)
+        drawn = drawing.draw_boxes(np.asarray(canvas), [(box[0] + 1, box[1] + 1, box[2] - 1, box[3] - 1)],
+                                   [drawing.BoxStyle(color, line, width_px)])
+        canvas.paste(Image.fromarray(drawn))
 
     for i, j in view.picked:
-        frame(i, j, (46, 125, 50), 4)
+        frame(i, j, PICKED_RGB, 3)
     for i, j in view.threshold:
-        frame(i, j, (251, 140, 0), 4)
+        frame(i, j, THRESHOLD_RGB, 3, "dashed")
     if view.current is not None:
-        frame(*view.current, (211, 47, 47), 5)
+        frame(*view.current, CURRENT_RGB, 6)
     legend_top = header_h + anchors_count * cell_h + 8
     legend = [
-        ((211, 47, 47), "red frame: the largest IoU left, taken at this step"),
-        ((46, 125, 50), "green frame: taken at an earlier step"),
-        ((170, 170, 170), "grey: row and column discarded after a pick"),
-        ((251, 140, 0), f"orange frame: best truth of a leftover anchor, IoU >= {threshold:g}"),
+        (CURRENT_RGB, "thick frame: the largest IoU left, taken now"),
+        (PICKED_RGB, "thin solid frame: taken at an earlier step"),
+        ((170, 170, 170), "grey, hatched: row and column discarded"),
+        (THRESHOLD_RGB, f"dashed frame: a leftover anchor's best truth, IoU >= {threshold:g}"),
     ]
     for k, (color, text) in enumerate(legend):
         y = legend_top + k * 17
         draw.rectangle((6, y + 3, 18, y + 14), outline=color, width=3)
-        draw.text((24, y), text, fill=BLACK, font=pil_font(14))
+        draw.text((24, y), text, fill=BLACK, font=drawing.font(14))
     return np.asarray(canvas)
 
 
@@ -561,18 +526,11 @@ def render_iou_matrix(iou: np.ndarray, view: StepView, gt_names: Sequence[str], 
 
 def parse_sizes_ratios(sizes_text: str, ratios_text: str) -> tuple[list[float], list[float]]:
     """Sizes in (0, 1] and ratios > 0, as typed lists ('0.75, 0.5, 0.25')."""
-    sizes = parse_number_list(sizes_text, name="Sizes", low=0.0, high=1.0, max_count=MAX_LIST)
-    ratios = parse_number_list(ratios_text, name="Ratios", low=0.0, max_count=MAX_LIST)
+    sizes = inputs.number_list(sizes_text, "Sizes", low=0.0, high=1.0, max_count=MAX_LIST)
+    ratios = inputs.number_list(ratios_text, "Ratios", low=0.0, max_count=MAX_LIST)
     if max(ratios) / min(ratios) > 1e4:
         raise gr.Error("Ratios: keep them within a factor of 10,000 of each other.")
     return sizes, ratios
-
-
-def _pixel(value: Any, name: str) -> int:
-    number = _number(value, name)
-    if number != int(number):
-        raise gr.Error(f"{name} must be a whole pixel index, got {value!r}.")
-    return int(number)
 
 
 def anchors_at_pixel(upload: Any, sample: str, sizes_text: str, ratios_text: str, x: Any, y: Any
@@ -586,7 +544,7 @@ def anchors_at_pixel(upload: Any, sample: str, sizes_text: str, ratios_text: str
     image = source_image(upload, sample)
     height, width = image.shape[:2]
     sizes, ratios = parse_sizes_ratios(sizes_text, ratios_text)
-    col, row = _pixel(x, "x"), _pixel(y, "y")
+    col, row = inputs.whole(x, "x"), inputs.whole(y, "y")
     if not (0 <= col < width and 0 <= row < height):
         raise gr.Error(f"The center ({col}, {row}) is outside the {width}×{height} image: "
                        f"x must be in 0..{width - 1} and y in 0..{height - 1}.")
@@ -658,7 +616,7 @@ def anchors_grid(upload: Any, sample: str, fh: Any, fw: Any, sizes_text: str, ra
     """
     image = source_image(upload, sample)
     height, width = image.shape[:2]
-    rows, cols = _pixel(fh, "Feature-map height fh"), _pixel(fw, "Feature-map width fw")
+    rows, cols = inputs.whole(fh, "Feature-map height fh"), inputs.whole(fw, "Feature-map width fw")
     if not (1 <= rows <= MAX_FMAP and 1 <= cols <= MAX_FMAP):
         raise gr.Error(f"The feature map must be between 1×1 and {MAX_FMAP}×{MAX_FMAP}, got {rows}×{cols}.")
     sizes, ratios = parse_sizes_ratios(sizes_text, ratios_text)
@@ -722,7 +680,7 @@ def parse_ground_truth(table: Any) -> torch.Tensor:
         row = (list(row) + [None] * 5)[:5]
         if all(_blank(v) for v in row):
             continue
-        values = [_number(v, f"Ground truth row {index}, {GT_HEADERS[k]}") for k, v in enumerate(row)]
+        values = [inputs.number(v, f"Ground truth row {index}, {GT_HEADERS[k]}") for k, v in enumerate(row)]
         if values[0] != int(values[0]) or not 0 <= values[0] < 100:
             raise gr.Error(f"Ground truth row {index}: the class must be a whole number 0..99, got {row[0]!r}.")
         rows.append(_check_normalized_box(values[1:], f"Ground truth row {index}") and values)
@@ -740,7 +698,7 @@ def parse_anchor_table(table: Any) -> torch.Tensor:
         row = (list(row) + [None] * 4)[:4]
         if all(_blank(v) for v in row):
             continue
-        values = [_number(v, f"Anchor row {index}, {ANCHOR_HEADERS[k]}") for k, v in enumerate(row)]
+        values = [inputs.number(v, f"Anchor row {index}, {ANCHOR_HEADERS[k]}") for k, v in enumerate(row)]
         rows.append(_check_normalized_box(values, f"Anchor row {index}") and values)
     if not rows:
         raise gr.Error("Give at least one anchor (x1, y1, x2, y2).")
@@ -756,13 +714,6 @@ def _check_normalized_box(values: list[float], where: str) -> bool:
     if not (values[2] > values[0] and values[3] > values[1]):
         raise gr.Error(f"{where}: need x1 < x2 and y1 < y2 (a box with an area), got {values}.")
     return True
-
-
-def parse_threshold(value: Any) -> float:
-    threshold = _number(value, "IoU threshold")
-    if not 0.0 <= threshold <= 1.0:
-        raise gr.Error(f"The IoU threshold must be between 0 and 1, got {threshold:g}.")
-    return threshold
 
 
 def step_view(trace: Any, step: int, gt_names: Sequence[str]) -> tuple[StepView, str]:
@@ -813,11 +764,11 @@ def anchors_label(gt_table: Any, anchor_table: Any, threshold: Any, step: Any, u
     """
     labels = parse_ground_truth(gt_table)  # (G, 5)
     anchors = parse_anchor_table(anchor_table)  # (A, 4)
-    iou_threshold = parse_threshold(threshold)
+    iou_threshold = inputs.fraction(threshold, "IoU threshold")
     trace = core_anchors.assign_anchor_to_bbox_steps(labels[:, 1:], anchors, iou_threshold)
     gt_names = [class_name(int(c)) for c in labels[:, 0].tolist()]
     num_steps = len(trace.steps) + 1
-    current = _pixel(step, "Step")
+    current = inputs.whole(step, "Step")
     if not 0 <= current <= num_steps:
         raise gr.Error(f"Step must be between 0 and {num_steps}, got {current}.")
     bbox_offset, bbox_mask, class_labels = core_anchors.multibox_target(
@@ -837,10 +788,15 @@ def anchors_label(gt_table: Any, anchor_table: Any, threshold: Any, step: Any, u
     scale = torch.tensor([width, height, width, height], dtype=torch.float32)
     truth_px = labels[:, 1:] * scale  # (G, 4)
     anchors_px = anchors * scale  # (A, 4)
-    anchor_labels = [str(i) if g < 0 else f"{i}: {gt_names[g]}" for i, g in enumerate(view.assignment)]
-    picture = draw_boxes(_dim(image, 0.7), anchors_px, [_color(i) for i in range(len(anchors))], anchor_labels)
-    picture = draw_boxes(picture, truth_px, [BLACK] * len(labels), gt_names,
-                         width=_line_width(image.shape[:2]) + 2, label_at="above")
+    unassigned = "background" if view.threshold_phase else "not yet"
+    anchor_labels = [f"{i}: {unassigned}" if g < 0 else f"{i}: {gt_names[g]}" for i, g in enumerate(view.assignment)]
+    # one call, so that no label covers another: anchors (solid once assigned, dashed while not), then the truths
+    # (black, thicker); the labels say the same in words
+    line = _line_width(image.shape[:2])
+    styles = [drawing.BoxStyle(_color(i), "solid" if g >= 0 else "dashed", line) for i, g in enumerate(view.assignment)]
+    styles += [drawing.BoxStyle(BLACK, "solid", line + 2)] * len(labels)
+    picture = drawing.draw_boxes(_dim(image, 0.7), torch.cat([anchors_px, truth_px]).double().numpy(), styles,
+                                 [*anchor_labels, *(f"truth {j}: {name}" for j, name in enumerate(gt_names))])
     if view.current is not None:  # this step's pick: its anchor drawn thick
         anchor = view.current[0]
         picture = draw_boxes(picture, anchors_px[anchor:anchor + 1], [_color(anchor)],
@@ -916,7 +872,8 @@ LABELING_MD = (
     "so they are drawn on the chosen image; the blank canvas has its 728×561 size). "
     "**1. Greedy:** take the largest IoU left, assign that anchor to that box, discard its row and column; once "
     "per box. **2. Threshold:** every other anchor takes its best box if IoU ≥ threshold. Class label = class + 1 "
-    "(0 = background). Offsets, with $\\mu=0$, $\\sigma_x=\\sigma_y=0.1$, $\\sigma_w=\\sigma_h=0.2$: "
+    "(0 = background). In the picture an anchor is drawn solid once assigned, dashed while not, and its label "
+    "names its box; the ground truth is black. Offsets, with $\\mu=0$, $\\sigma_x=\\sigma_y=0.1$, $\\sigma_w=\\sigma_h=0.2$: "
     "the center's $\\left(\\frac{(x_b-x_a)/w_a-\\mu}{\\sigma_x},\\frac{(y_b-y_a)/h_a-\\mu}{\\sigma_y}\\right)$ "
     "and the size's $\\left(\\frac{\\log(w_b/w_a)-\\mu}{\\sigma_w},\\frac{\\log(h_b/h_a)-\\mu}{\\sigma_h}\\right)$ "
     "(centers $x, y$, sizes $w, h$). " + book_link("anchor.html#labeling-anchor-boxes-in-training-data",
@@ -925,11 +882,146 @@ LABELING_MD = (
 LEGEND_HEADERS = ["anchor", "s", "r", "width = h·s·√r (px)", "height = h·s/√r (px)", "area (px²)"]
 
 
+# --- the view: everything a link carries -------------------------------------------------------------
+
+
+def _num(value: Any) -> str:
+    return f"{float(value):g}"
+
+
+def _complete(row: Sequence[Any], count: int) -> bool:
+    return len(row) >= count and not any(_blank(v) for v in row[-count:])
+
+
+def boxes_text(table: Any) -> str:
+    """The corner table as a link writes it: ``label:x1,y1,x2,y2;...`` (rows with blank numbers left out)."""
+    rows = [(list(row) + [None] * 5)[:5] for row in _rows(table)]
+    return ";".join(f"{'' if _blank(row[0]) else str(row[0]).replace(';', ',')}:{','.join(_num(v) for v in row[1:])}"
+                    for row in rows if _complete(row, 4))
+
+
+def boxes_rows(text: str, image: str | None = None) -> list[list[Any]]:
+    """``label:x1,y1,x2,y2;...`` -> corner-table rows [label, x1, y1, x2, y2]; an empty text is the picture's own
+    boxes (`sample_boxes`: the cat's on the cat, one empty row elsewhere). Raises gr.Error naming the bad box."""
+    rows = []
+    for index, part in enumerate([p for p in str(text or "").split(";") if p.strip()], start=1):
+        label, _, numbers = part.rpartition(":")
+        values = inputs.number_list(numbers, f"Boxes, box {index}", min_count=4, max_count=4)
+        rows.append([label.strip(), *values])
+    if len(rows) > MAX_BOXES:
+        raise gr.Error(f"At most {MAX_BOXES} boxes, please.")
+    parse_labeled_boxes(rows, "corner")  # the table's own checks (x1 <= x2 ...)
+    return rows or sample_boxes(image)
+
+
+def gt_text(table: Any) -> str:
+    """The ground-truth table as a link writes it: ``class:x1,y1,x2,y2;...``."""
+    rows = [(list(row) + [None] * 5)[:5] for row in _rows(table)]
+    return ";".join(f"{int(float(row[0]))}:{','.join(_num(v) for v in row[1:])}" for row in rows
+                    if _complete(row, 5))
+
+
+def gt_rows(text: str) -> list[list[float]]:
+    """``class:x1,y1,x2,y2;...`` -> ground-truth rows [class, x1, y1, x2, y2] (checked as the table is)."""
+    rows = []
+    for index, part in enumerate([p for p in str(text or "").split(";") if p.strip()], start=1):
+        klass, _, numbers = part.rpartition(":")
+        rows.append([inputs.number(klass, f"Ground truth, box {index}, class"),
+                     *inputs.number_list(numbers, f"Ground truth, box {index}", min_count=4, max_count=4)])
+    parse_ground_truth(rows)
+    return rows
+
+
+def anchors_text(table: Any) -> str:
+    """The anchors table as a link writes it: ``x1,y1,x2,y2;...``."""
+    rows = [(list(row) + [None] * 4)[:4] for row in _rows(table)]
+    return ";".join(",".join(_num(v) for v in row) for row in rows if _complete(row, 4))
+
+
+def anchor_rows(text: str) -> list[list[float]]:
+    """``x1,y1,x2,y2;...`` -> anchor rows (checked as the table is)."""
+    rows = [inputs.number_list(part, f"Anchors, anchor {index}", min_count=4, max_count=4)
+            for index, part in enumerate([p for p in str(text or "").split(";") if p.strip()], start=1)]
+    parse_anchor_table(rows)
+    return rows
+
+
+@dataclass(frozen=True)
+class AnchorsView(View):
+    """The tab's state: the picture, each sub-tab's inputs, and the sub-tab shown (``part``)."""
+
+    PARTS: ClassVar[tuple[str, ...]] = ("boxes", "anchors", "multiscale", "iou", "labeling")
+
+    image: str = param(DEFAULT_SAMPLE, choices=(BOOK_CANVAS, *SAMPLE_TOKENS, UPLOADED), label="image")
+    boxes: str = param("", label="boxes", max_length=1500)  # empty: the picture's own (`sample_boxes`)
+    sizes: str = param(DEFAULT_SIZES, label="Sizes", max_length=200)
+    ratios: str = param(DEFAULT_RATIOS, label="Ratios", max_length=200)
+    x: int = param(DEFAULT_CENTER[0], low=0, high=MAX_SIDE - 1, label="center x")
+    y: int = param(DEFAULT_CENTER[1], low=0, high=MAX_SIDE - 1, label="center y")
+    fh: int = param(GRID_PRESETS["4×4, s=0.15"][0], low=1, high=MAX_FMAP, label="feature-map rows fh")
+    fw: int = param(GRID_PRESETS["4×4, s=0.15"][1], low=1, high=MAX_FMAP, label="feature-map columns fw")
+    grid_sizes: str = param(GRID_PRESETS["4×4, s=0.15"][2], label="grid sizes", max_length=200)
+    grid_ratios: str = param(DEFAULT_RATIOS, label="grid ratios", max_length=200)
+    box_a: str = param(DEFAULT_BOX_A, label="box A", max_length=100)
+    box_b: str = param(DEFAULT_BOX_B, label="box B", max_length=100)
+    gt: str = param(gt_text(BOOK_GROUND_TRUTH), label="ground truth", max_length=1200)
+    anchors: str = param(anchors_text(BOOK_ANCHORS), label="anchors", max_length=2400)
+    threshold: float = param(DEFAULT_IOU_THRESHOLD, low=0.0, high=1.0, label="IoU threshold")
+    step: int = param(min(len(BOOK_GROUND_TRUTH), len(BOOK_ANCHORS)) + 1, low=0, high=MAX_STEPS,
+                      label="assignment step")
+
+    def validate(self) -> None:
+        if self.image == UPLOADED:
+            raise ViewValueError("an uploaded picture does not travel in links")
+        try:
+            boxes_rows(self.boxes, self.image)
+            inputs.number_list(self.sizes, "Sizes", low=0.0, high=1.0, max_count=MAX_LIST)
+            inputs.number_list(self.ratios, "Ratios", low=0.0, max_count=MAX_LIST)
+            inputs.number_list(self.grid_sizes, "Grid sizes", low=0.0, high=1.0, max_count=MAX_LIST)
+            inputs.number_list(self.grid_ratios, "Grid ratios", low=0.0, max_count=MAX_LIST)
+            parse_box(self.box_a, "Box A")
+            parse_box(self.box_b, "Box B")
+            gt_rows(self.gt)
+            anchor_rows(self.anchors)
+            height, width = source_image(None, self.image).shape[:2]
+        except gr.Error as error:
+            raise ViewValueError(str(error.message).rstrip(".")) from None
+        if self.x >= width or self.y >= height:
+            raise ViewValueError(f"the center ({self.x}, {self.y}) is outside the {width}×{height} image")
+
+
+def num_steps(gt: Any, anchors: Any) -> int:
+    """Steps of the labeling stepper: one greedy pick per ground-truth box (at most one per anchor), then the
+    threshold pass."""
+    return min(len(parse_ground_truth(gt)), len(parse_anchor_table(anchors))) + 1
+
+
+def show(view: AnchorsView) -> tuple:
+    """Every picture and number of the tab for one view (in the order of `build`'s outputs); a step beyond the
+    last shows the last."""
+    corner_rows = boxes_rows(view.boxes, view.image)
+    boxes_picture, center_rows, boxes_data = boxes_from_corner(None, view.image, corner_rows)
+    center_rows = center_rows or [list(row) for row in BLANK_BOXES]
+    anchors = anchors_at_pixel(None, view.image, view.sizes, view.ratios, view.x, view.y)
+    grid = anchors_grid(None, view.image, view.fh, view.fw, view.grid_sizes, view.grid_ratios)
+    iou = iou_view(view.box_a, view.box_b)
+    gt, anchor_boxes = gt_rows(view.gt), anchor_rows(view.anchors)
+    steps = num_steps(gt, anchor_boxes)
+    step = min(view.step, steps)
+    label = anchors_label(gt, anchor_boxes, view.threshold, step, None, view.image)
+    return (source_info(None, view.image), corner_rows, center_rows, boxes_picture, boxes_data, *anchors, *grid,
+            *iou, gt, anchor_boxes, gr.Slider(maximum=steps, value=step), *label)
+
+
+# --- events ----------------------------------------------------------------------------------------------
+
+
 def _refresh_source(upload: Any, sample: str, sizes: str, ratios: str, fh: Any, fw: Any, grid_sizes: str,
                     grid_ratios: str, gt_table: Any, anchor_table: Any, threshold: Any, step: Any) -> tuple:
     """A new image (sample or upload): its own boxes (`sample_boxes`), every picture redrawn; the anchor center
     moves to the image center. Returns (info, corner rows, center rows, boxes picture, boxes JSON, x, y, the
-    anchor outputs, the grid outputs, the labeling picture): the order of `source_outputs` in `build`."""
+    anchor outputs, the grid outputs, the labeling picture, the boxes text): the order of `source_outputs` in
+    `_connect`."""
     corner_table = sample_boxes(UPLOADED if _upload_path(upload) else sample)
     x, y = image_center(upload, sample)
     picture, center_table, boxes_data = boxes_from_corner(upload, sample, corner_table)
@@ -938,13 +1030,13 @@ def _refresh_source(upload: Any, sample: str, sizes: str, ratios: str, fh: Any, 
     grid = anchors_grid(upload, sample, fh, fw, grid_sizes, grid_ratios)
     label = anchors_label(gt_table, anchor_table, threshold, step, upload, sample)
     return (source_info(upload, sample), corner_table, center_table, picture, boxes_data, x, y, *anchors, *grid,
-            label[0])
+            label[0], "")
 
 
 def _picker(uploaded: bool, value: str) -> gr.Dropdown:
     """The image picker: "your upload" is offered (and shown) while an upload is the picture."""
-    choices = [BOOK_CANVAS, *sample_names()]
-    return gr.Dropdown(choices=[UPLOADED, *choices] if uploaded else choices, value=value)
+    tokens = [BOOK_CANVAS, *SAMPLE_TOKENS] + ([UPLOADED] if uploaded else [])
+    return gr.Dropdown(choices=[(IMAGE_LABELS[t], t) for t in tokens], value=value)
 
 
 def _on_upload(upload: Any, *settings: Any) -> tuple:
@@ -967,15 +1059,40 @@ def _on_sample(sample: str, upload: Any, *settings: Any) -> tuple:
     return (_picker(False, sample), None, *outputs)
 
 
+def _boxes_typed(upload: Any, sample: str, text: str) -> tuple:
+    """The boxes typed as text: the corner table, then what `boxes_from_corner` returns."""
+    rows = boxes_rows(text, UPLOADED if _upload_path(upload) else sample)
+    picture, center_table, data = boxes_from_corner(upload, sample, rows)
+    return rows, picture, center_table or [list(row) for row in BLANK_BOXES], data
+
+
 def _labeling_tables_changed(gt_table: Any, anchor_table: Any, threshold: Any, step: Any, upload: Any, sample: str
                              ) -> tuple:
-    """Edited tables can change the number of steps: update the step slider's range too."""
-    labels = parse_ground_truth(gt_table)
-    anchors = parse_anchor_table(anchor_table)
-    num_steps = min(len(labels), len(anchors)) + 1
-    current = min(max(_pixel(step, "Step"), 0), num_steps)
+    """Edited tables can change the number of steps: update the step slider's range, and the texts a link
+    carries, too."""
+    steps = num_steps(gt_table, anchor_table)
+    current = min(max(inputs.whole(step, "Step"), 0), steps)
     outputs = anchors_label(gt_table, anchor_table, threshold, current, upload, sample)
-    return (gr.Slider(maximum=num_steps, value=current), *outputs)
+    return (gt_text(gt_table), anchors_text(anchor_table), gr.Slider(maximum=steps, value=current), *outputs)
+
+
+def _labeling_typed(gt: str, anchors: str, threshold: Any, step: Any, upload: Any, sample: str) -> tuple:
+    """Ground truth or anchors typed as text: the tables, then what `_labeling_tables_changed` returns."""
+    gt_table, anchor_table = gt_rows(gt), anchor_rows(anchors)
+    return (gt_table, anchor_table,
+            *_labeling_tables_changed(gt_table, anchor_table, threshold, step, upload, sample)[2:])
+
+
+def _clicked_center(upload: Any, sample: str, sizes: str, ratios: str, evt: gr.SelectData) -> tuple:
+    """A click on the anchors picture: the clicked pixel becomes the center (x, y), and its anchors are drawn."""
+    x, y = click_center(evt)
+    return (x, y, *anchors_at_pixel(upload, sample, sizes, ratios, x, y))
+
+
+def _clicked_box_b(box_a: str, box_b: str, evt: gr.SelectData) -> tuple:
+    """A click on the IoU grid: box B moves there (`move_box_b`) and the IoU follows."""
+    moved = move_box_b(box_b, evt)
+    return (moved, *iou_view(box_a, moved))
 
 
 def _set_grid_preset(name: str) -> tuple[int, int, str]:
@@ -983,174 +1100,214 @@ def _set_grid_preset(name: str) -> tuple[int, int, str]:
     return fh, fw, size
 
 
-def build() -> None:
+def _picture(label: str, elem_id: str | None = None, height: int = 340, image_format: str = "jpeg") -> gr.Image:
+    """An output picture: named for screen readers (`label`), its caption hidden; JPEG for photos."""
+    return gr.Image(type="numpy", format=image_format, label=label, show_label=False, interactive=False,
+                    height=height, buttons=["download", "fullscreen"], elem_id=elem_id)
+
+
+def _build_boxes(view: AnchorsView) -> dict[str, Any]:
+    with gr.Row():
+        with gr.Column(scale=4):
+            image = _picture("Boxes on the image", "anchors-boxes-image", 360)
+        with gr.Column(scale=7):
+            with gr.Row():
+                corner = gr.Dataframe(
+                    headers=BOX_HEADERS_CORNER, datatype=["str"] + ["number"] * 4, type="array",
+                    interactive=True, label="Corner form (x1, y1, x2, y2)", elem_id="anchors-corner",
+                    column_count=5, max_height=230)
+                center = gr.Dataframe(
+                    headers=BOX_HEADERS_CENTER, datatype=["str"] + ["number"] * 4, type="array",
+                    interactive=True, label="Center form (cx, cy, w, h)", elem_id="anchors-center",
+                    column_count=5, max_height=230)
+            boxes = gr.Textbox(view.boxes, label="the boxes as text (label:x1,y1,x2,y2; ...), what a link carries; "
+                                                "empty: the picture's own",
+                               max_lines=2, elem_id="anchors-boxes-text")
+            gr.Markdown(BOXES_MD, latex_delimiters=LATEX)
+    with gr.Accordion("JSON (what the boxes_convert endpoint returns)", open=False):
+        data = gr.JSON(show_label=False)
+    return dict(image=image, corner=corner, center=center, boxes=boxes, json=data)
+
+
+def _build_anchors(view: AnchorsView) -> dict[str, Any]:
+    with gr.Row():
+        with gr.Column(scale=7):
+            with gr.Row():
+                sizes = gr.Textbox(view.sizes, label="Sizes s (0 < s ≤ 1)", max_lines=1, min_width=120,
+                                   elem_id="anchors-sizes")
+                ratios = gr.Textbox(view.ratios, label="Ratios r (> 0)", max_lines=1, min_width=120,
+                                    elem_id="anchors-ratios")
+                x = gr.Number(view.x, label="center x", precision=0, min_width=90, elem_id="anchors-center-x")
+                y = gr.Number(view.y, label="center y", precision=0, min_width=90, elem_id="anchors-center-y")
+            legend = gr.Dataframe(headers=LEGEND_HEADERS, datatype=["html"] + ["str"] * 5,
+                                  type="array", interactive=False, max_height=330, wrap=True,
+                                  column_widths=column_widths(6, 4, 5, 20, 20, 10),
+                                  label="The anchors at this pixel, in pixels (h = image height)")
+            count = gr.Markdown(latex_delimiters=LATEX)
+        with gr.Column(scale=5):
+            gr.Markdown("**Click the picture** to move the center (the ringed pixel).")
+            image = _picture("Anchors at the center", "anchors-pixel-image")
+    gr.Markdown(ANCHORS_MD, latex_delimiters=LATEX)
+    with gr.Accordion("JSON (what the anchors_at_pixel endpoint returns)", open=False):
+        data = gr.JSON(show_label=False)
+    return dict(sizes=sizes, ratios=ratios, x=x, y=y, outputs=[image, legend, count, data])
+
+
+def _build_multiscale(view: AnchorsView) -> dict[str, Any]:
+    with gr.Row():
+        with gr.Column(scale=4, min_width=320):
+            fh = gr.Slider(1, MAX_FMAP, value=view.fh, step=1, label="feature-map rows fh", elem_id="anchors-fh")
+            fw = gr.Slider(1, MAX_FMAP, value=view.fw, step=1, label="feature-map columns fw", elem_id="anchors-fw")
+            with gr.Row():
+                sizes = gr.Textbox(view.grid_sizes, label="Sizes s", max_lines=1, elem_id="anchors-grid-sizes")
+                ratios = gr.Textbox(view.grid_ratios, label="Ratios r", max_lines=1, elem_id="anchors-grid-ratios")
+            with gr.Row():
+                presets = [gr.Button(name, size="sm", min_width=80) for name in GRID_PRESETS]
+            gr.Markdown(MULTISCALE_MD, latex_delimiters=LATEX)
+        with gr.Column(scale=7):
+            image = _picture("Anchors on the feature-map grid", "anchors-grid-image", 400)
+    with gr.Accordion("JSON (what the anchors_grid endpoint returns)", open=False):
+        data = gr.JSON(show_label=False)
+    return dict(fh=fh, fw=fw, sizes=sizes, ratios=ratios, presets=presets, outputs=[image, data])
+
+
+def _build_iou(view: AnchorsView) -> dict[str, Any]:
+    with gr.Row():
+        with gr.Column(scale=4, min_width=320):
+            with gr.Row():
+                box_a = gr.Textbox(view.box_a, label="box A, blue, solid (x1, y1, x2, y2)", max_lines=1,
+                                   elem_id="anchors-box-a")
+                box_b = gr.Textbox(view.box_b, label="box B, orange, dashed (x1, y1, x2, y2)", max_lines=1,
+                                   elem_id="anchors-box-b")
+            numbers = gr.Markdown(latex_delimiters=LATEX, elem_id="anchors-iou-numbers")
+            gr.Markdown(IOU_MD, latex_delimiters=LATEX)
+        with gr.Column(scale=6):
+            gr.Markdown("**Click the grid** to move box B's center there.")
+            image = _picture("A ∪ B (yellow) and A ∩ B (green)", "anchors-iou-image", 400, "png")
+    with gr.Accordion("JSON (what the anchors_iou endpoint returns)", open=False):
+        data = gr.JSON(show_label=False)
+    return dict(box_a=box_a, box_b=box_b, outputs=[image, numbers, data])
+
+
+def _build_labeling(view: AnchorsView) -> dict[str, Any]:
+    with gr.Row():
+        with gr.Column(scale=4, min_width=330):
+            # Built with the largest possible range so that API callers with up to MAX_GT boxes can ask for any
+            # step; `show` narrows it to the example's steps, and so do table edits.
+            step = gr.Slider(0, MAX_STEPS, value=view.step, step=1, label="Assignment step (0 = IoU only)",
+                             elem_id="anchors-step")
+            threshold = gr.Slider(0.0, 1.0, value=view.threshold, step=0.01, label="IoU threshold",
+                                  elem_id="anchors-threshold")
+            gt_table = gr.Dataframe(
+                headers=GT_HEADERS, datatype="number", type="array", interactive=True,
+                label="Ground truth (class 0 = dog, 1 = cat)", column_count=5, max_height=160,
+                elem_id="anchors-gt-table")
+            anchor_table = gr.Dataframe(
+                headers=ANCHOR_HEADERS, datatype="number", type="array", interactive=True,
+                label="Anchors", column_count=4, max_height=250, elem_id="anchors-anchor-table")
+            with gr.Accordion("the tables as text (what a link carries)", open=False):
+                gt = gr.Textbox(view.gt, label="ground truth (class:x1,y1,x2,y2; ...)", max_lines=3,
+                                elem_id="anchors-gt")
+                anchors = gr.Textbox(view.anchors, label="anchors (x1,y1,x2,y2; ...)", max_lines=4,
+                                     elem_id="anchors-anchors")
+        with gr.Column(scale=4):
+            heatmap = _picture("IoU matrix", "anchors-heatmap", image_format="png")
+            step_text = gr.Markdown(elem_id="anchors-step-text")
+        with gr.Column(scale=4):
+            image = _picture("Ground truth (black) and anchors (solid: assigned, dashed: not)", "anchors-label-image",
+                             image_format="png")  # many small labels: PNG keeps their letters sharp
+    offsets = gr.Dataframe(headers=OFFSET_HEADERS, datatype=["html"] + ["str"] * 10, type="array",
+                           interactive=False, label="Class labels and offset targets (final assignment)",
+                           max_height=330)
+    gr.Markdown(LABELING_MD, latex_delimiters=LATEX)
+    with gr.Accordion("JSON (what the anchors_label endpoint returns)", open=False):
+        data = gr.JSON(show_label=False)
+    return dict(step=step, threshold=threshold, gt_table=gt_table, anchor_table=anchor_table, gt=gt,
+                anchors=anchors, outputs=[image, heatmap, step_text, offsets, data])
+
+
+def build() -> TabUI:
     """The Anchors & IoU tab (called inside a `gr.Tab`)."""
+    view = AnchorsView()
     with gr.Row(equal_height=True, elem_classes=["anchors-source"]):
-        sample = gr.Dropdown([BOOK_CANVAS, *sample_names()], value=DEFAULT_SAMPLE, label="Image", scale=3,
-                             show_label=False, container=False)
+        sample = gr.Dropdown([(IMAGE_LABELS[t], t) for t in (BOOK_CANVAS, *SAMPLE_TOKENS)], value=view.image,
+                             label="Image", scale=3, show_label=False, container=False, elem_id="anchors-image")
         upload = gr.UploadButton("Upload your own image", file_types=["image"], type="filepath", scale=1,
-                                 size="md")
-        info = gr.Markdown(source_info(None, DEFAULT_SAMPLE), container=False)
+                                 size="md", elem_id="anchors-upload")
+        info = gr.Markdown(container=False)
     gr.Markdown(INTRO)
+    with gr.Tabs() as parts:
+        with gr.Tab("Boxes", id="boxes"):
+            boxes = _build_boxes(view)
+        with gr.Tab("Anchors", id="anchors"):
+            anchors = _build_anchors(view)
+        with gr.Tab("Multiscale", id="multiscale"):
+            grid = _build_multiscale(view)
+        with gr.Tab("IoU", id="iou"):
+            iou = _build_iou(view)
+        with gr.Tab("Labeling", id="labeling"):
+            labeling = _build_labeling(view)
+    _connect(sample, upload, info, boxes, anchors, grid, iou, labeling)
+    controls = [sample, boxes["boxes"], anchors["sizes"], anchors["ratios"], anchors["x"], anchors["y"], grid["fh"],
+                grid["fw"], grid["sizes"], grid["ratios"], iou["box_a"], iou["box_b"], labeling["gt"],
+                labeling["anchors"], labeling["threshold"], labeling["step"]]
+    outputs = [info, boxes["corner"], boxes["center"], boxes["image"], boxes["json"], *anchors["outputs"],
+               *grid["outputs"], *iou["outputs"], labeling["gt_table"], labeling["anchor_table"], labeling["step"],
+               *labeling["outputs"]]
+    return TabUI(AnchorsView, controls, outputs, show, upload=upload, parts=parts)
 
-    x0, y0 = image_center(None, DEFAULT_SAMPLE)
-    boxes_pic, center_rows, boxes_data = boxes_from_corner(None, DEFAULT_SAMPLE, DEFAULT_BOXES)
-    anchors_pic, legend_rows, count_md, anchors_data = anchors_at_pixel(
-        None, DEFAULT_SAMPLE, DEFAULT_SIZES, DEFAULT_RATIOS, x0, y0)
-    fh0, fw0, grid_size0 = GRID_PRESETS["4×4, s=0.15"]
-    grid_pic, grid_data = anchors_grid(None, DEFAULT_SAMPLE, fh0, fw0, grid_size0, DEFAULT_RATIOS)
-    iou_pic, iou_md, iou_data = iou_view(DEFAULT_BOX_A, DEFAULT_BOX_B)
-    steps0 = min(len(BOOK_GROUND_TRUTH), len(BOOK_ANCHORS)) + 1
-    label_pic, heat_pic, step_md, offsets_rows, label_data = anchors_label(
-        BOOK_GROUND_TRUTH, BOOK_ANCHORS, DEFAULT_IOU_THRESHOLD, steps0, None, DEFAULT_SAMPLE)
 
-    with gr.Tabs():
-        with gr.Tab("Boxes", id="anchors-boxes"):
-            with gr.Row():
-                with gr.Column(scale=4):
-                    boxes_image = gr.Image(boxes_pic, label="Boxes on the image", show_label=False, interactive=False,
-                                           height=360,
-                                           buttons=["download", "fullscreen"])
-                with gr.Column(scale=7):
-                    with gr.Row():
-                        corner_table = gr.Dataframe(
-                            DEFAULT_BOXES, headers=BOX_HEADERS_CORNER, datatype=["str"] + ["number"] * 4,
-                            type="array", interactive=True, label="Corner form (x1, y1, x2, y2)",
-                            elem_id="anchors-corner", column_count=5, max_height=230)
-                        center_table = gr.Dataframe(
-                            center_rows, headers=BOX_HEADERS_CENTER, datatype=["str"] + ["number"] * 4,
-                            type="array", interactive=True, label="Center form (cx, cy, w, h)",
-                            elem_id="anchors-center", column_count=5, max_height=230)
-                    gr.Markdown(BOXES_MD, latex_delimiters=LATEX)
-            with gr.Accordion("JSON (what the boxes_convert endpoint returns)", open=False):
-                boxes_json = gr.JSON(boxes_data, show_label=False)
-
-        with gr.Tab("Anchors", id="anchors-anchors"):
-            with gr.Row():
-                with gr.Column(scale=7):
-                    with gr.Row():
-                        sizes = gr.Textbox(DEFAULT_SIZES, label="Sizes s (0 < s ≤ 1)", max_lines=1, min_width=120,
-                                           elem_id="anchors-sizes")
-                        ratios = gr.Textbox(DEFAULT_RATIOS, label="Ratios r (> 0)", max_lines=1, min_width=120)
-                        x = gr.Number(x0, label="center x", precision=0, min_width=90, elem_id="anchors-center-x")
-                        y = gr.Number(y0, label="center y", precision=0, min_width=90, elem_id="anchors-center-y")
-                    legend = gr.Dataframe(legend_rows, headers=LEGEND_HEADERS, datatype=["html"] + ["str"] * 5,
-                                          type="array", interactive=False, max_height=330, wrap=True,
-                                          column_widths=column_widths(6, 4, 5, 20, 20, 10),
-                                          label="The anchors at this pixel, in pixels (h = image height)")
-                    anchor_count = gr.Markdown(count_md, latex_delimiters=LATEX)
-                with gr.Column(scale=5):
-                    gr.Markdown("**Click the picture** to move the center (the ringed pixel).")
-                    anchors_image = gr.Image(anchors_pic, label="Anchors at the center", show_label=False,
-                                             elem_id="anchors-pixel-image",
-                                             interactive=False, height=340, buttons=["download", "fullscreen"])
-            gr.Markdown(ANCHORS_MD, latex_delimiters=LATEX)
-            with gr.Accordion("JSON (what the anchors_at_pixel endpoint returns)", open=False):
-                anchors_json = gr.JSON(anchors_data, show_label=False)
-
-        with gr.Tab("Multiscale", id="anchors-multiscale"):
-            with gr.Row():
-                with gr.Column(scale=4, min_width=320):
-                    fh = gr.Slider(1, MAX_FMAP, value=fh0, step=1, label="feature-map rows fh")
-                    fw = gr.Slider(1, MAX_FMAP, value=fw0, step=1, label="feature-map columns fw")
-                    with gr.Row():
-                        grid_sizes = gr.Textbox(grid_size0, label="Sizes s", max_lines=1)
-                        grid_ratios = gr.Textbox(DEFAULT_RATIOS, label="Ratios r", max_lines=1)
-                    with gr.Row():
-                        presets = [gr.Button(name, size="sm", min_width=80) for name in GRID_PRESETS]
-                    gr.Markdown(MULTISCALE_MD, latex_delimiters=LATEX)
-                with gr.Column(scale=7):
-                    grid_image = gr.Image(grid_pic, label="Anchors on the feature-map grid", show_label=False,
-                                          interactive=False,
-                                          height=400, buttons=["download", "fullscreen"])
-            with gr.Accordion("JSON (what the anchors_grid endpoint returns)", open=False):
-                grid_json = gr.JSON(grid_data, show_label=False)
-
-        with gr.Tab("IoU", id="anchors-iou"):
-            with gr.Row():
-                with gr.Column(scale=4, min_width=320):
-                    with gr.Row():
-                        box_a = gr.Textbox(DEFAULT_BOX_A, label="box A, red (x1, y1, x2, y2)", max_lines=1)
-                        box_b = gr.Textbox(DEFAULT_BOX_B, label="box B, blue (x1, y1, x2, y2)", max_lines=1,
-                                           elem_id="anchors-box-b")
-                    iou_numbers = gr.Markdown(iou_md, latex_delimiters=LATEX, elem_id="anchors-iou-numbers")
-                    gr.Markdown(IOU_MD, latex_delimiters=LATEX)
-                with gr.Column(scale=6):
-                    gr.Markdown("**Click the grid** to move box B's center there.")
-                    iou_image = gr.Image(iou_pic, label="A ∪ B (yellow) and A ∩ B (green)", show_label=False,
-                                         format="png",
-                                         elem_id="anchors-iou-image",
-                                         interactive=False, height=400, buttons=["download", "fullscreen"])
-            with gr.Accordion("JSON (what the anchors_iou endpoint returns)", open=False):
-                iou_json = gr.JSON(iou_data, show_label=False)
-
-        with gr.Tab("Labeling", id="anchors-labeling"):
-            with gr.Row():
-                with gr.Column(scale=4, min_width=330):
-                    # Built with the largest possible range so that API callers with up to MAX_GT boxes can ask
-                    # for any step; the page narrows it to this example's steps on load and after table edits.
-                    step = gr.Slider(0, MAX_STEPS, value=steps0, step=1, label="Assignment step (0 = IoU only)",
-                                     elem_id="anchors-step")
-                    threshold = gr.Slider(0.0, 1.0, value=DEFAULT_IOU_THRESHOLD, step=0.01, label="IoU threshold")
-                    gt_table = gr.Dataframe(
-                        BOOK_GROUND_TRUTH, headers=GT_HEADERS, datatype="number", type="array", interactive=True,
-                        label="Ground truth (class 0 = dog, 1 = cat)", column_count=5,
-                        max_height=160)
-                    anchor_table = gr.Dataframe(
-                        BOOK_ANCHORS, headers=ANCHOR_HEADERS, datatype="number", type="array", interactive=True,
-                        label="Anchors", column_count=4,
-                        max_height=250)
-                with gr.Column(scale=4):
-                    heatmap = gr.Image(heat_pic, label="IoU matrix", show_label=False, interactive=False, format="png",
-                                       height=340, buttons=["download", "fullscreen"])
-                    step_text = gr.Markdown(step_md, elem_id="anchors-step-text")
-                with gr.Column(scale=4):
-                    label_image = gr.Image(label_pic, label="Ground truth (black) and anchors", show_label=False,
-                                           interactive=False, height=340, buttons=["download", "fullscreen"])
-            offsets = gr.Dataframe(offsets_rows, headers=OFFSET_HEADERS, datatype=["html"] + ["str"] * 10,
-                                   type="array",
-                                   interactive=False, label="Class labels and offset targets (final assignment)",
-                                   max_height=330)
-            gr.Markdown(LABELING_MD, latex_delimiters=LATEX)
-            with gr.Accordion("JSON (what the anchors_label endpoint returns)", open=False):
-                label_json = gr.JSON(label_data, show_label=False)
-
-    # --- events ---
-    anchor_outputs = [anchors_image, legend, anchor_count, anchors_json]
-    grid_outputs = [grid_image, grid_json]
-    label_outputs = [label_image, heatmap, step_text, offsets, label_json]
-    settings = [sizes, ratios, fh, fw, grid_sizes, grid_ratios, gt_table, anchor_table, threshold, step]
-    source_outputs = [info, corner_table, center_table, boxes_image, boxes_json, x, y, *anchor_outputs,
-                      *grid_outputs, label_image]
+def _connect(sample: gr.Dropdown, upload: gr.UploadButton, info: gr.Markdown, boxes: dict, anchors: dict, grid: dict,
+             iou: dict, labeling: dict) -> None:
+    """The tab's events: each sub-tab computes on its own inputs; a new picture redraws every sub-tab."""
+    anchor_outputs, grid_outputs, label_outputs = anchors["outputs"], grid["outputs"], labeling["outputs"]
+    settings = [anchors["sizes"], anchors["ratios"], grid["fh"], grid["fw"], grid["sizes"], grid["ratios"],
+                labeling["gt_table"], labeling["anchor_table"], labeling["threshold"], labeling["step"]]
+    source_outputs = [info, boxes["corner"], boxes["center"], boxes["image"], boxes["json"], anchors["x"],
+                      anchors["y"], *anchor_outputs, *grid_outputs, label_outputs[0], boxes["boxes"]]
     sample.input(_on_sample, [sample, upload, *settings], [sample, upload, *source_outputs], api_visibility="private")
     upload.upload(_on_upload, [upload, *settings], [sample, *source_outputs], api_visibility="private")
 
-    corner_table.input(boxes_from_corner, [upload, sample, corner_table], [boxes_image, center_table, boxes_json],
-                       api_name="boxes_convert", trigger_mode="always_last")
-    center_table.input(boxes_from_center, [upload, sample, center_table], [boxes_image, corner_table, boxes_json],
-                       api_name="boxes_convert_center", trigger_mode="always_last")
+    corner, center = boxes["corner"], boxes["center"]
+    to_text = dict(fn=boxes_text, inputs=corner, outputs=boxes["boxes"], api_visibility="private", queue=False)
+    corner.input(boxes_from_corner, [upload, sample, corner], [boxes["image"], center, boxes["json"]],
+                 api_name="boxes_convert", trigger_mode="always_last").success(**to_text)
+    center.input(boxes_from_center, [upload, sample, center], [boxes["image"], corner, boxes["json"]],
+                 api_name="boxes_convert_center", trigger_mode="always_last").success(**to_text)
+    gr.on([boxes["boxes"].submit, boxes["boxes"].blur], _boxes_typed, [upload, sample, boxes["boxes"]],
+          [corner, boxes["image"], center, boxes["json"]], api_visibility="private", trigger_mode="always_last")
 
+    sizes, ratios, x, y = anchors["sizes"], anchors["ratios"], anchors["x"], anchors["y"]
     anchor_inputs = [upload, sample, sizes, ratios, x, y]
     gr.on([sizes.submit, ratios.submit, x.submit, y.submit, sizes.blur, ratios.blur, x.blur, y.blur],
           anchors_at_pixel, anchor_inputs, anchor_outputs, api_name="anchors_at_pixel", trigger_mode="always_last")
-    anchors_image.select(click_center, None, [x, y], api_visibility="private", queue=False).then(
-        anchors_at_pixel, anchor_inputs, anchor_outputs, api_visibility="private")
+    # a click is one event: the new center and its anchors together (docs/performance.md §4)
+    anchor_outputs[0].select(_clicked_center, [upload, sample, sizes, ratios], [x, y, *anchor_outputs],
+                             api_visibility="private", trigger_mode="always_last")
 
-    grid_inputs = [upload, sample, fh, fw, grid_sizes, grid_ratios]
-    gr.on([fh.release, fw.release, grid_sizes.submit, grid_ratios.submit, grid_sizes.blur, grid_ratios.blur],
-          anchors_grid, grid_inputs, grid_outputs, api_name="anchors_grid", trigger_mode="always_last")
-    for button, name in zip(presets, GRID_PRESETS):
-        button.click(lambda n=name: _set_grid_preset(n), None, [fh, fw, grid_sizes], api_visibility="private",
-                     queue=False).then(anchors_grid, grid_inputs, grid_outputs, api_visibility="private")
-
-    gr.on([box_a.submit, box_b.submit, box_a.blur, box_b.blur], iou_view, [box_a, box_b],
-          [iou_image, iou_numbers, iou_json], api_name="anchors_iou", trigger_mode="always_last")
-    iou_image.select(move_box_b, [box_b], [box_b], api_visibility="private", queue=False).then(
-        iou_view, [box_a, box_b], [iou_image, iou_numbers, iou_json], api_visibility="private")
-
-    label_inputs = [gt_table, anchor_table, threshold, step, upload, sample]
-    gr.on([threshold.release, step.change], anchors_label, label_inputs, label_outputs, api_name="anchors_label",
+    grid_inputs = [upload, sample, grid["fh"], grid["fw"], grid["sizes"], grid["ratios"]]
+    gr.on([grid["fh"].release, grid["fw"].release, grid["sizes"].submit, grid["ratios"].submit, grid["sizes"].blur,
+           grid["ratios"].blur], anchors_grid, grid_inputs, grid_outputs, api_name="anchors_grid",
           trigger_mode="always_last")
-    gr.on(None, lambda: gr.Slider(maximum=steps0), None, step, api_visibility="private", queue=False)
-    gr.on([gt_table.input, anchor_table.input], _labeling_tables_changed, label_inputs, [step, *label_outputs],
-          api_visibility="private", trigger_mode="always_last")
+    for button, name in zip(grid["presets"], GRID_PRESETS):
+        button.click(lambda n=name: _set_grid_preset(n), None, [grid["fh"], grid["fw"], grid["sizes"]],
+                     api_visibility="private", queue=False).then(anchors_grid, grid_inputs, grid_outputs,
+                                                                 api_visibility="private")
+
+    box_a, box_b = iou["box_a"], iou["box_b"]
+    gr.on([box_a.submit, box_b.submit, box_a.blur, box_b.blur], iou_view, [box_a, box_b], iou["outputs"],
+          api_name="anchors_iou", trigger_mode="always_last")
+    iou["outputs"][0].select(_clicked_box_b, [box_a, box_b], [box_b, *iou["outputs"]], api_visibility="private",
+                             trigger_mode="always_last")
+
+    step, threshold = labeling["step"], labeling["threshold"]
+    gt_table, anchor_table = labeling["gt_table"], labeling["anchor_table"]
+    label_inputs = [gt_table, anchor_table, threshold, step, upload, sample]
+    gr.on([threshold.release, step.input], anchors_label, label_inputs, label_outputs, api_name="anchors_label",
+          trigger_mode="always_last")
+    gr.on([gt_table.input, anchor_table.input], _labeling_tables_changed, label_inputs,
+          [labeling["gt"], labeling["anchors"], step, *label_outputs], api_visibility="private",
+          trigger_mode="always_last")
+    gr.on([labeling["gt"].submit, labeling["anchors"].submit, labeling["gt"].blur, labeling["anchors"].blur],
+          _labeling_typed, [labeling["gt"], labeling["anchors"], threshold, step, upload, sample],
+          [gt_table, anchor_table, step, *label_outputs], api_visibility="private", trigger_mode="always_last")

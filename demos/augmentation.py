@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import importlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
-from demos.common import (
-    LazyResource, book_link, column_widths, header, image_upload, parse_seed, read_image, user_errors,
-)
+from demos import inputs
+from demos.common import LazyResource, book_link, column_widths, header, image_upload, read_image
+from demos.inputs import user_errors
+from demos.router import TabUI
+from demos.view import View, param
 
 TITLE = "Augmentation"
 
@@ -134,6 +137,8 @@ def _parse_params(text: str, name: str) -> dict:
 
 
 def load_preset(name: str, min_visibility: float) -> tuple:
+    if name == CUSTOM:  # chosen by hand: the pipeline stays as built
+        return (gr.skip(),) * 4
     with user_errors():
         return _builder_views(_aug().preset(name, min_visibility=float(min_visibility)))
 
@@ -228,14 +233,7 @@ def _source(scene_name: str | None, upload: Any, boxes_text_value: str | None) -
 
 
 def _n(n: Any) -> int:
-    try:
-        value = int(float(n))
-    except (TypeError, ValueError):
-        raise gr.Error(f"Number of samples must be a whole number, got {n!r}.") from None
-    limit = _aug().MAX_SAMPLES
-    if not 1 <= value <= limit:
-        raise gr.Error(f"Number of samples must be between 1 and {limit}, got {value}.")
-    return value
+    return inputs.whole(n, "Number of samples", low=1, high=_aug().MAX_SAMPLES)
 
 
 def _pipeline_from_text(pipeline: Any) -> dict:
@@ -294,7 +292,7 @@ def run(scene_name: str, upload: Any, boxes_text_value: str, pipeline: str, n: A
     with user_errors():
         pipeline_dict = _pipeline_from_text(pipeline)
         image, boxes, names, mask, _ = _source(scene_name, upload, boxes_text_value)
-        return compute(image, boxes, names, mask, pipeline_dict, _n(n), parse_seed(seed))
+        return compute(image, boxes, names, mask, pipeline_dict, _n(n), inputs.seed(seed))
 
 
 def augment(image: Any, pipeline: str, n: Any, seed: Any) -> tuple:
@@ -307,41 +305,95 @@ def augment(image: Any, pipeline: str, n: Any, seed: Any) -> tuple:
         pipeline_dict = _pipeline_from_text(pipeline)
         source = _source(None, image, "" if image else None)
         image_array, boxes, names, mask, _ = source
-        gallery, _, _, result, _ = compute(image_array, boxes, names, mask, pipeline_dict, _n(n), parse_seed(seed))
+        gallery, _, _, result, _ = compute(image_array, boxes, names, mask, pipeline_dict, _n(n), inputs.seed(seed))
         return gallery, result
+
+
+# --- the view: everything a link carries -------------------------------------------------------------
+
+CUSTOM = "custom"
+"""The preset's value once the builder or an import has changed the pipeline: a custom pipeline does not travel in
+links (a link with ``preset=custom`` shows the default preset, and says so)."""
+
+MAX_SAMPLES = 16
+"""`core.data.augment.MAX_SAMPLES` (a test checks it): the view's bound, known without importing Albumentations."""
+
+PRESET_NAMES = (
+    "Book: flip + colour + crop (composed)", "Book: horizontal flip", "Book: vertical flip",
+    "Book: RandomResizedCrop 200x200, scale (0.1, 1), ratio (0.5, 2)", "Book: brightness 0.5", "Book: hue 0.5",
+    "Book: brightness, contrast, saturation, hue 0.5", "Detection: flip + affine + brightness/contrast",
+)
+"""`core.data.augment.PRESETS`' names, in order (a test checks them), the first the default."""
+
+SCENE_NAMES = ("cat (the book's example)", "shapes (exact boxes and mask)", "astronaut")
+"""`core.data.augment.SCENES`' names (a test checks them), the first the default."""
+
+DEFAULT_BOXES = "133, 84, 210, 147, left eye\n293, 108, 344, 164, right eye\n234, 222, 294, 266, nose"
+"""The default scene's boxes as the boxes box writes them (`boxes_text` of the cat's parts; a test checks it)."""
+
+CUSTOM_NOTE = ("A custom pipeline does not travel in links: this link shows the default preset. Export the pipeline "
+               "(JSON or YAML below) to share it.")
+
+
+@dataclass(frozen=True)
+class AugmentationView(View):
+    """The tab's state: the preset (or ``custom``), the scene and its boxes, n, the seed, min_visibility."""
+
+    preset: str = param(PRESET_NAMES[0], choices=(*PRESET_NAMES, CUSTOM), label="preset")
+    scene: str = param(SCENE_NAMES[0], choices=SCENE_NAMES, label="scene")
+    boxes: str = param(DEFAULT_BOXES, label="boxes", max_length=1200)
+    n: int = param(8, low=1, high=MAX_SAMPLES, label="samples n")
+    seed: int = param(0, low=0, high=inputs.MAX_SEED, label="seed")
+    min_visibility: float = param(0.3, low=0.0, high=1.0, label="min_visibility")
+
+
+def show(view: AugmentationView) -> tuple:
+    """Every output of the tab for one view: the pipeline's views, the grid and what it drew, the boxes shown.
+
+    A link that names another scene without boxes shows that scene's own boxes (the default boxes are the cat's).
+    """
+    aug = _aug()
+    name = aug.DEFAULT_PRESET if view.preset == CUSTOM else view.preset
+    pipeline = aug.preset(name, min_visibility=view.min_visibility)
+    boxes = view.boxes
+    if view.scene != SCENE_NAMES[0] and boxes == DEFAULT_BOXES:
+        boxes = scene_boxes(view.scene)
+    gallery, status, rows, drawn, python = run(view.scene, None, boxes, _pipeline_json(pipeline), view.n, view.seed)
+    if view.preset == CUSTOM:
+        status = f"{status}\n\n⚠️ {CUSTOM_NOTE}"
+    return (*_builder_views(pipeline), gallery, status, rows, drawn, python, boxes)
 
 
 # --- layout ---------------------------------------------------------------------------------
 
 
-def build() -> None:
+def build() -> TabUI:
     aug = _aug()
     header(TITLE + " — see, reproduce and export Albumentations pipelines", FORMULA,
            book_link("image-augmentation.html", "14.1 Image Augmentation"))
-    pipeline0 = aug.preset(aug.DEFAULT_PRESET)
-    scene0 = aug.scene(aug.DEFAULT_SCENE)
-    n0, seed0 = 8, 0
-    gallery0, status0, rows0, json0, python0 = compute(
-        scene0.image, scene0.boxes, scene0.names, scene0.mask, pipeline0, n0, seed0)
+    view = AugmentationView()
+    pipeline0 = aug.preset(view.preset, min_visibility=view.min_visibility)
 
     state = gr.State(pipeline0)
     with gr.Row():
         with gr.Column(scale=2, min_width=420):
-            preset = gr.Dropdown(list(aug.PRESETS), value=aug.DEFAULT_PRESET, label="Preset",
-                                 elem_id="augmentation-preset")
-            scene = gr.Dropdown(list(aug.SCENES), value=aug.DEFAULT_SCENE, label="Scene")
+            preset = gr.Dropdown([*PRESET_NAMES, (f"{CUSTOM} (built or imported below)", CUSTOM)], value=view.preset,
+                                 label="Preset", elem_id="augmentation-preset")
+            scene = gr.Dropdown(list(SCENE_NAMES), value=view.scene, label="Scene", elem_id="augmentation-scene")
             # the whole column's width: beside the scene its "Drop Image Here" did not fit
             upload = image_upload(label="…or upload a photo (type its boxes below)", height=190,
                                   elem_id="augmentation-upload")
             with gr.Row():
-                n = gr.Slider(1, aug.MAX_SAMPLES, n0, step=1, label="Samples n")
-                seed = gr.Number(seed0, precision=0, minimum=0, label="Seed", min_width=90)
-                next_seed = gr.Button("Next seed", min_width=80)
+                n = gr.Slider(1, MAX_SAMPLES, view.n, step=1, label="Samples n", elem_id="augmentation-n")
+                seed = gr.Number(view.seed, precision=0, minimum=0, label="Seed", min_width=90,
+                                 elem_id="augmentation-seed")
+                next_seed = gr.Button("Next seed", min_width=80, elem_id="augmentation-next-seed")
             with gr.Row():
-                min_visibility = gr.Slider(0.0, 1.0, aug.DEFAULT_MIN_VISIBILITY, step=0.05, scale=2,
-                                           label="min_visibility", info="less visible boxes are dropped")
+                min_visibility = gr.Slider(0.0, 1.0, view.min_visibility, step=0.05, scale=2,
+                                           label="min_visibility", info="less visible boxes are dropped",
+                                           elem_id="augmentation-min-visibility")
                 run_button = gr.Button("Augment", variant="primary", elem_id="augmentation-run", scale=1)
-            boxes = gr.Textbox(boxes_text(scene0.boxes, scene0.names), lines=2, max_lines=8,
+            boxes = gr.Textbox(view.boxes, lines=2, max_lines=8,
                                label="Boxes: x1, y1, x2, y2, name (one per line, pixels)",
                                elem_id="augmentation-boxes")
             with gr.Accordion("Pipeline builder", open=True):
@@ -367,10 +419,10 @@ def build() -> None:
                     replace_button = gr.Button("Replace", min_width=100)
         with gr.Column(scale=3):
             # JPEG: ~0.5 ms per picture where PNG takes 5-20 ms (16 pictures per click); same inputs, same bytes
-            gallery = gr.Gallery(gallery0, columns=4, height=430, format="jpeg", object_fit="contain",
+            gallery = gr.Gallery(columns=4, height=430, format="jpeg", object_fit="contain",
                                  label="Samples (boxes and mask drawn)", elem_id="augmentation-gallery")
-            status = gr.Markdown(status0, elem_id="augmentation-status")
-            table = gr.Dataframe(rows0, headers=["sample", "transform", "drawn parameters"], interactive=False,
+            status = gr.Markdown(elem_id="augmentation-status")
+            table = gr.Dataframe(headers=["sample", "transform", "drawn parameters"], interactive=False,
                                  wrap=True, max_height=260, column_widths=column_widths(6, 17, 50),
                                  label="What each sample drew", elem_id="augmentation-table")
             with gr.Tabs():
@@ -383,10 +435,10 @@ def build() -> None:
                                         max_lines=18, label="A.save(pipeline, f, data_format='yaml')")
                     import_yaml = gr.Button("Import YAML")
                 with gr.Tab("Python"):
-                    python_code = gr.Code(python0, language="python", interactive=False, lines=8, max_lines=24,
+                    python_code = gr.Code(language="python", interactive=False, lines=8, max_lines=24,
                                           label="The same pipeline and sample seeds in code")
                 with gr.Tab("Drawn parameters (JSON)"):
-                    drawn = gr.JSON(json0, label="Per sample: seed, size, transforms' parameters, boxes")
+                    drawn = gr.JSON(label="Per sample: seed, size, transforms' parameters, boxes")
             api_button = gr.Button("augment (API)", visible=False)
 
     views = [state, steps, json_code, yaml_code]
@@ -395,23 +447,32 @@ def build() -> None:
     ui = dict(api_visibility="private")  # builder events belong to the page; the API is augment / augmentation_run
     rerun = dict(fn=run, inputs=run_inputs, outputs=run_outputs, **ui)
 
+    custom = dict(fn=lambda: CUSTOM, inputs=None, outputs=preset, queue=False, **ui)  # the builder changed it
     preset.input(load_preset, [preset, min_visibility], views, **ui).success(**rerun)
     transform.input(transform_defaults, transform, params, **ui)
-    add_button.click(add_step, [state, transform, params], views + [step_number], **ui).success(**rerun)
-    replace_button.click(replace_selected, [state, step_number, transform, params], views, **ui).success(**rerun)
-    up_button.click(lambda p, k: move(p, k, -1), [state, step_number], views + [step_number], **ui).success(**rerun)
-    down_button.click(lambda p, k: move(p, k, +1), [state, step_number], views + [step_number], **ui).success(**rerun)
-    remove_button.click(remove, [state, step_number], views + [step_number], **ui).success(**rerun)
+    add_button.click(add_step, [state, transform, params], views + [step_number], **ui).success(**custom).success(
+        **rerun)
+    replace_button.click(replace_selected, [state, step_number, transform, params], views, **ui).success(
+        **custom).success(**rerun)
+    up_button.click(lambda p, k: move(p, k, -1), [state, step_number], views + [step_number], **ui).success(
+        **custom).success(**rerun)
+    down_button.click(lambda p, k: move(p, k, +1), [state, step_number], views + [step_number], **ui).success(
+        **custom).success(**rerun)
+    remove_button.click(remove, [state, step_number], views + [step_number], **ui).success(**custom).success(**rerun)
     steps.select(select_step, [state], [step_number, transform, params], **ui)
     min_visibility.release(set_min_visibility, [state, min_visibility], views, **ui).success(**rerun)
     import_json.click(lambda text: import_pipeline(text, "json"), json_code, views + [min_visibility],
-                      **ui).success(**rerun)
+                      **ui).success(**custom).success(**rerun)
     import_yaml.click(lambda text: import_pipeline(text, "yaml"), yaml_code, views + [min_visibility],
-                      **ui).success(**rerun)
+                      **ui).success(**custom).success(**rerun)
     scene.input(scene_boxes, scene, boxes, **ui).success(lambda: None, None, upload, **ui).success(**rerun)
     upload.upload(lambda: "", None, boxes, **ui).success(**rerun)
     upload.clear(scene_boxes, scene, boxes, **ui).success(**rerun)
-    next_seed.click(lambda s: parse_seed(s) + 1, seed, seed, **ui).success(**rerun)
+    # the next seed is counted in the browser: the click sends one request, the grid's (docs/performance.md §4)
+    next_seed.click(None, seed, seed, js=f"(s) => Math.min((Math.floor(Number(s)) || 0) + 1, {inputs.MAX_SEED})",
+                    **ui).then(**rerun)
     gr.on([run_button.click, seed.submit, n.release, boxes.submit], run, run_inputs, run_outputs,
           api_name="augmentation_run")
     api_button.click(augment, [upload, json_code, n, seed], [gallery, drawn], api_name="augment")
+    return TabUI(AugmentationView, [preset, scene, boxes, n, seed, min_visibility],
+                 [*views, *run_outputs, boxes], show, upload=upload)

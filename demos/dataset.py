@@ -8,7 +8,8 @@ ground truth as JSON in its pixel coordinates, and the class mask as a lossless 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import gradio as gr
 import numpy as np
@@ -18,13 +19,18 @@ from PIL import Image
 from torchvision.utils import draw_bounding_boxes
 
 from core.data.scenes import CLASS_COLORS, CLASS_NAMES, DEFAULT_SIZE, MIN_VISIBLE_FRACTION, SPLITS, Scene, make_scene
-from demos.common import LATEX, book_link, header, image_upload, parse_seed, read_image, user_errors
+from demos import drawing, inputs
+from demos.common import LATEX, book_link, header, image_upload, read_image
+from demos.inputs import user_errors
+from demos.router import TabUI
+from demos.view import View, param
 
 TITLE = "Dataset"
 
-ANY_SEED = "any seed"
+ANY_SEED = "any"
 SPLIT_CHOICES = [ANY_SEED, *SPLITS]
-"""With a split chosen, the seed input is an index into that split's seed range."""
+"""With a split chosen, the seed input is an index into that split's seed range; `ANY_SEED` ("any seed") takes the
+seeds themselves."""
 
 DEFAULT_SEED = 0
 DEFAULT_COUNT = 8
@@ -63,10 +69,6 @@ LINKS = " · ".join(
 )
 
 
-def _hex_to_rgb(colour: str) -> tuple[int, int, int]:
-    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-
-
 def legend_html() -> str:
     """The class legend: a coloured swatch, the class name, its label and mask value."""
     items = "".join(
@@ -96,7 +98,7 @@ def draw_boxes(scene: Scene, width: int = 2) -> np.ndarray:
     return drawn.permute(1, 2, 0).numpy()
 
 
-CLASS_RGB = np.array([(0, 0, 0)] + [_hex_to_rgb(c) for c in CLASS_COLORS], np.float32)
+CLASS_RGB = np.array([(0, 0, 0)] + [drawing.hex_to_rgb(c) for c in CLASS_COLORS], np.float32)
 """(K + 1, 3) colour of each mask value (0 = background, never painted)."""
 
 
@@ -112,31 +114,13 @@ def draw_masks(scene: Scene, opacity: float = DEFAULT_OPACITY) -> np.ndarray:
     return image.astype(np.uint8)
 
 
-def _grid(tiles: list[np.ndarray], padding: int = 4) -> np.ndarray:
-    """Tiles of one size in rows of `GRID_COLUMNS`, white gaps (like torchvision's make_grid), (H, W, 3) uint8."""
-    height, width = tiles[0].shape[:2]
-    columns = min(GRID_COLUMNS, len(tiles))
-    rows = -(-len(tiles) // columns)
-    grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding, 3), 255, np.uint8)
-    for index, tile in enumerate(tiles):
-        top = padding + (index // columns) * (height + padding)
-        left = padding + (index % columns) * (width + padding)
-        grid[top : top + height, left : left + width] = tile
-    return grid
-
-
 # --- endpoints -------------------------------------------------------------------------------------------
 
 
 def _seeds(seed: Any, count: Any, split: str) -> list[int]:
-    start = parse_seed(seed)
-    try:
-        n = int(count)
-    except (TypeError, ValueError):
-        raise gr.Error(f"Count must be an integer between 1 and {MAX_COUNT}, got {count!r}.") from None
-    if not 1 <= n <= MAX_COUNT:
-        raise gr.Error(f"Count must be between 1 and {MAX_COUNT}, got {n}.")
-    if split in (None, "", ANY_SEED):
+    start = inputs.seed(seed)
+    n = inputs.whole(count, "Count", low=1, high=MAX_COUNT)
+    if split in (None, "", ANY_SEED, "any seed"):
         return [start + i for i in range(n)]
     if split not in SPLITS:
         raise gr.Error(f"Unknown split {split!r}; choose one of {SPLIT_CHOICES}.")
@@ -170,12 +154,11 @@ def dataset_grid(seed: Any, count: Any, split: str, opacity: float, upload: Any)
     """
     seeds = _seeds(seed, count, split)
     background = _background(upload)
-    if not 0.0 <= float(opacity) <= 1.0:
-        raise gr.Error(f"Opacity must be between 0 and 1, got {opacity}.")
+    inputs.fraction(opacity, "Opacity")
     with user_errors():
         scenes = [make_scene(s, size=DEFAULT_SIZE if background is not None else None, background=background) for s in seeds]
-    boxes_grid = _grid([draw_boxes(s) for s in scenes])
-    masks_grid = _grid([draw_masks(s, opacity) for s in scenes])
+    boxes_grid = drawing.grid([draw_boxes(s) for s in scenes], GRID_COLUMNS)
+    masks_grid = drawing.grid([draw_masks(s, opacity) for s in scenes], GRID_COLUMNS)
     labels = np.concatenate([s.labels for s in scenes]) if scenes else np.zeros(0, np.int64)
     all_boxes = np.concatenate([s.boxes for s in scenes])
     sizes = np.sqrt((all_boxes[:, 2] - all_boxes[:, 0]) * (all_boxes[:, 3] - all_boxes[:, 1]))
@@ -202,7 +185,7 @@ def mask_image(mask: np.ndarray) -> Image.Image:
 
 
 def _single(seed: Any, upload: Any) -> Scene:
-    value = parse_seed(seed)
+    value = inputs.seed(seed)
     background = _background(upload)
     with user_errors():
         return make_scene(value, background=background)
@@ -233,29 +216,52 @@ def _single_preview(seed: Any, background: Any, opacity: float) -> np.ndarray:
 # --- UI --------------------------------------------------------------------------------------------------
 
 
-def build() -> None:
+@dataclass(frozen=True)
+class DatasetView(View):
+    """The tab's state: which scenes the grid shows and how, the single scene's seed, and the grid's sub-tab."""
+
+    PARTS: ClassVar[tuple[str, ...]] = ("boxes", "masks")
+
+    split: str = param(ANY_SEED, choices=tuple(SPLIT_CHOICES), label="seeds from")
+    seed: int = param(DEFAULT_SEED, low=0, high=inputs.MAX_SEED, label="seed (first scene)")
+    count: int = param(DEFAULT_COUNT, low=1, high=MAX_COUNT, label="scenes")
+    opacity: float = param(DEFAULT_OPACITY, low=0.0, high=1.0, label="mask opacity")
+    scene_seed: int = param(DEFAULT_SEED, low=0, high=inputs.MAX_SEED, label="seed of the single scene")
+
+
+def show(view: DatasetView) -> tuple:
+    """Every output of the tab for one view (no uploaded background: it does not travel in links)."""
+    grid = dataset_grid(view.seed, view.count, view.split, view.opacity, None)
+    image, annotations, mask = make_scene_endpoint(view.scene_seed, None)
+    return (*grid, image, annotations, mask, _single_preview(view.scene_seed, None, view.opacity))
+
+
+def build() -> TabUI:
+    view = DatasetView()
     header("Detection dataset: generated scenes with boxes and masks", EXPLANATION, LINKS)
     gr.HTML(legend_html())
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
-            split = gr.Dropdown(SPLIT_CHOICES, value=ANY_SEED, label="seeds from", elem_id="dataset-split",
+            split = gr.Dropdown([("any seed", ANY_SEED), *SPLITS], value=view.split, label="seeds from",
+                                elem_id="dataset-split",
                                 info="a split: the seed box is an index into its range")
-            seed = gr.Number(value=DEFAULT_SEED, precision=0, label="seed (first scene)", minimum=0,
+            seed = gr.Number(value=view.seed, precision=0, label="seed (first scene)", minimum=0,
                              elem_id="dataset-seed")
-            count = gr.Slider(1, MAX_COUNT, value=DEFAULT_COUNT, step=1, label="scenes", elem_id="dataset-count")
+            count = gr.Slider(1, MAX_COUNT, value=view.count, step=1, label="scenes", elem_id="dataset-count")
             with gr.Row():
                 previous = gr.Button("◀ previous", size="sm")
                 generate = gr.Button("Generate", variant="primary", size="sm")
                 following = gr.Button("next ▶", size="sm")
-            opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="mask opacity")
+            opacity = gr.Slider(0.0, 1.0, value=view.opacity, step=0.05, label="mask opacity",
+                                elem_id="dataset-opacity")
             upload = image_upload(height=190, sources=["upload", "clipboard"],
                                   label="your background (optional)", elem_id="dataset-upload")
         with gr.Column(scale=7, min_width=600):
-            with gr.Tabs():
-                with gr.Tab("boxes"):
+            with gr.Tabs() as parts:
+                with gr.Tab("boxes", id="boxes"):
                     boxes_grid = gr.Image(type="numpy", format="jpeg", label="scenes and their boxes", interactive=False, height=420,
                                           elem_id="dataset-boxes-grid", buttons=["download", "fullscreen"])
-                with gr.Tab("masks"):
+                with gr.Tab("masks", id="masks"):
                     masks_grid = gr.Image(type="numpy", format="jpeg", label="class masks", interactive=False, height=420,
                                           elem_id="dataset-masks-grid", buttons=["download", "fullscreen"])
             gr.Markdown(BACKGROUND_NOTE, elem_id="dataset-background-note")
@@ -271,7 +277,8 @@ def build() -> None:
     gr.Markdown("#### One scene, exactly as the `make_scene` endpoint returns it", latex_delimiters=LATEX)
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=260):
-            single_seed = gr.Number(value=DEFAULT_SEED, precision=0, label="seed", minimum=0)
+            single_seed = gr.Number(value=view.scene_seed, precision=0, label="seed", minimum=0,
+                                    elem_id="dataset-scene-seed")
             single_button = gr.Button("Make scene", variant="primary", size="sm")
             gr.Markdown("Uses the background uploaded above, at the photo's own size. The mask PNG is lossless: "
                         "pixel value = class + 1, 0 = background (it looks black; the preview shows it in colour).")
@@ -294,9 +301,11 @@ def build() -> None:
     gr.on([count.release, opacity.release, split.input, seed.submit, upload.change],
           api_name="dataset_grid_ui", api_visibility="private", trigger_mode="always_last", **grid_event)
 
+    # the next seeds are counted in the browser: a click sends one request, the grid's (docs/performance.md §4)
     for button, delta, name in ((previous, -1, "previous"), (following, +1, "next")):
-        button.click(_move_seed(delta), inputs=[seed, count], outputs=seed, api_name=f"dataset_{name}_ui",
-                     api_visibility="private", show_progress="hidden").then(
+        button.click(None, inputs=[seed, count], outputs=seed,
+                     js=f"(seed, count) => Math.min(Math.max(0, (Math.floor(Number(seed)) || 0) + {delta} * "
+                        f"(Math.floor(Number(count)) || 1)), {inputs.MAX_SEED})").then(
             api_name=f"dataset_grid_{name}_ui", api_visibility="private", **grid_event)
 
     single_event = single_button.click(make_scene_endpoint, inputs=[single_seed, upload],
@@ -308,25 +317,6 @@ def build() -> None:
         _single_preview, inputs=[single_seed, upload, opacity], outputs=single_preview,
         api_name="make_scene_submit_preview_ui", api_visibility="private", show_progress="hidden")
 
-    def on_load():
-        grid = dataset_grid(DEFAULT_SEED, DEFAULT_COUNT, ANY_SEED, DEFAULT_OPACITY, None)
-        image, annotations, mask_path = make_scene_endpoint(DEFAULT_SEED, None)
-        return (*grid, image, annotations, mask_path, _single_preview(DEFAULT_SEED, None, DEFAULT_OPACITY))
-
-    gr.on([_root_load()], on_load, outputs=[*grid_outputs, single_image, single_json, single_mask, single_preview],
-          api_name="dataset_load_ui", api_visibility="private", show_progress="minimal")
-
-
-def _move_seed(direction: int):
-    """Page through scenes: the next (or previous) `count` seeds."""
-
-    def move(current: Any, count: Any) -> int:
-        return max(0, parse_seed(current) + direction * int(count))
-
-    return move
-
-
-def _root_load():
-    from gradio.context import Context
-
-    return Context.root_block.load
+    single_outputs = [single_image, single_json, single_mask, single_preview]
+    return TabUI(DatasetView, [split, seed, count, opacity, single_seed], [*grid_outputs, *single_outputs], show,
+                 upload=upload, parts=parts)

@@ -70,7 +70,7 @@ def test_boxes_incomplete_rows_are_kept_blank_and_bad_cells_are_refused(client):
     assert center["data"][1][0] == "half typed"
     expect_error(client, "x1 ≤ x2", None, tab.DEFAULT_SAMPLE, table([["b", 50, 0, 10, 10]], tab.BOX_HEADERS_CORNER),
                  api_name="/boxes_convert")
-    expect_error(client, "not a number", None, tab.DEFAULT_SAMPLE, table([["b", "cat", 0, 10, 10]],
+    expect_error(client, "cx must be a number", None, tab.DEFAULT_SAMPLE, table([["b", "cat", 0, 10, 10]],
                                                                          tab.BOX_HEADERS_CENTER),
                  api_name="/boxes_convert_center")
     still_serving(client)
@@ -267,7 +267,7 @@ def _photo(tmp_path, width=1400, height=1000):
 
 def test_an_upload_replaces_the_cats_boxes_and_the_picker_says_so(tmp_path, info_messages):
     picker, info, corner, center, picture, boxes_json, *_ = tab._on_upload(_photo(tmp_path), *SETTINGS)
-    assert picker.value == tab.UPLOADED and tab.UPLOADED in [c[0] for c in picker.choices]
+    assert picker.value == tab.UPLOADED and tab.UPLOADED in [c[1] for c in picker.choices]
     assert not any("eye" in str(row[0]) or "nose" in str(row[0]) for row in corner + center)
     assert boxes_json["corner"] == [] and boxes_json["labels"] == []
     assert picture.shape == (571, 800, 3)  # the photo itself (1400 x 1000 downscaled to 800 px), nothing drawn
@@ -289,7 +289,7 @@ def test_the_downscale_notice_is_shown_once(tmp_path, info_messages):
 def test_choosing_a_sample_drops_the_upload_and_brings_its_own_boxes(tmp_path, info_messages):
     picker, upload, info, corner, *_ = tab._on_sample("coffee", _photo(tmp_path), *SETTINGS)
     assert upload is None and picker.value == "coffee"
-    assert tab.UPLOADED not in [c[0] for c in picker.choices]
+    assert tab.UPLOADED not in [c[1] for c in picker.choices]
     assert corner == tab.BLANK_BOXES  # the cat's eyes are not on the coffee cup
     picker, upload, info, corner, *_ = tab._on_sample(tab.DEFAULT_SAMPLE, None, *SETTINGS)
     assert corner == tab.DEFAULT_BOXES and [row[0] for row in corner] == ["left eye", "right eye", "nose"]
@@ -304,5 +304,95 @@ def test_the_cat_has_the_same_boxes_here_and_in_the_augmentation_tab():
     cat = augment.scene(augment.DEFAULT_SCENE)
     assert [row[0] for row in tab.DEFAULT_BOXES] == cat.names == list(CAT_PARTS)
     assert np.array_equal(np.array([row[1:] for row in tab.DEFAULT_BOXES]), cat.boxes)
-    assert tab.DEFAULT_SAMPLE == "chelsea (cat)" and np.array_equal(tab.source_image(None, tab.DEFAULT_SAMPLE),
+    assert tab.SAMPLE_TOKENS[tab.DEFAULT_SAMPLE] == "chelsea (cat)" and np.array_equal(tab.source_image(None, tab.DEFAULT_SAMPLE),
                                                                     cat.image)
+
+
+# --- every view is a link (issue 15) ---------------------------------------------------------------------
+
+
+def test_the_views_defaults_are_the_controls_first_values():
+    with tab.gr.Blocks():
+        ui = tab.build()
+    assert tab.AnchorsView.from_values(*[control.value for control in ui.controls]) == tab.AnchorsView()
+    assert tab.AnchorsView().link() == "?tab=anchors"
+    assert (tab.AnchorsView.x, tab.AnchorsView.y) == tab.image_center(None, tab.DEFAULT_SAMPLE) == (225, 150)
+
+
+NON_DEFAULT = tab.AnchorsView(image="book", boxes="dog:60,45,378,516", sizes="0.5,0.25", ratios="1,2", x=300, y=200,
+                              fh=2, fw=3, grid_sizes="0.4", grid_ratios="1", box_a="0,0,100,100",
+                              box_b="50,0,150,100", gt="0:0.1,0.1,0.5,0.5", anchors="0,0,0.4,0.4;0.5,0.5,0.9,0.9",
+                              threshold=0.3, step=1)
+
+
+def test_a_link_round_trips_and_names_only_what_differs():
+    link = NON_DEFAULT.link()
+    assert link.startswith("?tab=anchors&image=book&boxes=dog%3A60%2C45%2C378%2C516&sizes=")
+    from urllib.parse import parse_qsl
+    query = dict(parse_qsl(link[1:]))
+    assert tab.AnchorsView.from_query(query) == (NON_DEFAULT, [])
+    view, notices = tab.AnchorsView.from_query({"image": "upload"})
+    assert view == tab.AnchorsView() and "does not travel" in notices[0]
+    view, notices = tab.AnchorsView.from_query({"image": "book", "x": "780"})  # the canvas is 728 wide
+    assert view == tab.AnchorsView() and "outside the 728×561 image" in notices[0]
+    view, notices = tab.AnchorsView.from_query({"boxes": "a:1,2,3"})
+    assert view == tab.AnchorsView() and "Boxes, box 1" in notices[0]
+
+
+def test_a_link_without_boxes_shows_the_pictures_own_boxes():
+    cat = tab.show(tab.AnchorsView())
+    assert [row[0] for row in cat[1]] == ["left eye", "right eye", "nose"]
+    canvas = tab.show(tab.AnchorsView(image="book"))
+    assert canvas[1] == tab.BLANK_BOXES and canvas[4]["corner"] == []
+
+
+def test_show_equals_the_endpoints_for_the_same_settings(client):
+    view = NON_DEFAULT
+    shown = tab.show(view)
+    info, corner, center, _, boxes_json, _, legend, _, anchors_json, _, grid_json, _, _, iou_json = shown[:14]
+    gt, anchor_boxes, step, _, _, step_text, offsets, label_json = shown[14:]
+    assert "728×561" in info and corner == [["dog", 60.0, 45.0, 378.0, 516.0]]
+    _, _, expected = client.predict(None, "book", table(corner, tab.BOX_HEADERS_CORNER), api_name="/boxes_convert")
+    assert boxes_json == expected and expected["center"] == [[219.0, 280.5, 318.0, 471.0]]
+    *_, expected = client.predict(None, "book", "0.5,0.25", "1,2", 300, 200, api_name="/anchors_at_pixel")
+    assert anchors_json == expected and len(expected["anchors"]) == 3
+    _, expected = client.predict(None, "book", 2, 3, "0.4", "1", api_name="/anchors_grid")
+    assert grid_json == expected and expected["total"] == 6
+    *_, expected = client.predict("0,0,100,100", "50,0,150,100", api_name="/anchors_iou")
+    assert iou_json == expected and expected["iou"] == pytest.approx(1 / 3)
+    expected = label(client, gt=[[0, 0.1, 0.1, 0.5, 0.5]], anchors=[[0, 0, 0.4, 0.4], [0.5, 0.5, 0.9, 0.9]],
+                     threshold=0.3, step=1, sample="book")[-1]
+    assert label_json == expected and label_json["step"] == 1 and label_json["num_steps"] == 2
+    assert step.maximum == 2 and step.value == 1 and "Step 1 of 2" in step_text
+    # a step beyond the last shows the last
+    assert tab.show(view.replace(step=5))[16].value == 2
+
+
+def test_every_lecture_link_into_the_tab_opens_without_a_notice_and_shows_the_answer():
+    from core.lecture import STEPS, lecture_step
+
+    seen = 0
+    for number in range(1, len(STEPS) + 1):
+        for variant in range(6):
+            step = lecture_step(number, variant)
+            if step["link_tab"] != "anchors":
+                continue
+            params = {key: str(value) for key, value in step["link_params"].items()}
+            view, notices = tab.AnchorsView.from_query(params)
+            part, part_notices = tab.AnchorsView.part_from_query(params)
+            assert notices == part_notices == [], (number, variant, notices, part_notices)
+            assert part == params["part"]
+            shown = tab.show(view)
+            answer = step["answer"]
+            if part == "boxes":  # the question asks for one number of the box's center form
+                assert any(math.isclose(float(answer), v, abs_tol=0.01) for v in shown[4]["center"][0])
+            elif part == "iou" and isinstance(answer, (int, float)):
+                assert shown[13]["iou"] == pytest.approx(float(answer), abs=step["tolerance"] or 0.01)
+            elif part == "labeling":
+                assert shown[-1]["step"] == shown[-1]["num_steps"] == int(params["step"])
+            elif part == "anchors":
+                assert shown[8]["center"] == [int(params["x"]), int(params["y"])]
+            elif part == "multiscale":
+                assert shown[10]["fmap_hw"] == [int(params["fh"]), int(params["fw"])]
+            seen += 1
+    assert seen == 7 * 6  # steps 3-8 and 10

@@ -189,3 +189,70 @@ def test_gallery_captions_fit_a_thumbnail():
     for caption in captions:
         if "dropped" in caption:
             assert f"{caption.split(' ')[0]}: " in status  # "#6: right eye, nose"
+
+
+# --- every view is a link (issue 15) ---------------------------------------------------------------------
+
+
+def test_the_views_choices_and_defaults_are_cores_and_the_controls_first_values():
+    import gradio as gr
+
+    from demos import augmentation as demo
+
+    assert demo.PRESET_NAMES == tuple(aug.PRESETS) and demo.PRESET_NAMES[0] == aug.DEFAULT_PRESET
+    assert demo.SCENE_NAMES == tuple(aug.SCENES) and demo.SCENE_NAMES[0] == aug.DEFAULT_SCENE
+    assert demo.MAX_SAMPLES == aug.MAX_SAMPLES
+    assert demo.AugmentationView.min_visibility == aug.DEFAULT_MIN_VISIBILITY
+    cat = aug.scene(aug.DEFAULT_SCENE)
+    assert demo.DEFAULT_BOXES == demo.boxes_text(cat.boxes, cat.names)
+    with gr.Blocks():
+        ui = demo.build()
+    assert demo.AugmentationView.from_values(*[c.value for c in ui.controls]) == demo.AugmentationView()
+    assert demo.AugmentationView().link() == "?tab=augmentation"
+
+
+def test_a_link_round_trips_and_show_equals_the_endpoint(client):
+    from urllib.parse import parse_qsl
+
+    from demos import augmentation as demo
+
+    view = demo.AugmentationView(preset="Book: vertical flip", scene=SHAPES, boxes="10, 20, 60, 90, a", n=3, seed=7,
+                                 min_visibility=0.5)
+    assert demo.AugmentationView.from_query(dict(parse_qsl(view.link()[1:]))) == (view, [])
+    state, steps, json_text, yaml_text, gallery, status, rows, drawn, code, boxes = demo.show(view)
+    assert [row[1] for row in steps] == ["VerticalFlip"] and aug.min_visibility_of(state) == 0.5
+    _, expected_status, _, expected, _ = client.predict(SHAPES, None, "10, 20, 60, 90, a", json_text, 3, 7,
+                                                        api_name="/augmentation_run")
+    assert drawn == expected and status == expected_status and boxes == "10, 20, 60, 90, a"
+    assert "3 samples" in status and len(gallery) == 3
+
+
+def test_a_link_to_another_scene_shows_its_own_boxes_and_custom_says_it_does_not_travel():
+    from demos import augmentation as demo
+
+    *_, drawn, _, boxes = demo.show(demo.AugmentationView(scene="astronaut", n=1))
+    assert boxes == demo.scene_boxes("astronaut") and "eye" not in boxes
+    assert set(drawn["samples"][0]["labels"]) | set(drawn["samples"][0]["dropped"]) == {"face", "patch", "helmet",
+                                                                                       "shuttle"}
+    custom = demo.show(demo.AugmentationView(preset="custom", n=1))
+    default = demo.show(demo.AugmentationView(n=1))
+    assert custom[2] == default[2] and demo.CUSTOM_NOTE in custom[5] and demo.CUSTOM_NOTE not in default[5]
+
+
+def test_every_lecture_link_into_the_tab_opens_without_a_notice():
+    from core.lecture import STEPS, lecture_step
+    from demos import augmentation as demo
+
+    seen = 0
+    for number in range(1, len(STEPS) + 1):
+        for variant in range(6):
+            step = lecture_step(number, variant)
+            if step["link_tab"] != "augmentation":
+                continue
+            params = {key: str(value) for key, value in step["link_params"].items()}
+            view, notices = demo.AugmentationView.from_query(params)
+            assert notices == [] and demo.AugmentationView.part_from_query(params) == (None, [])
+            steps = demo.show(view.replace(n=1))[1]
+            assert [row[1] for row in steps] == ["VerticalFlip"]  # the step asks what flipping upside down does
+            seen += 1
+    assert seen == 6

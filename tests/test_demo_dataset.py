@@ -80,8 +80,8 @@ def test_mask_overlay_equals_torchvision():
 @pytest.mark.parametrize(
     "args, message",
     [
-        ((-1, 4, "any seed", 0.5, None), "minimum value 0"),  # gradio's own bound check on the Number
-        ((0, 40, "any seed", 0.5, None), "maximum value 16"),  # gradio's own bound check on the Slider
+        ((-1, 4, "any", 0.5, None), "minimum value 0"),  # gradio's own bound check on the Number
+        ((0, 40, "any", 0.5, None), "maximum value 16"),  # gradio's own bound check on the Slider
         ((498, 4, "test", 0.5, None), "goes past its end"),
     ],
 )
@@ -99,3 +99,52 @@ def test_make_scene_bad_upload_is_a_clear_error_and_the_server_keeps_serving(cli
         client.predict(2**31, None, api_name="/make_scene")
     _, annotations, _ = client.predict(1, None, api_name="/make_scene")
     assert annotations == make_scene(1).annotations()
+
+
+# --- every view is a link (issue 15) ---------------------------------------------------------------------
+
+
+def test_the_views_defaults_are_the_controls_first_values():
+    import gradio as gr
+
+    from demos import dataset as tab
+
+    with gr.Blocks():
+        ui = tab.build()
+    assert tab.DatasetView.from_values(*[c.value for c in ui.controls]) == tab.DatasetView()
+    assert tab.DatasetView().link() == "?tab=dataset"
+
+
+def test_a_link_round_trips_and_show_equals_the_endpoints(client):
+    from urllib.parse import parse_qsl
+
+    from demos import dataset as tab
+
+    view = tab.DatasetView(split="test", seed=3, count=4, opacity=0.5, scene_seed=7)
+    assert view.link() == "?tab=dataset&split=test&seed=3&count=4&opacity=0.5&scene_seed=7"
+    assert tab.DatasetView.from_query(dict(parse_qsl(view.link()[1:]))) == (view, [])
+    shown = tab.show(view)
+    _, _, plot, stats = client.predict(3, 4, "test", 0.5, None, api_name="/dataset_grid")
+    assert shown[3] == stats and stats["seeds"] == [SPLITS["test"][3 + i] for i in range(4)]
+    assert shown[2]["boxes"].sum() == stats["objects"]
+    _, annotations, _ = client.predict(7, None, api_name="/make_scene")
+    assert shown[5] == annotations == make_scene(7).annotations()
+
+
+def test_every_lecture_link_into_the_tab_opens_without_a_notice_and_shows_its_scenes():
+    from core.lecture import STEPS, lecture_step
+    from demos import dataset as tab
+
+    seen = 0
+    for number in range(1, len(STEPS) + 1):
+        for variant in range(6):
+            step = lecture_step(number, variant)
+            if step["link_tab"] != "dataset":
+                continue
+            params = {key: str(value) for key, value in step["link_params"].items()}
+            view, notices = tab.DatasetView.from_query(params)
+            assert notices == [] and tab.DatasetView.part_from_query(params) == (None, [])
+            stats = tab.show(view)[3]
+            assert stats["seeds"] == list(range(variant, variant + 8))
+            seen += 1
+    assert seen == 6

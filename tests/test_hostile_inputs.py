@@ -172,7 +172,7 @@ NMS_SIZE = (240, 160)
 NMS_JSON = json.dumps({"image_size": list(NMS_SIZE), "candidates": [[110, 70, 130, 90, 0.9, 0]]})
 """One small box in the middle of a 240 x 160 picture: the corners show the uploaded background."""
 UPLOADED = "uploaded / sent image"
-SAMPLE = "chelsea (cat)"
+SAMPLE = "chelsea"
 ANCHOR_SIZE = 800
 BOX_TABLE = {"headers": ["label", "x1", "y1", "x2", "y2"], "data": [["a", 10.0, 10.0, 40.0, 30.0]], "metadata": None}
 CENTER_TABLE = {"headers": ["label", "cx", "cy", "w", "h"], "data": [["a", 25.0, 20.0, 30.0, 20.0]], "metadata": None}
@@ -313,7 +313,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/augmentation_run": Endpoint("demos.augmentation", lambda f: (SCENE, f, "", FLIP, 1, 0), 1024,
                                   lambda r, e, x: _check_augment(r[0], r[3], e, x)),
     "/make_scene": Endpoint("demos.dataset", lambda f: (1, f), 1024, _check_make_scene),
-    "/dataset_grid": Endpoint("demos.dataset", lambda f: (0, 1, "any seed", 0.5, f), 1024, _check_dataset_grid),
+    "/dataset_grid": Endpoint("demos.dataset", lambda f: (0, 1, "any", 0.5, f), 1024, _check_dataset_grid),
     "/nms_run": Endpoint("demos.nms", lambda f: (NMS_JSON, 0.0, 0.5, False, 300, UPLOADED, f), 820, _check_nms),
     "/boxes_convert": Endpoint("demos.anchors", lambda f: (f, SAMPLE, BOX_TABLE), ANCHOR_SIZE, _check_picture_size(0),
                                notices=False),
@@ -490,8 +490,8 @@ INPUT_CASES: list[InputCase] = [
     InputCase("demos.augmentation", "/augmentation_run", (SCENE, None, "1, 1, 5, 5\n" * 40, FLIP, 1, 0), "at most"),
     # Detection dataset
     InputCase("demos.dataset", "/dataset_grid", (10**6, 4, "test", 0.5, None), "past its end"),
-    InputCase("demos.dataset", "/dataset_grid", (0, 17, "any seed", 0.5, None), "maximum"),
-    InputCase("demos.dataset", "/dataset_grid", "[0, 1, \"any seed\", NaN, null]", "opacity", raw=True),
+    InputCase("demos.dataset", "/dataset_grid", (0, 17, "any", 0.5, None), "maximum"),
+    InputCase("demos.dataset", "/dataset_grid", "[0, 1, \"any\", NaN, null]", "opacity", raw=True),
     InputCase("demos.dataset", "/make_scene", (-1, None), "minimum"),
     InputCase("demos.dataset", "/make_scene", "[NaN, null]", "seed", raw=True),
     # NMS
@@ -523,7 +523,8 @@ INPUT_CASES: list[InputCase] = [
     InputCase("demos.anchors", "/anchors_label", (GT_TABLE, dict(ANCHOR_TABLE, data=[["x", 0, 1, 1]]), 0.5, 2, None,
                                                   SAMPLE), "anchor row 1"),
     InputCase("demos.anchors", "/anchors_label",
-              f'[{json.dumps(GT_TABLE)}, {json.dumps(ANCHOR_TABLE)}, NaN, 2, null, "{SAMPLE}"]', "finite", raw=True),
+              f'[{json.dumps(GT_TABLE)}, {json.dumps(ANCHOR_TABLE)}, NaN, 2, null, "{SAMPLE}"]', "IoU threshold",
+              raw=True),
     InputCase("demos.anchors", "/boxes_convert", (None, SAMPLE, dict(BOX_TABLE, data=[["a", 9, 9, 1, 1]])), "x1"),
     InputCase("demos.anchors", "/anchors_at_pixel", f'[null, "{SAMPLE}", "0.5", "1", NaN, 10]', "x", raw=True),
     # Transposed convolution

@@ -72,14 +72,20 @@ def finetune(freeze: bool = False) -> LabLink:
     return LabLink("finetune", {"freeze": freeze})
 
 
+def _image(image: str) -> str:
+    """The anchors tab's picker token of an image: "book", or a bundled sample's first word ("chelsea (cat)" ->
+    "chelsea")."""
+    return image.split(" ")[0]
+
+
 def boxes(image: str, box: Sequence[float], label: str) -> LabLink:
     """The anchors tab's Boxes view: one corner box (pixels) in the table."""
-    return LabLink("anchors", {"part": "boxes", "image": image, "boxes": f"{label}:{_numbers(box)}"})
+    return LabLink("anchors", {"part": "boxes", "image": _image(image), "boxes": f"{label}:{_numbers(box)}"})
 
 
 def anchors(image: str, sizes: Sequence[float], ratios: Sequence[float], x: int, y: int) -> LabLink:
     """The anchors tab's Anchors view: the anchors of `sizes` and `ratios` centred on pixel (x, y) of `image`."""
-    return LabLink("anchors", {"part": "anchors", "image": image, "sizes": _numbers(sizes),
+    return LabLink("anchors", {"part": "anchors", "image": _image(image), "sizes": _numbers(sizes),
                                "ratios": _numbers(ratios), "x": int(x), "y": int(y)})
 
 
@@ -99,8 +105,8 @@ def labeling(ground_truth: Sequence[Sequence[float]], anchor_boxes: Sequence[Seq
 
 def multiscale(fh: int, fw: int, sizes: Sequence[float], ratios: Sequence[float]) -> LabLink:
     """The anchors tab's Multiscale view: anchors on an fh x fw feature-map grid."""
-    return LabLink("anchors", {"part": "multiscale", "fh": int(fh), "fw": int(fw), "sizes": _numbers(sizes),
-                               "ratios": _numbers(ratios)})
+    return LabLink("anchors", {"part": "multiscale", "fh": int(fh), "fw": int(fw), "grid_sizes": _numbers(sizes),
+                               "grid_ratios": _numbers(ratios)})
 
 
 def nms(iou_threshold: float, step: int, candidates: dict | None = None) -> LabLink:

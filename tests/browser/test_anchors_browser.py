@@ -8,9 +8,12 @@ from __future__ import annotations
 import os
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.ui import assert_no_error, edit_cell, error_messages, open_tab, wait_until_idle
+import demos.anchors as tab
+from tests.browser.ui import (
+    assert_no_error, edit_cell, error_messages, open_tab, wait_until_idle, wait_until_ready,
+)
 
 SCREENSHOT = os.environ.get("ANCHORS_SCREENSHOT", "/tmp/anchors.png")
 
@@ -55,6 +58,7 @@ def test_anchors_tab_click_center_and_step_through_labeling(page: Page):
     expect(x_input).to_have_value("225")
     picture = page.locator("#anchors-pixel-image img").first
     expect(picture).to_be_visible()
+    picture.evaluate("e => e.complete && e.naturalWidth > 0 ? true : new Promise(r => e.addEventListener('load', r))")
     left, top, shown_w, shown_h = displayed_rect(picture)
     assert shown_w > 200
     picture.click(position={"x": left + shown_w * 0.25, "y": top + shown_h * 0.75})
@@ -68,6 +72,8 @@ def test_anchors_tab_click_center_and_step_through_labeling(page: Page):
     open_subtab(page, "IoU")
     before = page.locator("#anchors-iou-numbers").inner_text()
     grid = page.locator("#anchors-iou-image img").first
+    expect(grid).to_be_visible(timeout=10_000)
+    grid.evaluate("e => e.complete && e.naturalWidth > 0 ? true : new Promise(r => e.addEventListener('load', r))")
     left, top, shown_w, shown_h = displayed_rect(grid)
     grid.click(position={"x": left + shown_w * 0.75, "y": top + shown_h * 0.5})
     wait_until_idle(page)
@@ -96,3 +102,32 @@ def test_anchors_tab_click_center_and_step_through_labeling(page: Page):
     wait_until_idle(page)
     expect(page.locator(".toast-body.error, [data-testid='toast-body'].error").first).to_be_visible(timeout=10_000)
     assert any("Sizes" in message for message in error_messages(page)), error_messages(page)
+
+
+def test_a_link_opens_the_iou_view_and_the_address_follows_the_controls(browser: Browser, app_url: str):
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}?tab=anchors&box_a=0,0,100,100&box_b=50,0,150,100&image=coffee&part=iou",
+                  wait_until="domcontentloaded")
+        wait_until_ready(page)
+        expect(page.get_by_role("tab", name="IoU", exact=True)).to_have_attribute("aria-selected", "true")
+        expect(page.locator("#anchors-box-a input, #anchors-box-a textarea").first).to_have_value("0,0,100,100")
+        expect(page.locator("#anchors-box-b input, #anchors-box-b textarea").first).to_have_value("50,0,150,100")
+        _, numbers, result = tab.iou_view("0,0,100,100", "50,0,150,100")  # what /anchors_iou returns
+        assert abs(result["iou"] - 1 / 3) < 1e-6
+        expect(page.locator("#anchors-iou-numbers")).to_contain_text(f"{result['iou']:.4f}", timeout=20_000)
+        expect(page.locator("#anchors-iou-numbers")).to_contain_text(f"{result['union']:.0f}")
+        assert "coffee" in page.locator("#anchors-image input").input_value()
+        assert_no_error(page)
+
+        box_b = page.locator("#anchors-box-b input, #anchors-box-b textarea").first
+        box_b.fill("0,0,100,100")
+        box_b.press("Enter")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('box_b') === '0,0,100,100'",
+                               timeout=15_000)
+        expect(page.locator("#anchors-iou-numbers")).to_contain_text("1.0000", timeout=20_000)
+        search = page.evaluate("location.search")
+        assert "part=iou" in search and "image=coffee" in search and "tab=anchors" in search
+    finally:
+        context.close()

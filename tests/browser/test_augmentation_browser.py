@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import os
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.ui import ERROR_SELECTOR, assert_no_error, click_and_wait, error_messages, open_tab, wait_until_idle
+from tests.browser.ui import (
+    ERROR_SELECTOR, assert_no_error, click_and_wait, error_messages, open_tab, wait_until_idle, wait_until_ready,
+)
 
 SCREENSHOT = os.environ.get("AUGMENTATION_SCREENSHOT", "/tmp/augmentation.png")
 
@@ -45,3 +47,33 @@ def test_augmentation_tab_grid_builder_and_bad_boxes(page: Page):
     )
     messages = " ".join(error_messages(page))
     assert "expected 'x1, y1, x2, y2, name'" in messages, messages
+
+
+def test_a_link_opens_its_view_and_the_address_follows_the_controls(browser: Browser, app_url: str):
+    from demos import augmentation as tab
+
+    view = tab.AugmentationView(preset="Book: vertical flip", n=4, seed=3)
+    expected_status = tab.show(view)[5]  # what /augmentation_run says for these settings
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}{view.link()}", wait_until="domcontentloaded")
+        wait_until_ready(page)
+        expect(page.locator("#augmentation-preset input")).to_have_value("Book: vertical flip")
+        expect(page.locator("#augmentation-seed input")).to_have_value("3")
+        expect(page.locator("#augmentation-gallery img")).to_have_count(4, timeout=30_000)
+        expect(page.locator("#augmentation-steps")).to_contain_text("VerticalFlip")
+        status = page.locator("#augmentation-status")
+        expect(status).to_contain_text("4 samples of", timeout=30_000)
+        assert status.inner_text().split("·")[0].strip() == expected_status.replace("**", "").split("·")[0].strip()
+        assert_no_error(page)
+
+        click_and_wait(page, "Next seed")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('seed') === '4'", timeout=15_000)
+        expect(status).to_contain_text("from seed 4", timeout=30_000)
+        click_and_wait(page, "Add step")  # the builder changed the pipeline: the preset says custom
+        page.wait_for_function("() => new URLSearchParams(location.search).get('preset') === 'custom'",
+                               timeout=15_000)
+        expect(page.locator("#augmentation-preset input")).to_have_value("custom (built or imported below)")
+    finally:
+        context.close()

@@ -84,3 +84,35 @@ def test_dataset_tab_bad_split_index_shows_a_clear_message(page: Page):
         timeout=15_000,
     )
     assert any("past its end" in message for message in error_messages(page))
+
+
+def test_a_link_opens_its_view_and_sub_tab_and_the_address_follows(browser, app_url: str):
+    from core.data.scenes import SPLITS
+    from demos import dataset as tab
+    from tests.browser.ui import wait_until_ready
+
+    view = tab.DatasetView(split="test", seed=3, count=4, scene_seed=7)
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}{view.link()}&part=masks", wait_until="domcontentloaded")
+        wait_until_ready(page)
+        expect(page.get_by_role("tab", name="masks", exact=True)).to_have_attribute("aria-selected", "true")
+        expect(page.locator("#dataset-seed input")).to_have_value("3")
+        expect(page.locator("#dataset-split input")).to_have_value("test")
+        expect(page.locator("#dataset-masks-grid img").first).to_be_visible(timeout=30_000)
+        page.get_by_text("numbers (dataset_grid endpoint)").click()
+        stats = page.locator("#dataset-stats")
+        expect(stats).to_contain_text(str(SPLITS["test"][3]), timeout=15_000)
+        shown = tab.show(view)  # what /dataset_grid and /make_scene return for these settings
+        for seed in shown[3]["seeds"]:
+            expect(stats).to_contain_text(str(seed))
+        expect(page.locator("#dataset-single-json")).to_contain_text(shown[5][0]["class_name"], timeout=15_000)
+        assert_no_error(page)
+
+        click_and_wait(page, "next ▶")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('seed') === '7'", timeout=15_000)
+        expect(page.locator("#dataset-seed input")).to_have_value("7")
+        assert "part=masks" in page.evaluate("location.search")
+    finally:
+        context.close()
