@@ -155,5 +155,6 @@ def wgan_figure(theta: float) -> LabLink:
 
 def generative(part: str, **params: str | int | float) -> LabLink:
     """The generative-models tab: `part` "latent", "interpolation", "cgan" (digit=...), "cyclegan"
-    (direction="A->B" or "B->A"), "progan" (stage=1..3, alpha=0..1)."""
+    (direction="A->B" or "B->A"), "progan" (stage=1..3, alpha=0..1); `params` are fields of
+    `demos.generative.GenerativeView`."""
     return LabLink("generative", {"part": part, **params})

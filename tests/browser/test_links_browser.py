@@ -39,6 +39,8 @@ LINKS: dict[str, LinkCase] = {
     "transposed_conv": LinkCase("stride=2&padding=1&step=4&part=matrix", _set_number("tc-step", "2"), "step", "2"),
     "segmentation": LinkCase("opacity=0.8&part=coarse", _set_number("seg-seed", "2000011"), "seed", "2000011"),
     "gan_lab": LinkCase("theta=-0.3&wgan_steps=60&part=wgan", _set_number("wgan-seed", "2"), "wgan_seed", "2"),
+    "generative": LinkCase("pg_seed=9&stage=2&alpha=0.25&part=progan", _set_number("gen-progan-seed", "11"),
+                           "pg_seed", "11"),
 }
 
 
