@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import json
 import math
+import textwrap
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import gradio as gr
 import numpy as np
@@ -24,9 +25,11 @@ from PIL import Image, ImageDraw
 from core.models import gan2d
 from core.models import wgan_distances
 from core.models.gan2d import DATASET_LABELS, LOSS_FORMULAS, LOSS_LABELS, GANConfig, Snapshot
-from demos.common import (
-    D2L_GAN, LATEX, book_link, header, math_font, parse_seed, pil_font, to_jsonable, torch_threads, user_errors,
-)
+from demos import drawing, inputs
+from demos.common import D2L_GAN, LATEX, book_link, header, math_font, to_jsonable, torch_threads
+from demos.inputs import user_errors
+from demos.router import TabUI
+from demos.view import View, ViewValueError, param
 
 TITLE = "GAN lab"
 
@@ -53,6 +56,7 @@ CLICK_BLOB_SIGMA = 0.08
 
 REAL_COLOR = (18, 120, 55)
 FAKE_COLOR = (125, 40, 165)
+D_LOSS_COLOR = (215, 110, 20)
 HEAT_REAL = np.array([150, 215, 165], dtype=np.float32)
 HEAT_FAKE = np.array([205, 170, 230], dtype=np.float32)
 ARROW_COLOR = (30, 30, 30)
@@ -91,15 +95,22 @@ def _disc_offsets(radius: int) -> np.ndarray:
     return np.stack([dy[keep], dx[keep]], axis=1)  # (P, 2) row, column offsets
 
 
+def _square_offsets(radius: int) -> np.ndarray:
+    r = np.arange(-radius, radius + 1)
+    dy, dx = np.meshgrid(r, r, indexing="ij")
+    return np.stack([dy.ravel(), dx.ravel()], axis=1)  # (P, 2) row, column offsets
+
+
 def _stamp(canvas: np.ndarray, pixels: np.ndarray, color: tuple[int, int, int], radius: int = 2,
-           edge: tuple[int, int, int] | None = (255, 255, 255)) -> None:
-    """Draw filled discs at (N, 2) pixel (column, row) positions into canvas (H, W, 3) in place (numpy only)."""
+           edge: tuple[int, int, int] | None = (255, 255, 255), shape: str = "disc") -> None:
+    """Draw filled discs (or squares, `shape="square"`) at (N, 2) pixel (column, row) positions into canvas
+    (H, W, 3) in place (numpy only)."""
     h, w = canvas.shape[:2]
     pixels = np.round(pixels).astype(np.int64)
     for rad, col in (((radius + 1), edge), (radius, color)):
         if col is None:
             continue
-        offsets = _disc_offsets(rad)
+        offsets = _square_offsets(rad) if shape == "square" else _disc_offsets(rad)
         rows = (pixels[:, 1, None] + offsets[None, :, 0]).ravel()
         cols = (pixels[:, 0, None] + offsets[None, :, 1]).ravel()
         keep = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
@@ -132,7 +143,8 @@ def _arrow_lengths(vec: np.ndarray, loss: str) -> np.ndarray:
 
 def render_plane(snap: Snapshot, data: gan2d.Dataset2D, loss: str, size: int = PLANE_SIZE) -> np.ndarray:
     """The picture of the plane (size, size, 3) uint8: discriminator heatmap, 3-sigma circles of the modes
-    (green = covered, red = missed), real points (green), generated points (purple), generator-gradient arrows."""
+    (solid green = covered, dashed red = missed), real points (green discs), generated points (purple squares),
+    generator-gradient arrows. Shapes and line styles tell the kinds apart without their colours."""
     heat = Image.fromarray(heat_colors(snap.heat, snap.heat_kind)).resize((size, size), Image.BILINEAR)
     image = heat
     draw = ImageDraw.Draw(image)
@@ -144,11 +156,15 @@ def render_plane(snap: Snapshot, data: gan2d.Dataset2D, loss: str, size: int = P
             values, vectors = np.linalg.eigh(cov)
             ellipse = center + gan2d.NEAR_SIGMAS * (circle * np.sqrt(values)) @ vectors.T  # (48, 2)
             covered = snap.coverage.per_mode[k] >= snap.coverage.min_count
-            draw.line([tuple(p) for p in _to_pixels(ellipse, view, size)] + [tuple(_to_pixels(ellipse[:1], view, size)[0])],
-                      fill=COVERED_COLOR if covered else MISSED_COLOR, width=2)
+            outline = [tuple(p) for p in _to_pixels(np.concatenate([ellipse, ellipse[:1]]), view, size)]
+            if covered:
+                draw.line(outline, fill=COVERED_COLOR, width=2)
+            else:  # dashed: every other of the 48 segments
+                for a, b in zip(outline[0::2], outline[1::2]):
+                    draw.line([a, b], fill=MISSED_COLOR, width=2)
     canvas = np.asarray(image).copy()
     _stamp(canvas, _to_pixels(snap.real, view, size), REAL_COLOR, radius=2)
-    _stamp(canvas, _to_pixels(snap.fake, view, size), FAKE_COLOR, radius=2)
+    _stamp(canvas, _to_pixels(snap.fake, view, size), FAKE_COLOR, radius=2, shape="square")
     image = Image.fromarray(canvas)
     draw = ImageDraw.Draw(image)
     start = _to_pixels(snap.arrow_from, view, size)
@@ -162,13 +178,13 @@ def render_plane(snap: Snapshot, data: gan2d.Dataset2D, loss: str, size: int = P
             for turn in (2.6, -2.6):  # two short head strokes, about 150 degrees back from the tip
                 c, s = math.cos(turn), math.sin(turn)
                 draw.line([(x1, y1), (x1 + 6 * (c * dx - s * dy), y1 + 6 * (s * dx + c * dy))], fill=ARROW_COLOR, width=2)
-    font = pil_font(14)
+    font = drawing.font(14)
     label = f"step {snap.step}"
     draw.rectangle([4, 4, 12 + 8 * len(label), 24], fill=(255, 255, 255))
     draw.text((8, 6), label, fill=(0, 0, 0), font=font)
     xmin, xmax, ymin, ymax = view
     corner = f"x: {xmin:.1f} to {xmax:.1f}   y: {ymin:.1f} to {ymax:.1f}"
-    draw.text((6, size - 20), corner, fill=(60, 60, 60), font=pil_font(12))
+    draw.text((6, size - 20), corner, fill=(60, 60, 60), font=drawing.font(12))
     return np.asarray(image)
 
 
@@ -184,17 +200,40 @@ def _binned(steps: np.ndarray, values: np.ndarray, bins: int) -> tuple[np.ndarra
     return sums_s / counts, sums_v / counts
 
 
+def _dashed_polyline(draw: ImageDraw.ImageDraw, points: list[tuple[float, float]], color: tuple[int, int, int],
+                     dash: float = 5.0, gap: float = 4.0) -> None:
+    """A polyline drawn in dashes (`dash` pixels on, `gap` off) along its length."""
+    phase = 0.0  # distance into the current dash+gap period
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        length = math.hypot(x1 - x0, y1 - y0)
+        at = 0.0
+        while at < length:
+            step = min(length - at, (dash - phase) if phase < dash else (dash + gap - phase))
+            if phase < dash and step > 0:
+                a, b = at / length, (at + step) / length
+                draw.line([(x0 + a * (x1 - x0), y0 + a * (y1 - y0)), (x0 + b * (x1 - x0), y0 + b * (y1 - y0))],
+                          fill=color, width=2)
+            at += step
+            phase = (phase + step) % (dash + gap)
+            if step <= 0:
+                break
+
+
 def render_curves(steps: np.ndarray, loss_d: np.ndarray, loss_g: np.ndarray,
                   size: tuple[int, int] = CURVES_SIZE) -> np.ndarray:
-    """Loss curves (H, W, 3) uint8: the discriminator's (orange) and the generator's (purple) loss per step."""
+    """Loss curves (H, W, 3) uint8: the discriminator's (orange, solid) and the generator's (purple, dashed) loss
+    per step."""
     width, height = size
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
-    font = pil_font(12)
+    font = drawing.font(12)
     left, right, top, bottom = 52, 8, 20, 22
     draw.rectangle([left, top, width - right, height - bottom], outline=(170, 170, 170))
-    draw.text((left, 3), "D loss", fill=(215, 110, 20), font=font)
-    draw.text((left + 60, 3), "G loss", fill=FAKE_COLOR, font=font)
+    draw.line([(left, 10), (left + 22, 10)], fill=D_LOSS_COLOR, width=2)
+    draw.text((left + 26, 3), "D loss", fill=(40, 40, 40), font=font)
+    for x in range(left + 90, left + 112, 8):
+        draw.line([(x, 10), (x + 4, 10)], fill=FAKE_COLOR, width=2)
+    draw.text((left + 116, 3), "G loss (dashed)", fill=(40, 40, 40), font=font)
     if len(steps) == 0:
         draw.text((left + 10, top + 30), "no steps yet: press Play or Step", fill=(90, 90, 90), font=font)
         return np.asarray(image)
@@ -216,10 +255,14 @@ def render_curves(steps: np.ndarray, loss_d: np.ndarray, loss_g: np.ndarray,
     if low < 0 < high:
         zero = to_px(np.array([s_low, s_high]), np.zeros(2))
         draw.line(zero, fill=(200, 200, 200), width=1)
-    for (s, v), color in zip(curves, ((215, 110, 20), FAKE_COLOR)):
+    for (s, v), color, dashed in zip(curves, (D_LOSS_COLOR, FAKE_COLOR), (False, True)):
         ok = np.isfinite(v)
         if ok.sum() >= 2:
-            draw.line(to_px(s[ok], v[ok]), fill=color, width=2)
+            points = to_px(s[ok], v[ok])
+            if not dashed:
+                draw.line(points, fill=color, width=2)
+            else:  # dashes of about 5 px along the curve, gaps of 4 px
+                _dashed_polyline(draw, points, color)
     draw.text((4, top - 6), f"{high:.2f}", fill=(60, 60, 60), font=font)
     draw.text((4, height - bottom - 10), f"{low:.2f}", fill=(60, 60, 60), font=font)
     draw.text((left, height - bottom + 4), f"step {int(s_low)}", fill=(60, 60, 60), font=font)
@@ -258,33 +301,21 @@ class LabSession:
         return None
 
 
-def _number(value: Any, name: str, low: float, high: float, integer: bool = False) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name}: expected a number, got {value!r}.") from None
-    if not math.isfinite(number) or not low <= number <= high:
-        raise gr.Error(f"{name} must be between {low:g} and {high:g}, got {value!r}.")
-    if integer and number != int(number):
-        raise gr.Error(f"{name} must be a whole number, got {value!r}.")
-    return int(number) if integer else number
-
-
 def config_from_controls(dataset: str, loss: str, optimizer: str, lr_g: Any, lr_d: Any, d_steps: Any,
                          latent_dim: Any, g_width: Any, g_depth: Any, d_width: Any, d_depth: Any,
                          seed: Any) -> GANConfig:
     """The UI's control values -> a validated GANConfig (bad values -> gr.Error)."""
     config = GANConfig(
         dataset=str(dataset), loss=str(loss), optimizer=str(optimizer).lower(),
-        lr_g=_number(lr_g, "Generator learning rate", 1e-6, 1.0),
-        lr_d=_number(lr_d, "Discriminator learning rate", 1e-6, 1.0),
-        d_steps=_number(d_steps, "Discriminator steps per generator step", 1, 10, integer=True),
-        latent_dim=_number(latent_dim, "Latent size", 1, 64, integer=True),
-        g_width=_number(g_width, "Generator width", 1, 512, integer=True),
-        g_depth=_number(g_depth, "Generator depth", 0, 6, integer=True),
-        d_width=_number(d_width, "Discriminator width", 1, 512, integer=True),
-        d_depth=_number(d_depth, "Discriminator depth", 0, 6, integer=True),
-        seed=parse_seed(seed),
+        lr_g=inputs.number(lr_g, "G learning rate", low=1e-6, high=1.0),
+        lr_d=inputs.number(lr_d, "D learning rate", low=1e-6, high=1.0),
+        d_steps=inputs.whole(d_steps, "D steps per G step", low=1, high=10),
+        latent_dim=inputs.whole(latent_dim, "Latent size", low=1, high=64),
+        g_width=inputs.whole(g_width, "G width", low=1, high=512),
+        g_depth=inputs.whole(g_depth, "G hidden layers", low=0, high=6),
+        d_width=inputs.whole(d_width, "D width", low=1, high=512),
+        d_depth=inputs.whole(d_depth, "D hidden layers", low=0, high=6),
+        seed=inputs.seed(seed),
     )
     with user_errors():
         config.validate()
@@ -358,7 +389,9 @@ def frame(session: LabSession, status: str) -> tuple[np.ndarray, np.ndarray, str
 def _empty_frame(message: str) -> tuple[np.ndarray, np.ndarray, str, dict, str]:
     plane = np.full((PLANE_SIZE, PLANE_SIZE, 3), 248, dtype=np.uint8)
     image = Image.fromarray(plane)
-    ImageDraw.Draw(image).text((20, PLANE_SIZE // 2 - 10), message, fill=(80, 80, 80), font=pil_font(14))
+    lines = textwrap.wrap(message, 48)
+    ImageDraw.Draw(image).multiline_text((20, PLANE_SIZE // 2 - 10 * len(lines)), "\n".join(lines),
+                                         fill=(60, 60, 60), font=drawing.font(16), spacing=6)
     curves = render_curves(np.zeros(0), np.zeros(0), np.zeros(0))
     return np.asarray(image), curves, "", {"step": 0, "status": message}, message
 
@@ -380,12 +413,8 @@ def on_reset(*controls: Any):
         empty = _empty_frame("Click on the plane to add clusters of points, or paste/upload x,y points.")
         return (None, *empty, _formula(config.loss), gr.Timer(active=False))
     session = new_session(config, points_text)
-    return (session, *frame(session, "ready: press ▶ Play (or Step)."), _formula(config.loss), gr.Timer(active=False))
-
-
-def on_load():
-    """Page load: the default model's first picture."""
-    return on_reset(*_controls(DEFAULT), "")
+    return (session, *frame(session, "ready: the model before its first step (a link never starts training): press ▶ Play "
+                                    "or Step."), _formula(config.loss), gr.Timer(active=False))
 
 
 def _controls(config: GANConfig) -> list[Any]:
@@ -449,7 +478,7 @@ def on_tick(session: LabSession | None, steps_per_frame: Any):
         return (None, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False))
     reason = session.run_limit_reached()
     if reason is None:
-        steps = int(_number(steps_per_frame, "Steps per frame", 1, 200, integer=True))
+        steps = inputs.whole(steps_per_frame, "Steps per frame", low=1, high=200)
         with torch_threads(1):
             session.trainer.advance(steps, max_seconds=TICK_TRAIN_SECONDS)
         reason = session.run_limit_reached()
@@ -499,7 +528,7 @@ def on_plane_click(session: LabSession | None, points_text: str, dataset: str, s
         sigma = CLICK_BLOB_SIGMA * data.scale
     else:
         sigma = CLICK_BLOB_SIGMA
-    rng = np.random.default_rng([parse_seed(seed), int(col), int(row)])
+    rng = np.random.default_rng([inputs.seed(seed), int(col), int(row)])
     blob = np.array([x, y]) + sigma * rng.normal(size=(CLICK_BLOB_POINTS, 2))
     text = str(points_text or "").rstrip()
     added = "\n".join(f"{px:.4f},{py:.4f}" for px, py in blob)
@@ -534,9 +563,9 @@ def _wgan_view(theta: float) -> tuple[float, float, float, float]:
 
 def wgan_numbers(theta: float, steps: int = wgan_distances.ESTIMATE_STEPS, seed: int = 0) -> dict:
     """Validated entry point: the JSON numbers for one theta."""
-    theta = _number(theta, "theta", -wgan_distances.MAX_ABS_THETA, wgan_distances.MAX_ABS_THETA)
-    steps = int(_number(steps, "Training steps", 10, 1000, integer=True))
-    result, _, _ = _wgan_result(round(theta, 6), steps, parse_seed(seed))
+    theta = inputs.number(theta, "theta", low=-wgan_distances.MAX_ABS_THETA, high=wgan_distances.MAX_ABS_THETA)
+    steps = inputs.whole(steps, "Training steps", low=10, high=1000)
+    result, _, _ = _wgan_result(round(theta, 6), steps, inputs.seed(seed))
     return to_jsonable(result, 6)
 
 
@@ -568,7 +597,7 @@ def render_wgan(theta: float, result: dict, critic: np.ndarray, disc: np.ndarray
     width, height = size
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
-    font, small = pil_font(20), pil_font(17)
+    font, small = drawing.font(20), drawing.font(17)
     # panel 1: the curves
     left, top, right, bottom = 56, 34, 520, height - 48
     y_max = max(WGAN_THETA_RANGE, abs(theta)) + 0.1
@@ -647,7 +676,7 @@ def wgan_picture(theta: float, steps: int, seed: int) -> np.ndarray:
 def on_wgan(theta: Any, steps: Any, seed: Any):
     """(figure, its caption, the numbers) at `theta`."""
     numbers = wgan_numbers(theta, steps, seed)
-    result, critic, disc = _wgan_result(round(numbers["theta"], 6), int(numbers["steps"]), parse_seed(seed))
+    result, critic, disc = _wgan_result(round(numbers["theta"], 6), int(numbers["steps"]), inputs.seed(seed))
     return (render_wgan(numbers["theta"], result, critic, disc), wgan_caption(numbers["theta"], result), numbers)
 
 
@@ -673,7 +702,7 @@ def api_gan_lab_train(config_json: str, steps: int) -> dict:
     if not isinstance(values, dict):
         raise gr.Error("config_json must be a JSON object such as {\"dataset\": \"ring\", \"loss\": \"wgan-gp\"}.")
     points = values.pop("points", None)
-    steps = int(_number(steps, "steps", 0, MAX_API_STEPS, integer=True))
+    steps = inputs.whole(steps, "steps", low=0, high=MAX_API_STEPS)
     with user_errors():
         config = GANConfig.from_dict(values)
         data = None
@@ -705,54 +734,114 @@ earth-mover distance: see its Figure 1 in the second sub-tab.
 
 LEGEND = (
     "Background: what D (or the critic) says about each place — green *real*, purple *generated*. "
-    "Green dots: data · purple dots: G(z) · arrows: where the generator's loss pushes each generated point "
-    "(length = gradient size for the cross-entropy losses) · circles: 3σ around each mode, green when covered, "
-    "red when missed."
+    "Green discs: data · purple squares: G(z) · arrows: where the generator's loss pushes each generated point "
+    "(length = gradient size for the cross-entropy losses) · ellipses: 3σ around each mode, solid green when "
+    "covered, dashed red when missed."
 )
 
 
-def build() -> None:
+OPTIMIZERS = (("Adam", "adam"), ("RMSprop", "rmsprop"), ("SGD", "sgd"))
+WGAN_THETA_DEFAULT = 0.5
+
+
+@dataclass(frozen=True)
+class GanLabView(View):
+    """The tab's state: the GAN's settings (the model before its first step: a link never starts a training run),
+    the speed of Play, WGAN Figure 1's theta and its networks' training, and the sub-tab shown (``part``)."""
+
+    PARTS: ClassVar[tuple[str, ...]] = ("train", "wgan")
+
+    dataset: str = param(DEFAULT.dataset, choices=tuple(DATASET_LABELS), label="data")
+    loss: str = param(DEFAULT.loss, choices=tuple(LOSS_LABELS), label="loss")
+    optimizer: str = param(DEFAULT.optimizer, choices=tuple(key for _, key in OPTIMIZERS), label="optimizer")
+    lr_g: float = param(DEFAULT.lr_g, low=1e-6, high=1.0, label="G learning rate")
+    lr_d: float = param(DEFAULT.lr_d, low=1e-6, high=1.0, label="D learning rate")
+    d_steps: int = param(DEFAULT.d_steps, low=1, high=10, label="D steps per G step")
+    latent_dim: int = param(DEFAULT.latent_dim, low=1, high=16, label="latent size (z)")
+    g_width: int = param(DEFAULT.g_width, low=4, high=256, label="G width")
+    g_depth: int = param(DEFAULT.g_depth, low=0, high=4, label="G hidden layers")
+    d_width: int = param(DEFAULT.d_width, low=4, high=256, label="D width")
+    d_depth: int = param(DEFAULT.d_depth, low=0, high=4, label="D hidden layers")
+    seed: int = param(DEFAULT.seed, low=0, high=inputs.MAX_SEED, label="seed")
+    speed: int = param(20, low=1, high=100, label="steps per frame")
+    theta: float = param(WGAN_THETA_DEFAULT, low=-WGAN_THETA_RANGE, high=WGAN_THETA_RANGE, label="θ")
+    wgan_steps: int = param(wgan_distances.ESTIMATE_STEPS, low=20, high=400, label="training steps per network")
+    wgan_seed: int = param(0, low=0, high=inputs.MAX_SEED, label="WGAN seed")
+
+    def config(self) -> GANConfig:
+        return GANConfig(dataset=self.dataset, loss=self.loss, optimizer=self.optimizer, lr_g=self.lr_g,
+                         lr_d=self.lr_d, d_steps=self.d_steps, latent_dim=self.latent_dim, g_width=self.g_width,
+                         g_depth=self.g_depth, d_width=self.d_width, d_depth=self.d_depth, seed=self.seed)
+
+    def validate(self) -> None:
+        try:
+            self.config().validate()
+        except ValueError as error:
+            raise ViewValueError(str(error).rstrip(".")) from None
+
+
+CUSTOM_NOTE = ("Your own points are not part of a link: click on the plane to add clusters, or paste/upload "
+               "x,y points.")
+
+
+def show(view: GanLabView) -> tuple:
+    """Every output of the tab for one view: the model of these settings before its first step (a link never
+    starts training: press Play or Step), and WGAN Figure 1 at `view.theta` (its networks train once per theta,
+    cached). Custom points do not travel in links: with ``dataset=custom`` the plane asks for points."""
+    config = view.config()
+    if config.dataset == "custom":
+        empty = _empty_frame(CUSTOM_NOTE)
+        train = (None, *empty, _formula(config.loss), gr.Timer(active=False))
+    else:
+        train = on_reset(*_controls(config), "")
+    return (*train, *on_wgan(view.theta, view.wgan_steps, view.wgan_seed))
+
+
+def build() -> TabUI:
     header("GAN lab: train a GAN live, see why WGAN changed the loss", INTRO,
            book_link("gan.html", "20.1 Generative Adversarial Networks", chapter=D2L_GAN))
-    with gr.Tabs():
-        with gr.Tab("Train live"):
-            _build_live()
-        with gr.Tab("WGAN Figure 1: EM vs JS"):
-            _build_wgan()
+    view = GanLabView()
+    with gr.Tabs() as parts:
+        with gr.Tab("Train live", id="train"):
+            live_controls, live_outputs = _build_live(view)
+        with gr.Tab("WGAN Figure 1: EM vs JS", id="wgan"):
+            wgan_controls, wgan_outputs = _build_wgan(view)
     gr.api(api_wgan_distances, api_name="wgan_distances", concurrency_limit=2)
     gr.api(api_gan_lab_train, api_name="gan_lab_train", concurrency_limit=1)
+    return TabUI(GanLabView, controls=[*live_controls, *wgan_controls], outputs=[*live_outputs, *wgan_outputs],
+                 show=show, parts=parts)
 
 
-def _build_live() -> None:
+def _build_live(view: GanLabView) -> tuple[list, list]:
+    """The live-training sub-tab: (its view controls in field order, the outputs `show` fills)."""
     session = gr.State(None, time_to_live=STATE_TTL_SECONDS)
     timer = gr.Timer(TICK_SECONDS, active=False)
     with gr.Row():
         with gr.Column(scale=3, min_width=260):
             preset = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="Presets (set every control)",
                                  elem_id="gan-preset")
-            dataset = gr.Dropdown([(label, key) for key, label in DATASET_LABELS.items()], value=DEFAULT.dataset,
+            dataset = gr.Dropdown([(label, key) for key, label in DATASET_LABELS.items()], value=view.dataset,
                                   label="Data", elem_id="gan-dataset")
-            loss = gr.Radio([(label, key) for key, label in LOSS_LABELS.items()], value=DEFAULT.loss, label="Loss")
+            loss = gr.Radio([(label, key) for key, label in LOSS_LABELS.items()], value=view.loss, label="Loss",
+                            elem_id="gan-loss")
             # one under the other: beside the optimizer the slider's label was a four-line column
-            optimizer = gr.Dropdown([("Adam", "adam"), ("RMSprop", "rmsprop"), ("SGD", "sgd")],
-                                    value=DEFAULT.optimizer, label="Optimizer")
-            d_steps = gr.Slider(1, 10, value=DEFAULT.d_steps, step=1, label="D steps per G step",
-                                elem_id="gan-d-steps")
+            optimizer = gr.Dropdown(list(OPTIMIZERS), value=view.optimizer, label="Optimizer", elem_id="gan-optimizer")
+            d_steps = gr.Slider(1, 10, value=view.d_steps, step=1, label="D steps per G step", elem_id="gan-d-steps")
             with gr.Row():
-                lr_g = gr.Number(DEFAULT.lr_g, label="G learning rate", min_width=90)
-                lr_d = gr.Number(DEFAULT.lr_d, label="D learning rate", min_width=90)
+                lr_g = gr.Number(view.lr_g, label="G learning rate", min_width=90, elem_id="gan-lr-g")
+                lr_d = gr.Number(view.lr_d, label="D learning rate", min_width=90, elem_id="gan-lr-d")
             with gr.Accordion("Networks and seed", open=False):
-                latent_dim = gr.Slider(1, 16, value=DEFAULT.latent_dim, step=1, label="Latent size (z)")
+                latent_dim = gr.Slider(1, 16, value=view.latent_dim, step=1, label="Latent size (z)")
                 with gr.Row():
-                    g_width = gr.Slider(4, 256, value=DEFAULT.g_width, step=4, label="G width")
-                    g_depth = gr.Slider(0, 4, value=DEFAULT.g_depth, step=1, label="G hidden layers")
+                    g_width = gr.Slider(4, 256, value=view.g_width, step=4, label="G width")
+                    g_depth = gr.Slider(0, 4, value=view.g_depth, step=1, label="G hidden layers")
                 with gr.Row():
-                    d_width = gr.Slider(4, 256, value=DEFAULT.d_width, step=4, label="D width")
-                    d_depth = gr.Slider(0, 4, value=DEFAULT.d_depth, step=1, label="D hidden layers")
-                seed = gr.Number(DEFAULT.seed, precision=0, label="Seed")
+                    d_width = gr.Slider(4, 256, value=view.d_width, step=4, label="D width")
+                    d_depth = gr.Slider(0, 4, value=view.d_depth, step=1, label="D hidden layers")
+                seed = gr.Number(view.seed, precision=0, minimum=0, label="Seed", elem_id="gan-seed")
             with gr.Accordion("Your own points", open=False):
                 gr.Markdown("Choose **your own points** above, then click on the plane (each click adds a small "
-                            "cluster), paste `x,y` lines, or upload a CSV.")
+                            "cluster), paste `x,y` lines, or upload a CSV. Your points are not part of a link.")
                 points_text = gr.Textbox(label="x,y per line", lines=4, max_lines=8, placeholder="0.5, 1.2\n-1, 0.3",
                                          elem_id="gan-points")
                 with gr.Row():
@@ -769,12 +858,13 @@ def _build_live() -> None:
                              interactive=False, format="png", height=PLANE_SIZE + 10, show_label=False,
                              elem_id="gan-plane")
             gr.Markdown(LEGEND, elem_classes=["gan-legend"])
-            curves = gr.Image(type="numpy", interactive=False, format="png", show_label=False,
-                              height=CURVES_SIZE[1] + 10, elem_id="gan-curves")
+            curves = gr.Image(label="D and G losses per step", type="numpy", interactive=False, format="png",
+                              show_label=False, height=CURVES_SIZE[1] + 10, elem_id="gan-curves")
         with gr.Column(scale=3, min_width=260):
-            formula = gr.Markdown(_formula(DEFAULT.loss), latex_delimiters=LATEX)
+            formula = gr.Markdown(_formula(view.loss), latex_delimiters=LATEX)
             status = gr.Markdown("", elem_id="gan-status")
-            speed = gr.Slider(1, 100, value=20, step=1, label="Steps per frame (1 = slow motion)")
+            speed = gr.Slider(1, 100, value=view.speed, step=1, label="Steps per frame (1 = slow motion)",
+                              elem_id="gan-speed")
             numbers_md = gr.Markdown("", latex_delimiters=LATEX, elem_id="gan-numbers")
             with gr.Accordion("Numbers (JSON)", open=False):
                 numbers = gr.JSON(label="metrics")
@@ -786,7 +876,6 @@ def _build_live() -> None:
 
     reset_event = dict(fn=on_reset, inputs=config_inputs, outputs=reset_outputs, concurrency_limit=2,
                        show_progress="minimal")
-    gr.on(None, on_load, inputs=None, outputs=reset_outputs, api_visibility="private")  # page load only
     preset.input(on_preset, inputs=preset, outputs=config_inputs[:-1], api_visibility="private",
                  queue=False).then(api_visibility="private", **reset_event)
     reset.click(api_name="gan_lab_reset", **reset_event)
@@ -808,6 +897,9 @@ def _build_live() -> None:
                api_name="gan_lab_step", concurrency_limit=2, show_progress="minimal")
     timer.tick(on_tick, inputs=[session, speed], outputs=[session, *frame_outputs, timer], api_visibility="private",
                concurrency_limit=2, concurrency_id="gan_lab_tick")
+    controls = [dataset, loss, optimizer, lr_g, lr_d, d_steps, latent_dim, g_width, g_depth, d_width, d_depth, seed,
+                speed]
+    return controls, reset_outputs
 
 
 WGAN_TEXT = (
@@ -823,20 +915,23 @@ WGAN_TEXT = (
 )
 
 
-def _build_wgan() -> None:
+
+def _build_wgan(view: GanLabView) -> tuple[list, list]:
+    """WGAN Figure 1's sub-tab: (its view controls in field order, the outputs `show` fills)."""
     with gr.Row():
-        theta = gr.Slider(-WGAN_THETA_RANGE, WGAN_THETA_RANGE, value=0.5, step=0.01, label="θ", scale=3,
+        theta = gr.Slider(-WGAN_THETA_RANGE, WGAN_THETA_RANGE, value=view.theta, step=0.01, label="θ", scale=3,
                           elem_id="wgan-theta")
-        steps = gr.Slider(20, 400, value=wgan_distances.ESTIMATE_STEPS, step=10,
-                          label="training steps per network", scale=2)
-        seed = gr.Number(0, precision=0, label="Seed", scale=1, min_width=80)
-    plot = gr.Image(type="numpy", interactive=False, format="png", show_label=False, elem_id="wgan-plot",
-                    height=WGAN_SIZE[1] + 10)
+        steps = gr.Slider(20, 400, value=view.wgan_steps, step=10, label="training steps per network", scale=2,
+                          elem_id="wgan-steps")
+        seed = gr.Number(view.wgan_seed, precision=0, minimum=0, label="Seed", scale=1, min_width=80,
+                         elem_id="wgan-seed")
+    plot = gr.Image(label="WGAN Figure 1: EM and JS against θ, the critic and the discriminator", type="numpy",
+                    interactive=False, format="png", show_label=False, elem_id="wgan-plot", height=WGAN_SIZE[1] + 10)
     caption = gr.Markdown(latex_delimiters=LATEX, elem_id="wgan-caption")
     gr.Markdown(WGAN_TEXT, latex_delimiters=LATEX)
     numbers = gr.JSON(label="exact and estimated distances", elem_id="wgan-numbers")
-    event = dict(fn=on_wgan, inputs=[theta, steps, seed], outputs=[plot, caption, numbers], concurrency_limit=2,
-                 show_progress="minimal", api_visibility="private", trigger_mode="always_last")
-    gr.on(None, lambda: on_wgan(0.5, wgan_distances.ESTIMATE_STEPS, 0), inputs=None,
-          outputs=[plot, caption, numbers], api_visibility="private")  # page load only (cached after the first)
-    gr.on([theta.change, steps.release, seed.submit], **event)
+    # .input / .release, not .change: the router sets the slider when a link opens (and then computes the figure)
+    gr.on([theta.release, theta.input, steps.release, seed.submit], on_wgan, inputs=[theta, steps, seed],
+          outputs=[plot, caption, numbers], concurrency_limit=2, show_progress="minimal", api_visibility="private",
+          trigger_mode="always_last")
+    return [theta, steps, seed], [plot, caption, numbers]

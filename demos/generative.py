@@ -16,7 +16,7 @@ Every random draw comes from the seed inputs (`core.ops.latent.latents`, a per-c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gradio as gr
 import numpy as np
@@ -28,10 +28,13 @@ from core.ops.latent import (PrincipalDirections, generate, interpolate, latents
                                     principal_directions, truncate)
 from core.evaluation.generative import digit_classifier
 from core.weights.registry import load_model
+from demos import drawing, inputs
 from demos.common import (
-    D2L_GAN, LATEX, LazyResource, book_link, image_upload, parse_seed, read_image, sample_names,
-    single_threaded, to_jsonable, user_errors,
+    D2L_GAN, LATEX, LazyResource, book_link, image_upload, read_image, sample_names, single_threaded, to_jsonable,
 )
+from demos.inputs import user_errors
+from demos.router import TabUI
+from demos.view import View, ViewValueError, param
 
 TITLE = "Generative models"
 
@@ -99,49 +102,18 @@ JUDGE = LazyResource(digit_classifier)
 # --- input checks ------------------------------------------------------------------------------------
 
 
-def _count(value: Any, name: str, low: int, high: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a whole number between {low} and {high}, got {value!r}.") from None
-    if not number.is_integer() or not low <= number <= high:
-        raise gr.Error(f"{name} must be a whole number between {low} and {high}, got {value!r}.")
-    return int(number)
-
-
-def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
-    text = str(value).strip().lower() if value is not None else ""
-    if text not in choices:
-        raise gr.Error(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
-    return text
-
-
-def _number(value: Any, name: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a number between {low} and {high}, got {value!r}.") from None
-    if not low <= number <= high:
-        raise gr.Error(f"{name} must be between {low} and {high}, got {number}.")
-    return number
+def _token(value: Any) -> str:
+    """A choice typed by an API client, as the tab writes it ("DCGAN " -> "dcgan")."""
+    return str(value).strip().lower() if value is not None else ""
 
 
 def _digit(value: Any) -> int:
-    return _count(value, "The digit (label)", 0, NUM_CLASSES - 1)
+    return inputs.whole(value, "The digit (label)", low=0, high=NUM_CLASSES - 1)
 
 
 def _show(images: torch.Tensor) -> np.ndarray:
     """(B, 1, S, S) in [-1, 1] -> (B, 128, 128, 3) uint8 for display."""
     return to_uint8(images, scale=DISPLAY_SIDE // images.shape[-1])
-
-
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.truetype("DejaVuSans.ttf", size=size)
-    except OSError:
-        return ImageFont.load_default(size=size)
 
 
 def mosaic(tiles: np.ndarray, columns: int, column_labels: list[str] | None = None, gap: int = 4,
@@ -167,12 +139,12 @@ def mosaic(tiles: np.ndarray, columns: int, column_labels: list[str] | None = No
         draw = ImageDraw.Draw(picture)
         for c, text in enumerate(column_labels or []):
             draw.text((gap + c * (w + gap) + w / 2, grid_height + under / 2 - 2), text, fill=(30, 30, 30),
-                      font=_font(16), anchor="mm")
+                      font=drawing.font(16), anchor="mm")
         if tile_numbers:
             for i in range(n):
                 r, c = divmod(i, columns)
                 draw.text((gap + c * (w + gap) + 3, gap + r * (h + gap) + 1), str(i), fill=(120, 170, 255),
-                          font=_font(12))
+                          font=drawing.font(12))
         canvas = np.asarray(picture)
     return canvas
 
@@ -199,9 +171,9 @@ def gan_sample(model: str, seed: Any, n: Any, label: Any) -> tuple[list[np.ndarr
     Returns a gallery of n images (the same inputs give the same images; sample i does not depend on n) and
     JSON with the digit an SVM trained on real digits reads in each sample (and, for cgan, how many match).
     """
-    model = _choice(model, "model", SAMPLE_MODELS)
-    seed = parse_seed(seed)
-    n = _count(n, "n (number of samples)", 1, MAX_SAMPLES)
+    model = inputs.choice(_token(model), "model", SAMPLE_MODELS)
+    seed = inputs.seed(seed)
+    n = inputs.whole(n, "n (number of samples)", low=1, high=MAX_SAMPLES)
     digit = _digit(label) if model == "cgan" else None
     with user_errors():
         images = _samples(model, seed, n, digit or 0)
@@ -231,10 +203,10 @@ def gan_interpolate(model: str, seed_a: Any, seed_b: Any, steps: Any, mode: str)
     The first and last images equal `gan_sample(model, seed, 1, 0)` for seed A and seed B. JSON: t and |z| along
     the path (a linear path dips towards the origin, where Gaussian latents almost never are; slerp does not).
     """
-    model = _choice(model, "model (interpolation works for dcgan and progan)", INTERPOLATE_MODELS)
-    seed_a, seed_b = parse_seed(seed_a), parse_seed(seed_b)
-    steps = _count(steps, "steps", 2, MAX_STEPS)
-    mode = _choice(mode, "mode", ("linear", "slerp"))
+    model = inputs.choice(_token(model), "model (interpolation works for dcgan and progan)", INTERPOLATE_MODELS)
+    seed_a, seed_b = inputs.seed(seed_a), inputs.seed(seed_b)
+    steps = inputs.whole(steps, "steps", low=2, high=MAX_STEPS)
+    mode = inputs.choice(_token(mode), "mode", ("linear", "slerp"))
     dim = _latent_dim(model)
     with user_errors():
         path = interpolate(latents(seed_a, 1, dim)[0], latents(seed_b, 1, dim)[0], steps, mode)  # (steps, D)
@@ -266,9 +238,9 @@ def latent_grid(seed: Any, n: Any, psi: Any) -> tuple[np.ndarray, dict]:
 
     Returns one picture (`grid_columns(n)` columns, 64 px tiles) and JSON with what an SVM trained on real
     digits reads in each sample."""
-    seed = parse_seed(seed)
-    n = _count(n, "n (number of samples)", 1, MAX_SAMPLES)
-    psi = _number(psi, "Truncation ψ", 0.0, 2.0)
+    seed = inputs.seed(seed)
+    n = inputs.whole(n, "n (number of samples)", low=1, high=MAX_SAMPLES)
+    psi = inputs.number(psi, "Truncation ψ", low=0.0, high=2.0)
     explorer = EXPLORER.get()
     z = truncate(latents(seed, n, explorer.generator.config.latent_dim), psi)
     images = generate(explorer.generator, z)
@@ -292,13 +264,14 @@ def grid_index(x: float, y: float, n: int) -> int:
 def latent_edit(seed: Any, n: Any, psi: Any, index: Any, *amounts: Any) -> tuple[np.ndarray, str, dict]:
     """Sample #index of the grid moved by `amounts` standard deviations along the top PCA directions, and the
     nearest real training digit to the moved sample (L2 distance in pixels of [-1, 1])."""
-    seed = parse_seed(seed)
-    n = _count(n, "n (number of samples)", 1, MAX_SAMPLES)
-    psi = _number(psi, "Truncation ψ", 0.0, 2.0)
-    index = _count(index, "the sample number", 0, n - 1)
+    seed = inputs.seed(seed)
+    n = inputs.whole(n, "n (number of samples)", low=1, high=MAX_SAMPLES)
+    psi = inputs.number(psi, "Truncation ψ", low=0.0, high=2.0)
+    index = inputs.whole(index, "the sample number", low=0, high=n - 1)
     if len(amounts) != PCA_COMPONENTS:
         raise gr.Error(f"Expected {PCA_COMPONENTS} PCA amounts, got {len(amounts)}.")
-    steps = torch.tensor([_number(a, f"PC{k + 1}", -PCA_RANGE, PCA_RANGE) for k, a in enumerate(amounts)])
+    steps = torch.tensor([inputs.number(a, f"PC{k + 1}", low=-PCA_RANGE, high=PCA_RANGE)
+                          for k, a in enumerate(amounts)])
     explorer = EXPLORER.get()
     z = truncate(latents(seed, index + 1, explorer.generator.config.latent_dim)[index:], psi)  # (1, D)
     moved = explorer.directions.move(z, steps)
@@ -335,8 +308,8 @@ def cgan_all_classes(seed: Any, rows: Any) -> tuple[np.ndarray, dict]:
 
     Returns one picture (rows x 10 tiles, digits labelled above the columns) and JSON with what the real-digit
     SVM reads in each tile."""
-    seed = parse_seed(seed)
-    rows = _count(rows, "rows (latents)", 1, 8)
+    seed = inputs.seed(seed)
+    rows = inputs.whole(rows, "rows (latents)", low=1, high=8)
     images = cgan.sample_all_classes(load_model("cgan"), seed, rows)  # (10 * rows, 1, 16, 16), class-major
     order = torch.arange(NUM_CLASSES * rows).reshape(NUM_CLASSES, rows).T.reshape(-1)  # row r: z_r as 0, 1, ..., 9
     images = images[order]
@@ -367,9 +340,13 @@ def cyclegan_translate(image: Any, direction: str) -> tuple[list[tuple[np.ndarra
     The image is resized to 160 px on its long side (the scale of the training photos). Returns the gallery
     [input, translated, back] and {"cycle_loss": mean |back - input| on the [-1, 1] scale, ...}.
     """
+    return _translate(_cycle_source(image), direction)
+
+
+def _translate(source: np.ndarray, direction: str) -> tuple[list[tuple[np.ndarray, str]], dict]:
+    """`cyclegan_translate` of a (H, W, 3) uint8 picture already at CycleGAN's working size."""
     if direction not in cyclegan.DIRECTIONS:
         raise gr.Error(f"direction must be 'A->B' (day to night) or 'B->A' (night to day), got {direction!r}.")
-    source = _cycle_source(image)
     with user_errors():
         result = cyclegan.translate(load_model("cyclegan"), source, direction)
     src, dst = direction.split("->")
@@ -385,6 +362,18 @@ def cyclegan_translate(image: Any, direction: str) -> tuple[list[tuple[np.ndarra
         data["l1_to_true_filter"] = float((cyclegan.to_tensor(result.translated) - true).abs().mean())
         data["l1_input_to_true_filter"] = float((cyclegan.to_tensor(source) - true).abs().mean())
     return gallery, to_jsonable(data)
+
+
+@single_threaded
+def cycle_view(upload: Any, sample: str, night: bool, direction: str) -> tuple[list[tuple[np.ndarray, str]], dict]:
+    """The CycleGAN sub-tab: the upload (else the bundled `sample`), made night by the true grade when `night`
+    (a B image), translated in `direction` and back (`cyclegan_translate`)."""
+    if upload is None and sample not in sample_names():
+        raise gr.Error(f"Unknown sample {sample!r}; choose one of {', '.join(sample_names())}.")
+    source = cyclegan.to_working_size(read_image(upload, max_side=CYCLE_MAX_UPLOAD_SIDE, sample=sample))
+    if night:
+        source = cyclegan.night_filter(source)
+    return _translate(source, direction)
 
 
 def cycle_sample(name: str) -> np.ndarray:
@@ -405,7 +394,7 @@ def cycle_make_night(image: Any) -> np.ndarray:
 @single_threaded
 def progan_stages(seed: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
     """The same z (seed's first latent) drawn by the generator as it was at the end of each growth stage."""
-    seed = parse_seed(seed)
+    seed = inputs.seed(seed)
     grown = load_model("progan")
     z = latents(seed, 1, grown.config.latent_dim)
     gallery, read = [], []
@@ -422,9 +411,9 @@ def progan_stages(seed: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
 def progan_fade(seed: Any, stage: Any, alpha: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
     """Fade-in of `stage` (1: 8x8, 2: 16x16, 3: 32x32) in the generator at the end of that stage:
     out = (1 - α) · upsample(to_rgb_old(h)) + α · to_rgb_new(block_new(h))."""
-    seed = parse_seed(seed)
-    stage = _count(stage, "stage", 1, 3)
-    alpha = _number(alpha, "α", 0.0, 1.0)
+    seed = inputs.seed(seed)
+    stage = inputs.whole(stage, "stage", low=1, high=3)
+    alpha = inputs.number(alpha, "α", low=0.0, high=1.0)
     generator = load_model("progan").snapshots[stage]
     z = latents(seed, 1, generator.config.latent_dim)
     with torch.no_grad():
@@ -497,12 +486,6 @@ def _gallery(label: str, columns: int, height: int | str = "auto", elem_id: str 
                       elem_id=elem_id)
 
 
-def _root_load():
-    from gradio.context import Context
-
-    return Context.root_block.load
-
-
 def _strip_layout(steps: Any, data: dict | None) -> tuple[gr.Gallery, str]:
     """One gallery column per step, and the |z| along the path in words."""
     if not data or "latent_norm" not in data:
@@ -541,183 +524,310 @@ def _json(label: str) -> gr.JSON:
         return gr.JSON(show_label=False, height=220)
 
 
-def build() -> None:
-    """The Generative models tab (called inside a `gr.Tab`)."""
-    gr.Markdown(INTRO_MD, latex_delimiters=LATEX)
-    with gr.Tabs():
-        with gr.Tab("Latent explorer (DCGAN)", id="generative-latent"):
-            gr.Markdown(EXPLORER_MD, latex_delimiters=LATEX)
+# --- the view: every sub-tab's settings, one link ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerativeView(View):
+    """The tab's state: each sub-tab's settings (an uploaded photo for CycleGAN is not part of it) and the sub-tab
+    shown (``part``)."""
+
+    PARTS: ClassVar[tuple[str, ...]] = ("latent", "interpolation", "cgan", "cyclegan", "progan")
+
+    seed: int = param(DEFAULT_SEED, low=0, high=inputs.MAX_SEED, label="seed")
+    n: int = param(DEFAULT_N, low=1, high=MAX_SAMPLES, label="samples")
+    psi: float = param(DEFAULT_PSI, low=0.0, high=1.5, label="truncation ψ")
+    index: int = param(0, low=0, high=MAX_SAMPLES - 1, label="sample #")
+    pc1: float = param(0.0, low=-PCA_RANGE, high=PCA_RANGE, label="PC1 (σ)")
+    pc2: float = param(0.0, low=-PCA_RANGE, high=PCA_RANGE, label="PC2 (σ)")
+    pc3: float = param(0.0, low=-PCA_RANGE, high=PCA_RANGE, label="PC3 (σ)")
+    pc4: float = param(0.0, low=-PCA_RANGE, high=PCA_RANGE, label="PC4 (σ)")
+    pc5: float = param(0.0, low=-PCA_RANGE, high=PCA_RANGE, label="PC5 (σ)")
+    seed_a: int = param(DEFAULT_SEED_A, low=0, high=inputs.MAX_SEED, label="seed A")
+    seed_b: int = param(DEFAULT_SEED_B, low=0, high=inputs.MAX_SEED, label="seed B")
+    steps: int = param(DEFAULT_STEPS, low=2, high=MAX_STEPS, label="steps")
+    mode: str = param("slerp", choices=("linear", "slerp"), label="mode")
+    interp_model: str = param("dcgan", choices=INTERPOLATE_MODELS, label="interpolation model")
+    digit: int = param(3, low=0, high=NUM_CLASSES - 1, label="digit (label y)")
+    cgan_seed: int = param(DEFAULT_SEED, low=0, high=inputs.MAX_SEED, label="CGAN seed")
+    cgan_n: int = param(8, low=1, high=MAX_SAMPLES, label="CGAN samples")
+    rows: int = param(ALL_CLASS_ROWS, low=1, high=6, label="rows")
+    sample: str = param(HELD_OUT_SAMPLE, choices=tuple(sample_names()), label="bundled sample")
+    night: bool = param(False, label="night input")
+    direction: str = param("A->B", choices=tuple(DIRECTION_LABELS), label="direction")
+    pg_seed: int = param(DEFAULT_SEED, low=0, high=inputs.MAX_SEED, label="ProGAN seed")
+    stage: int = param(3, low=1, high=3, label="fade-in stage")
+    alpha: float = param(0.5, low=0.0, high=1.0, label="fade-in α")
+
+    def pcs(self) -> tuple[float, ...]:
+        return self.pc1, self.pc2, self.pc3, self.pc4, self.pc5
+
+    def validate(self) -> None:
+        if self.index >= self.n:
+            raise ViewValueError(f"sample # is {self.index}, but there are only {self.n} samples (0 to {self.n - 1})")
+
+
+def explorer(seed: Any, n: Any, psi: Any, index: Any, *amounts: Any) -> tuple:
+    """The latent explorer in one event: the grid, its JSON and what the SVM reads, and the edit trio with its note
+    and JSON (`latent_grid`, `latent_edit`)."""
+    grid, grid_json = latent_grid(seed, n, psi)
+    return (grid, grid_json, _read_note(grid_json), *latent_edit(seed, n, psi, index, *amounts))
+
+
+def explorer_next_seed(seed: Any, n: Any, psi: Any, index: Any, *amounts: Any) -> tuple:
+    """The "next seed" button: its `js=` has already added 1 to the seed in the browser (one event per click)."""
+    return (inputs.seed(seed), *explorer(seed, n, psi, index, *amounts))
+
+
+NEXT_SEED_JS = f"(...values) => [(Number(values[0]) || 0) + 1, ...values.slice(1, {4 + PCA_COMPONENTS})]"
+"""The next seed, computed in the browser: the event's inputs (seed, n, psi, index, PC1..PC5) with seed + 1.
+A `js=` function receives the inputs then the outputs; what it returns is sent as the inputs."""
+
+
+def interpolation(model: Any, seed_a: Any, seed_b: Any, steps: Any, mode: Any) -> tuple[gr.Gallery, dict, str]:
+    """The interpolation strip (one column per step), its JSON and the |z| along the path in words."""
+    strip, data = gan_interpolate(model, seed_a, seed_b, steps, mode)
+    _, note = _strip_layout(steps, data)
+    return gr.Gallery(value=strip, columns=int(data["steps"])), data, note
+
+
+def cgan_samples(seed: Any, n: Any, digit: Any) -> tuple[list[np.ndarray], dict, str]:
+    gallery, data = gan_sample("cgan", seed, n, digit)
+    return gallery, data, _read_note(data)
+
+
+def cycle_outputs(upload: Any, sample: str, night: bool, direction: str) -> tuple[list, dict, str]:
+    gallery, data = cycle_view(upload, sample, night, direction)
+    return gallery, data, _cycle_note(data)
+
+
+def cycle_night(upload: Any, sample: str, night: bool, direction: str) -> tuple:
+    """The night check box: a night input is a B picture, translated B -> A (a day input A -> B)."""
+    direction = "B->A" if night else "A->B"
+    return (direction, *cycle_outputs(upload, sample, night, direction))
+
+
+def show(view: GenerativeView) -> tuple:
+    """Every picture and number of the five sub-tabs for one view (an uploaded photo is not part of a view)."""
+    return (
+        *explorer(view.seed, view.n, view.psi, view.index, *view.pcs()),
+        *interpolation(view.interp_model, view.seed_a, view.seed_b, view.steps, view.mode),
+        *cgan_samples(view.cgan_seed, view.cgan_n, view.digit),
+        *cgan_all_classes(view.cgan_seed, view.rows),
+        *cycle_outputs(None, view.sample, view.night, view.direction),
+        *progan_stages(view.pg_seed),
+        *progan_fade(view.pg_seed, view.stage, view.alpha),
+    )
+
+
+# --- layout: one function per sub-tab --------------------------------------------------------------------------
+
+
+def _build_latent(view: GenerativeView) -> tuple[list, list]:
+    """(controls seed, n, psi, index, PC1..PC5; outputs as `explorer` returns them)."""
+    gr.Markdown(EXPLORER_MD, latex_delimiters=LATEX)
+    with gr.Row():
+        with gr.Column(scale=2, min_width=200):
             with gr.Row():
-                with gr.Column(scale=2, min_width=200):
-                    with gr.Row():
-                        seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0, min_width=80,
-                                         elem_id="gen-seed")
-                        index = gr.Number(0, label="sample #", precision=0, minimum=0, min_width=80)
-                    n = gr.Slider(1, 32, value=DEFAULT_N, step=1, label="samples")
-                    psi = gr.Slider(0.0, 1.5, value=DEFAULT_PSI, step=0.05, label="truncation ψ")
-                    sample_button = gr.Button("Sample", variant="primary", elem_id="gen-sample")
-                    grid_json = _json("generative_latent_grid")
-                with gr.Column(scale=6):
-                    gr.Markdown("**Samples** (the number in each corner is the sample #): click one to edit it")
-                    grid = gr.Image(show_label=False, format="png", interactive=False, height=230,
-                                    buttons=["download", "fullscreen"], elem_id="gen-grid")
-                    read_note = gr.Markdown(elem_id="gen-read-note")
-                with gr.Column(scale=5, min_width=340):
-                    gr.Markdown("**Edit**: the sample → moved along the principal components → nearest real digit")
-                    edit = gr.Image(show_label=False, format="png", interactive=False, height=150,
-                                    buttons=["download", "fullscreen"], elem_id="gen-edit")
-                    with gr.Row():
-                        pcs = [gr.Slider(-PCA_RANGE, PCA_RANGE, value=0.0, step=0.25, label=f"PC{k + 1} (σ)",
-                                         min_width=150) for k in range(2)]
-                    with gr.Row():
-                        pcs += [gr.Slider(-PCA_RANGE, PCA_RANGE, value=0.0, step=0.25, label=f"PC{k + 1} (σ)",
-                                          min_width=150) for k in range(2, 4)]
-                    with gr.Row():
-                        pcs += [gr.Slider(-PCA_RANGE, PCA_RANGE, value=0.0, step=0.25, label=f"PC{k + 1} (σ)",
-                                          min_width=150) for k in range(4, PCA_COMPONENTS)]
+                seed = gr.Number(view.seed, label="seed", precision=0, minimum=0, min_width=80, elem_id="gen-seed")
+                index = gr.Number(view.index, label="sample #", precision=0, minimum=0, maximum=MAX_SAMPLES - 1,
+                                  min_width=80, elem_id="gen-index")
+            n = gr.Slider(1, MAX_SAMPLES, value=view.n, step=1, label="samples", elem_id="gen-n")
+            psi = gr.Slider(0.0, 1.5, value=view.psi, step=0.05, label="truncation ψ", elem_id="gen-psi")
+            # one under the other: side by side in this column "Next seed ▶" broke over two lines
+            sample_button = gr.Button("Sample", variant="primary", elem_id="gen-sample")
+            next_button = gr.Button("Next seed ▶", elem_id="gen-next-seed")
+            grid_json = _json("generative_latent_grid")
+        with gr.Column(scale=6):
+            gr.Markdown("**Samples** (the number in each corner is the sample #): click one to edit it")
+            grid = gr.Image(label="samples of the seed", show_label=False, format="png", interactive=False,
+                            height=230, buttons=["download", "fullscreen"], elem_id="gen-grid")
+            read_note = gr.Markdown(elem_id="gen-read-note")
+        with gr.Column(scale=5, min_width=340):
+            gr.Markdown("**Edit**: the sample → moved along the principal components → nearest real digit")
+            edit = gr.Image(label="the sample, moved, and its nearest real digit", show_label=False, format="png",
+                            interactive=False, height=150, buttons=["download", "fullscreen"], elem_id="gen-edit")
+            amounts = view.pcs()
+            pcs = []
+            for first, last in ((0, 2), (2, 4), (4, PCA_COMPONENTS)):
+                with gr.Row():
+                    pcs += [gr.Slider(-PCA_RANGE, PCA_RANGE, value=amounts[k], step=0.25, label=f"PC{k + 1} (σ)",
+                                      min_width=150, elem_id=f"gen-pc{k + 1}") for k in range(first, last)]
+                    if last == PCA_COMPONENTS:
                         reset = gr.Button("Reset sliders", size="sm", min_width=150)
-                    nearest_note = gr.Markdown(elem_id="gen-nearest-note")
-                    edit_json = _json("generative_latent_edit")
+            nearest_note = gr.Markdown(elem_id="gen-nearest-note")
+            edit_json = _json("generative_latent_edit")
 
-        with gr.Tab("Interpolation", id="generative-interpolation"):
-            gr.Markdown(INTERP_MD, latex_delimiters=LATEX)
-            with gr.Row():
-                seed_a = gr.Number(DEFAULT_SEED_A, label="seed A", precision=0, minimum=0, min_width=100)
-                seed_b = gr.Number(DEFAULT_SEED_B, label="seed B", precision=0, minimum=0, min_width=100)
-                steps = gr.Slider(2, MAX_STEPS, value=DEFAULT_STEPS, step=1, label="steps", min_width=160)
-                mode = gr.Radio(["linear", "slerp"], value="slerp", label="mode", min_width=160)
-                interp_model = gr.Radio(list(INTERPOLATE_MODELS), value="dcgan", label="model", min_width=160)
-                interp_button = gr.Button("Interpolate", variant="primary", min_width=120, elem_id="gen-interpolate")
-            gr.Markdown("**From seed A's first sample (t = 0, left) to seed B's (t = 1, right)**")
-            strip = _gallery("interpolation", columns=DEFAULT_STEPS, height=170)
-            norm_note = gr.Markdown(elem_id="gen-norm-note")
-            interp_json = _json("gan_interpolate")
-
-        with gr.Tab("CGAN", id="generative-cgan"):
-            accuracy = _card_metric("cgan", "class_accuracy")
-            measured = (f"Measured: an SVM trained only on real digits reads **{accuracy:.1%}** of 2,000 samples "
-                        f"as the requested digit (model card). " if accuracy is not None else "")
-            gr.Markdown(CGAN_MD.replace("{measured}", measured), latex_delimiters=LATEX)
-            with gr.Row():
-                with gr.Column(scale=2, min_width=210):
-                    digit = gr.Radio([(str(d), d) for d in range(NUM_CLASSES)], value=3, label="digit (label y)")
-                    cgan_seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0)
-                    cgan_n = gr.Slider(1, 32, value=8, step=1, label="samples")
-                    cgan_model = gr.Textbox("cgan", visible=False, label="model")
-                    cgan_button = gr.Button("Sample", variant="primary", elem_id="gen-cgan-sample")
-                    cgan_json = _json("gan_sample")
-                with gr.Column(scale=5):
-                    gr.Markdown("**Samples of the chosen digit** (latents of the seed)")
-                    cgan_grid = _gallery("samples of the chosen digit", columns=4, height=330, elem_id="gen-cgan-grid")
-                    cgan_note = gr.Markdown(elem_id="gen-cgan-note")
-                with gr.Column(scale=5):
-                    gr.Markdown("**The same z in every row, drawn as 0 … 9**: z keeps the style, y picks the digit")
-                    all_grid = gr.Image(show_label=False, format="png", height=250, interactive=False,
-                                        buttons=["download", "fullscreen"])
-                    rows = gr.Slider(1, 6, value=ALL_CLASS_ROWS, step=1, label="rows (the seed's first latents)")
-                    all_json = _json("generative_cgan_all_classes")
-
-        with gr.Tab("CycleGAN", id="generative-cyclegan"):
-            gr.Markdown(CYCLE_MD, latex_delimiters=LATEX)
-            with gr.Row():
-                with gr.Column(scale=3, min_width=260):
-                    cycle_pick = gr.Dropdown(sample_names(), value=HELD_OUT_SAMPLE,
-                                             label=f"bundled sample ({HELD_OUT_SAMPLE} was never trained on)")
-                    cycle_input = image_upload(label="input (or upload yours)", height=180,
-                                               sources=["upload", "clipboard"], format="png")
-                    night_button = gr.Button("Make the input night (B) with the true grade", size="sm")
-                    direction = gr.Radio([(label, key) for key, label in DIRECTION_LABELS.items()], value="A->B",
-                                         label="direction")
-                    cycle_button = gr.Button("Translate", variant="primary", elem_id="gen-translate")
-                with gr.Column(scale=9):
-                    gr.Markdown("**Input → translated → translated back** (resized to 160 px on the long side, "
-                                "as the training photos were)")
-                    cycle_gallery = _gallery("input → translated → translated back", columns=3, height=300,
-                                             elem_id="gen-cycle-gallery")
-                    cycle_note = gr.Markdown(elem_id="gen-cycle-note")
-                    cycle_json = _json("cyclegan_translate")
-
-        with gr.Tab("ProGAN", id="generative-progan"):
-            gr.Markdown(PROGAN_MD, latex_delimiters=LATEX)
-            with gr.Row():
-                with gr.Column(scale=2, min_width=220):
-                    pg_seed = gr.Number(DEFAULT_SEED, label="seed", precision=0, minimum=0)
-                    pg_stage = gr.Radio([("8×8", 1), ("16×16", 2), ("32×32", 3)], value=3, label="fade-in of stage")
-                    pg_alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="fade-in α")
-                    pg_button = gr.Button("Draw", variant="primary", elem_id="gen-progan-draw")
-                with gr.Column(scale=5):
-                    gr.Markdown("**The same z after each growth stage** (4×4, 8×8, 16×16, 32×32)")
-                    stages_gallery = _gallery("the same z after each growth stage", columns=4, height=190,
-                                              elem_id="gen-progan-stages")
-                    stages_json = _json("generative_progan_stages")
-                with gr.Column(scale=4):
-                    gr.Markdown("**Fade-in**: (1 − α) · old (previous stage, upsampled) + α · new block = blend")
-                    fade_gallery = _gallery("(1 − α) · old upsampled + α · new = blend", columns=3, height=190)
-                    pg_json = _json("generative_progan_fade")
-
-    # --- events ---
-    grid_inputs = [seed, n, psi]
+    grid_outputs = [grid, grid_json, read_note]
     edit_inputs = [seed, n, psi, index, *pcs]
     edit_outputs = [edit, nearest_note, edit_json]
-    gr.on([sample_button.click, seed.submit, n.release, psi.release], latent_grid, grid_inputs, [grid, grid_json],
-          api_name="generative_latent_grid", trigger_mode="always_last").then(
-        _read_note, grid_json, read_note, api_visibility="private", queue=False).then(
-        latent_edit, edit_inputs, edit_outputs, api_visibility="private")
+    gr.on([sample_button.click, seed.submit, n.release, psi.release], explorer, edit_inputs,
+          [*grid_outputs, *edit_outputs], api_name="generative_explorer_ui", api_visibility="private",
+          trigger_mode="always_last")
+    next_button.click(explorer_next_seed, edit_inputs, [seed, *grid_outputs, *edit_outputs], js=NEXT_SEED_JS,
+                      api_name="generative_next_seed_ui", api_visibility="private", trigger_mode="always_last")
     gr.on([index.submit, *[p.release for p in pcs]], latent_edit, edit_inputs, edit_outputs,
           api_name="generative_latent_edit", trigger_mode="always_last")
 
-    def pick(count: Any, evt: gr.SelectData) -> int:
+    def pick(seed_value: Any, count: Any, psi_value: Any, *rest: Any) -> tuple:
+        *amounts_now, evt = rest
         x, y = evt.index
-        return grid_index(x, y, _count(count, "n (number of samples)", 1, MAX_SAMPLES))
+        picked = grid_index(x, y, inputs.whole(count, "samples", low=1, high=MAX_SAMPLES))
+        return (picked, *latent_edit(seed_value, count, psi_value, picked, *amounts_now))
 
-    grid.select(pick, n, index, api_visibility="private", queue=False).then(
-        latent_edit, edit_inputs, edit_outputs, api_visibility="private")
-    reset.click(lambda: [0.0] * PCA_COMPONENTS, None, pcs, api_visibility="private", queue=False).then(
-        latent_edit, edit_inputs, edit_outputs, api_visibility="private")
+    grid.select(pick, [seed, n, psi, *pcs], [index, *edit_outputs], api_visibility="private")
+    reset.click(lambda *values: (*[0.0] * PCA_COMPONENTS, *latent_edit(*values, *[0.0] * PCA_COMPONENTS)),
+                [seed, n, psi, index], [*pcs, *edit_outputs], api_visibility="private")
+    # the public endpoint keeps its (seed, n, psi) -> (picture, JSON) signature
+    api_inputs = [gr.Number(visible=False), gr.Number(visible=False), gr.Number(visible=False)]
+    gr.Button(visible=False).click(latent_grid, api_inputs, [gr.Image(format="png", visible=False),
+                                                             gr.JSON(visible=False)],
+                                   api_name="generative_latent_grid")
+    return [seed, n, psi, index, *pcs], [*grid_outputs, *edit_outputs]
 
-    interp_inputs = [interp_model, seed_a, seed_b, steps, mode]
-    interp_outputs = [strip, interp_json]
-    gr.on([interp_button.click, mode.input, interp_model.input, steps.release, seed_a.submit, seed_b.submit],
-          gan_interpolate, interp_inputs, interp_outputs, api_name="gan_interpolate", trigger_mode="always_last").then(
-        _strip_layout, [steps, interp_json], [strip, norm_note], api_visibility="private", queue=False)
 
-    cgan_inputs = [cgan_model, cgan_seed, cgan_n, digit]
-    gr.on([cgan_button.click, digit.input, cgan_n.release, cgan_seed.submit], gan_sample, cgan_inputs,
-          [cgan_grid, cgan_json], api_name="gan_sample", trigger_mode="always_last").then(
-        _read_note, cgan_json, cgan_note, api_visibility="private", queue=False)
-    gr.on([cgan_button.click, rows.release, cgan_seed.submit], cgan_all_classes, [cgan_seed, rows],
-          [all_grid, all_json], api_name="generative_cgan_all_classes", trigger_mode="always_last")
+def _build_interpolation(view: GenerativeView) -> tuple[list, list]:
+    """(controls seed A, seed B, steps, mode, model; outputs strip, JSON, note)."""
+    gr.Markdown(INTERP_MD, latex_delimiters=LATEX)
+    with gr.Row():
+        seed_a = gr.Number(view.seed_a, label="seed A", precision=0, minimum=0, min_width=100, elem_id="gen-seed-a")
+        seed_b = gr.Number(view.seed_b, label="seed B", precision=0, minimum=0, min_width=100, elem_id="gen-seed-b")
+        steps = gr.Slider(2, MAX_STEPS, value=view.steps, step=1, label="steps", min_width=160, elem_id="gen-steps")
+        mode = gr.Radio(["linear", "slerp"], value=view.mode, label="mode", min_width=160, elem_id="gen-mode")
+        model = gr.Radio(list(INTERPOLATE_MODELS), value=view.interp_model, label="model", min_width=160,
+                         elem_id="gen-interp-model")
+        button = gr.Button("Interpolate", variant="primary", min_width=120, elem_id="gen-interpolate")
+    gr.Markdown("**From seed A's first sample (t = 0, left) to seed B's (t = 1, right)**")
+    strip = _gallery("interpolation", columns=view.steps, height=170)
+    norm_note = gr.Markdown(elem_id="gen-norm-note")
+    data = _json("gan_interpolate")
+    outputs = [strip, data, norm_note]
+    gr.on([button.click, mode.input, model.input, steps.release, seed_a.submit, seed_b.submit], interpolation,
+          [model, seed_a, seed_b, steps, mode], outputs, api_name="generative_interpolation_ui",
+          api_visibility="private", trigger_mode="always_last")
+    # the public endpoint: (model, seed A, seed B, steps, mode) -> (gallery, JSON); the radio checks the model
+    api_inputs = [gr.Radio(list(INTERPOLATE_MODELS), value="dcgan", visible=False, label="model"),
+                  gr.Number(visible=False), gr.Number(visible=False), gr.Number(visible=False),
+                  gr.Radio(["linear", "slerp"], value="slerp", visible=False, label="mode")]
+    gr.Button(visible=False).click(gan_interpolate, api_inputs, [_gallery("interpolation", 4), gr.JSON(visible=False)],
+                                   api_name="gan_interpolate")
+    return [seed_a, seed_b, steps, mode, model], outputs
 
-    cycle_outputs = [cycle_gallery, cycle_json]
-    gr.on([cycle_button.click, direction.input, cycle_input.upload], cyclegan_translate, [cycle_input, direction],
-          cycle_outputs, api_name="cyclegan_translate", trigger_mode="always_last").then(
-        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
-    cycle_pick.input(cycle_sample, cycle_pick, cycle_input, api_visibility="private").then(
-        cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
-        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
-    night_button.click(cycle_make_night, cycle_input, cycle_input, api_visibility="private").then(
-        lambda: "B->A", None, direction, api_visibility="private", queue=False).then(
-        cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
-        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
 
-    gr.on([pg_button.click, pg_seed.submit], progan_stages, pg_seed, [stages_gallery, stages_json],
+def _build_cgan(view: GenerativeView) -> tuple[list, list]:
+    """(controls digit, seed, samples, rows; outputs gallery, JSON, note, all-classes picture, its JSON)."""
+    accuracy = _card_metric("cgan", "class_accuracy")
+    measured = (f"Measured: an SVM trained only on real digits reads **{accuracy:.1%}** of 2,000 samples "
+                f"as the requested digit (model card). " if accuracy is not None else "")
+    gr.Markdown(CGAN_MD.replace("{measured}", measured), latex_delimiters=LATEX)
+    with gr.Row():
+        with gr.Column(scale=2, min_width=210):
+            digit = gr.Radio([(str(d), d) for d in range(NUM_CLASSES)], value=view.digit, label="digit (label y)",
+                             elem_id="gen-digit")
+            seed = gr.Number(view.cgan_seed, label="seed", precision=0, minimum=0, elem_id="gen-cgan-seed")
+            n = gr.Slider(1, MAX_SAMPLES, value=view.cgan_n, step=1, label="samples", elem_id="gen-cgan-n")
+            model = gr.Textbox("cgan", visible=False, label="model")
+            button = gr.Button("Sample", variant="primary", elem_id="gen-cgan-sample")
+            data = _json("gan_sample")
+        with gr.Column(scale=5):
+            gr.Markdown("**Samples of the chosen digit** (latents of the seed)")
+            grid = _gallery("samples of the chosen digit", columns=4, height=330, elem_id="gen-cgan-grid")
+            note = gr.Markdown(elem_id="gen-cgan-note")
+        with gr.Column(scale=5):
+            gr.Markdown("**The same z in every row, drawn as 0 … 9**: z keeps the style, y picks the digit")
+            all_grid = gr.Image(label="the same latents drawn as every digit", show_label=False, format="png",
+                                height=250, interactive=False, buttons=["download", "fullscreen"],
+                                elem_id="gen-cgan-all")
+            rows = gr.Slider(1, 6, value=view.rows, step=1, label="rows (the seed's first latents)",
+                             elem_id="gen-rows")
+            all_json = _json("generative_cgan_all_classes")
+    gr.on([button.click, digit.input, n.release, seed.submit], cgan_samples, [seed, n, digit], [grid, data, note],
+          api_name="generative_cgan_ui", api_visibility="private", trigger_mode="always_last")
+    gr.on([button.click, rows.release, seed.submit], cgan_all_classes, [seed, rows], [all_grid, all_json],
+          api_name="generative_cgan_all_classes", trigger_mode="always_last")
+    # the public endpoint of every model: (model, seed, n, label) -> (gallery, JSON)
+    gr.Button(visible=False).click(gan_sample, [model, gr.Number(visible=False), gr.Number(visible=False),
+                                                gr.Number(visible=False)],
+                                   [_gallery("samples", 4), gr.JSON(visible=False)], api_name="gan_sample")
+    return [digit, seed, n, rows], [grid, data, note, all_grid, all_json]
+
+
+def _build_cyclegan(view: GenerativeView) -> tuple[list, list, gr.Image]:
+    """(controls sample, night, direction; outputs gallery, JSON, note; the upload)."""
+    gr.Markdown(CYCLE_MD, latex_delimiters=LATEX)
+    with gr.Row():
+        with gr.Column(scale=3, min_width=260):
+            sample = gr.Dropdown(sample_names(), value=view.sample, elem_id="gen-cycle-sample",
+                                 label=f"bundled sample ({HELD_OUT_SAMPLE} was never trained on)")
+            upload = image_upload(label="or upload your photo (used instead of the sample)", height=180,
+                                  sources=["upload", "clipboard"], format="png", elem_id="gen-cycle-upload")
+            night = gr.Checkbox(view.night, label="make the input night (B) with the true grade first",
+                                elem_id="gen-night")
+            direction = gr.Radio([(label, key) for key, label in DIRECTION_LABELS.items()], value=view.direction,
+                                 label="direction", elem_id="gen-direction")
+            button = gr.Button("Translate", variant="primary", elem_id="gen-translate")
+        with gr.Column(scale=9):
+            gr.Markdown("**Input → translated → translated back** (resized to 160 px on the long side, "
+                        "as the training photos were)")
+            gallery = _gallery("input → translated → translated back", columns=3, height=300,
+                               elem_id="gen-cycle-gallery")
+            note = gr.Markdown(elem_id="gen-cycle-note")
+            data = _json("cyclegan_translate")
+    outputs = [gallery, data, note]
+    inputs_ = [upload, sample, night, direction]
+    gr.on([button.click, direction.input, sample.input, upload.upload, upload.clear], cycle_outputs, inputs_,
+          outputs, api_name="generative_cyclegan_ui", api_visibility="private", trigger_mode="always_last")
+    night.input(cycle_night, inputs_, [direction, *outputs], api_visibility="private", trigger_mode="always_last")
+    # the public endpoint: (image, direction) -> (gallery, JSON); the radio checks the direction
+    api_inputs = [image_upload(visible=False), gr.Radio(list(DIRECTION_LABELS), value="A->B", visible=False,
+                                                        label="direction")]
+    gr.Button(visible=False).click(cyclegan_translate, api_inputs, [_gallery("translation", 3), gr.JSON(visible=False)],
+                                   api_name="cyclegan_translate")
+    return [sample, night, direction], outputs, upload
+
+
+def _build_progan(view: GenerativeView) -> tuple[list, list]:
+    """(controls seed, stage, alpha; outputs stages gallery, its JSON, fade gallery, its JSON)."""
+    gr.Markdown(PROGAN_MD, latex_delimiters=LATEX)
+    with gr.Row():
+        with gr.Column(scale=2, min_width=220):
+            seed = gr.Number(view.pg_seed, label="seed", precision=0, minimum=0, elem_id="gen-progan-seed")
+            stage = gr.Radio([("8×8", 1), ("16×16", 2), ("32×32", 3)], value=view.stage, label="fade-in of stage",
+                             elem_id="gen-stage")
+            alpha = gr.Slider(0.0, 1.0, value=view.alpha, step=0.05, label="fade-in α", elem_id="gen-alpha")
+            button = gr.Button("Draw", variant="primary", elem_id="gen-progan-draw")
+        with gr.Column(scale=5):
+            gr.Markdown("**The same z after each growth stage** (4×4, 8×8, 16×16, 32×32)")
+            stages = _gallery("the same z after each growth stage", columns=4, height=190, elem_id="gen-progan-stages")
+            stages_json = _json("generative_progan_stages")
+        with gr.Column(scale=4):
+            gr.Markdown("**Fade-in**: (1 − α) · old (previous stage, upsampled) + α · new block = blend")
+            fade = _gallery("(1 − α) · old upsampled + α · new = blend", columns=3, height=190,
+                            elem_id="gen-progan-fade")
+            fade_json = _json("generative_progan_fade")
+    gr.on([button.click, seed.submit], progan_stages, seed, [stages, stages_json],
           api_name="generative_progan_stages", trigger_mode="always_last")
-    gr.on([pg_button.click, pg_seed.submit, pg_stage.input, pg_alpha.release], progan_fade,
-          [pg_seed, pg_stage, pg_alpha], [fade_gallery, pg_json], api_name="generative_progan_fade",
-          trigger_mode="always_last")
+    gr.on([button.click, seed.submit, stage.input, alpha.release], progan_fade, [seed, stage, alpha],
+          [fade, fade_json], api_name="generative_progan_fade", trigger_mode="always_last")
+    return [seed, stage, alpha], [stages, stages_json, fade, fade_json]
 
-    # defaults on page load: every model is tiny (tens of milliseconds in all once loaded)
-    load = _root_load()
-    gr.on([load], latent_grid, grid_inputs, [grid, grid_json], api_visibility="private").then(
-        _read_note, grid_json, read_note, api_visibility="private", queue=False).then(
-        latent_edit, edit_inputs, edit_outputs, api_visibility="private")
-    gr.on([load], gan_interpolate, interp_inputs, interp_outputs, api_visibility="private").then(
-        _strip_layout, [steps, interp_json], [strip, norm_note], api_visibility="private", queue=False)
-    gr.on([load], gan_sample, cgan_inputs, [cgan_grid, cgan_json], api_visibility="private").then(
-        _read_note, cgan_json, cgan_note, api_visibility="private", queue=False)
-    gr.on([load], cgan_all_classes, [cgan_seed, rows], [all_grid, all_json], api_visibility="private")
-    gr.on([load], cycle_sample, cycle_pick, cycle_input, api_visibility="private").then(
-        cyclegan_translate, [cycle_input, direction], cycle_outputs, api_visibility="private").then(
-        _cycle_note, cycle_json, cycle_note, api_visibility="private", queue=False)
-    gr.on([load], progan_stages, pg_seed, [stages_gallery, stages_json], api_visibility="private")
-    gr.on([load], progan_fade, [pg_seed, pg_stage, pg_alpha], [fade_gallery, pg_json], api_visibility="private")
+
+def build() -> TabUI:
+    """The Generative models tab (called inside a `gr.Tab`)."""
+    gr.Markdown(INTRO_MD, latex_delimiters=LATEX)
+    view = GenerativeView()
+    with gr.Tabs() as parts:
+        with gr.Tab("Latent explorer (DCGAN)", id="latent"):
+            latent_controls, latent_outputs = _build_latent(view)
+        with gr.Tab("Interpolation", id="interpolation"):
+            interp_controls, interp_outputs = _build_interpolation(view)
+        with gr.Tab("CGAN", id="cgan"):
+            cgan_controls, cgan_outputs = _build_cgan(view)
+        with gr.Tab("CycleGAN", id="cyclegan"):
+            cycle_controls, cycle_outputs_, upload = _build_cyclegan(view)
+        with gr.Tab("ProGAN", id="progan"):
+            progan_controls, progan_outputs = _build_progan(view)
+    return TabUI(GenerativeView,
+                 controls=[*latent_controls, *interp_controls, *cgan_controls, *cycle_controls, *progan_controls],
+                 outputs=[*latent_outputs, *interp_outputs, *cgan_outputs, *cycle_outputs_, *progan_outputs],
+                 show=show, upload=upload, parts=parts)

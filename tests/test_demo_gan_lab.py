@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from urllib.parse import parse_qsl
 
 import gradio as gr
 import numpy as np
@@ -16,6 +17,8 @@ import pytest
 from PIL import Image
 
 import demos.gan_lab as lab
+from core.lecture import lecture_step
+from core.lecture.path import STEPS
 from core.models import gan2d
 
 LOG2 = math.log(2)
@@ -43,7 +46,7 @@ def test_wgan_distances_exact_values_and_estimates(client):
 
 
 def test_wgan_distances_refuses_a_far_theta(client):
-    with pytest.raises(Exception, match="theta must be between"):
+    with pytest.raises(Exception, match="theta must be a number between"):
         client.predict(50.0, api_name="/wgan_distances")
 
 
@@ -67,7 +70,7 @@ def test_gan_lab_train_from_a_json_config(client):
     ('{"loss": "hinge"}', 10, "Unknown loss"),
     ('{"learning_rate": 1}', 10, "Unknown setting"),
     ('{"dataset": "custom"}', 10, "needs"),
-    ("{}", 100_000, "steps must be between"),
+    ("{}", 100_000, "steps must be a whole number between"),
 ])
 def test_gan_lab_train_explains_bad_input(client, config, steps, message):
     with pytest.raises(Exception, match=message):
@@ -140,7 +143,7 @@ def test_clicking_the_plane_draws_clusters_in_plane_coordinates():
 def test_the_preset_picker_opens_on_the_default_preset():
     """The picker names the preset the controls start from (it was empty)."""
     with gr.Blocks() as blocks:
-        lab._build_live()
+        lab._build_live(lab.GanLabView())
     picker = next(block for block in blocks.blocks.values() if getattr(block, "elem_id", None) == "gan-preset")
     assert picker.value == lab.DEFAULT_PRESET and lab.PRESETS[picker.value] is lab.DEFAULT
 
@@ -151,3 +154,67 @@ def test_wgan_figure_legend_is_typeset_math():
     caption = lab.wgan_caption(0.5, result)
     assert "$\\theta \\neq 0$" in caption and "$= |\\theta|$" in caption and "$\\theta = 0.50$" in caption
     assert "!=" not in caption and "theta =" not in caption.replace("\\theta =", "")
+
+
+# --- every view a link -------------------------------------------------------------------------------------
+
+
+def test_the_views_defaults_are_the_controls_first_values():
+    with gr.Blocks():
+        ui = lab.build()
+    assert [control.value for control in ui.controls] == list(lab.GanLabView().values())
+    assert lab.GanLabView().config() == lab.DEFAULT
+
+
+def test_a_link_round_trips_the_view():
+    view = lab.GanLabView(dataset="moons", loss="wgan-gp", optimizer="adam", lr_d=0.003, d_steps=2, seed=7,
+                          speed=5, theta=-0.75, wgan_steps=60, wgan_seed=3)
+    link = view.link()
+    assert link == ("?tab=gan_lab&dataset=moons&loss=wgan-gp&lr_d=0.003&d_steps=2&seed=7&speed=5&theta=-0.75"
+                    "&wgan_steps=60&wgan_seed=3")
+    query = dict(parse_qsl(link.lstrip("?")))
+    assert lab.GanLabView.from_query(query) == (view, [])
+    assert lab.GanLabView().link() == "?tab=gan_lab"
+    # a value out of range keeps its default, with a notice naming the control
+    bad, notices = lab.GanLabView.from_query({"d_steps": "11", "loss": "hinge"})
+    assert bad == lab.GanLabView() and len(notices) == 2 and "D steps per G step" in notices[0]
+
+
+def test_show_is_the_model_before_training_and_equals_the_endpoints(client):
+    """A link opens the model of its settings at step 0 (never a training run) and WGAN Figure 1 at its theta:
+    the same numbers as /gan_lab_reset and /wgan_distances for those settings."""
+    view = lab.GanLabView(dataset="moons", loss="wgan-gp", lr_d=0.003, d_steps=2, seed=3, theta=-0.3)
+    session, plane, curves, text, numbers, status, formula, timer, plot, caption, wgan = lab.show(view)
+    assert session.trainer.step_count == 0 and numbers["step"] == 0 and "never starts training" in status
+    assert plane.shape == (lab.PLANE_SIZE, lab.PLANE_SIZE, 3) and "WGAN-GP" in formula
+    *_, api_numbers, _status, _formula, _timer = client.predict(
+        *controls(dataset="moons", loss="wgan-gp", lr_d=0.003, d_steps=2, seed=3), api_name="/gan_lab_reset")
+    assert {k: v for k, v in api_numbers.items() if k != "steps_per_second"} == \
+        {k: v for k, v in numbers.items() if k != "steps_per_second"}
+    assert wgan["em"] == 0.3 and wgan == client.predict(-0.3, api_name="/wgan_distances")
+    assert "\\theta = -0.30" in caption and plot.shape[:2] == (lab.WGAN_SIZE[1], lab.WGAN_SIZE[0])
+
+
+def test_a_custom_data_link_asks_for_points():
+    """Clicked or pasted points cannot travel in a link: the plane says so instead of failing."""
+    session, plane, *_rest = lab.show(lab.GanLabView(dataset="custom", theta=0.0))
+    assert session is None and lab.CUSTOM_NOTE in _rest[-6]
+
+
+@pytest.mark.parametrize("variant", range(6))
+def test_every_lecture_link_into_the_tab_opens_its_view_without_notices(variant):
+    steps = [step for step in range(1, len(STEPS) + 1) if lecture_step(step, 0)["link_tab"] == "gan_lab"]
+    assert len(steps) >= 3  # two live-training steps, the WGAN steps
+    for step in steps:
+        shown = lecture_step(step, variant)
+        query = dict(parse_qsl(shown["link"].lstrip("?")))
+        view, notices = lab.GanLabView.from_query(query)
+        part, part_notices = lab.GanLabView.part_from_query(query)
+        assert notices == [] and part_notices == [], (step, notices, part_notices)
+        params = shown["link_params"]
+        assert part == params["part"]
+        if part == "wgan":  # the figure's EM is |theta|, the answer's "after"
+            assert view.theta == pytest.approx(float(params["theta"]))
+            assert lab.wgan_numbers(view.theta, 20)["em"] == pytest.approx(abs(float(params["theta"])), abs=1e-6)
+        else:
+            assert (view.loss, view.dataset) == (params["loss"], params["dataset"])

@@ -6,6 +6,8 @@ Run alone with `LAB_TABS=demos.generative pytest tests/test_demo_generative.py`.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import numpy as np
 import pytest
 from gradio_client import handle_file
@@ -141,3 +143,81 @@ def test_bad_interpolation_and_translation_inputs(client, tmp_path):
     # the server still answers
     gallery, _ = client.predict("dcgan", 1, 2, 0, api_name="/gan_sample")
     assert len(gallery) == 2
+
+
+# --- every view a link -------------------------------------------------------------------------------------
+
+
+def test_the_views_defaults_are_the_controls_first_values():
+    import gradio as gr
+
+    with gr.Blocks():
+        ui = generative.build()
+    assert [control.value for control in ui.controls] == list(generative.GenerativeView().values())
+    assert ui.upload is not None and ui.parts is not None
+
+
+def test_a_link_round_trips_the_view():
+    view = generative.GenerativeView(seed=11, psi=0.7, index=2, pc1=1.5, mode="linear", digit=8, night=True,
+                                     direction="B->A", stage=2, alpha=0.25)
+    link = view.link()
+    assert link == ("?tab=generative&seed=11&psi=0.7&index=2&pc1=1.5&mode=linear&digit=8&night=1&direction=B-%3EA"
+                    "&stage=2&alpha=0.25")
+    assert generative.GenerativeView.from_query(dict(parse_qsl(link.lstrip("?")))) == (view, [])
+    # a sample # beyond the samples keeps the defaults, with a notice
+    view, notices = generative.GenerativeView.from_query({"n": "4", "index": "9"})
+    assert view == generative.GenerativeView() and "only 4 samples" in notices[0]
+
+
+def test_show_equals_the_endpoints_for_the_same_settings(client, tmp_path):
+    view = generative.GenerativeView(seed=11, n=8, psi=0.7, index=2, pc1=1.5, seed_a=4, seed_b=5, steps=5,
+                                     mode="linear", digit=8, cgan_seed=3, cgan_n=4, rows=2, night=True,
+                                     direction="B->A", pg_seed=9, stage=2, alpha=0.25)
+    (grid, grid_json, read_note, edit, nearest_note, edit_json, strip, interp_json, norm_note, cgan_grid, cgan_json,
+     cgan_note, all_grid, all_json, cycle_gallery, cycle_json, cycle_note, stages, stages_json, fade,
+     fade_json) = generative.show(view)
+    picture, data = client.predict(11, 8, 0.7, api_name="/generative_latent_grid")
+    assert data == grid_json and np.array_equal(pixels(picture), grid) and "reads them as" in read_note
+    picture, note, data = client.predict(11, 8, 0.7, 2, 1.5, 0, 0, 0, 0, api_name="/generative_latent_edit")
+    assert data == edit_json and note == nearest_note and np.array_equal(pixels(picture), edit)
+    assert client.predict("dcgan", 4, 5, 5, "linear", api_name="/gan_interpolate")[1] == interp_json
+    assert strip.columns == 5 and "|z| along the path" in norm_note
+    gallery, data = client.predict("cgan", 3, 4, 8, api_name="/gan_sample")
+    assert data == cgan_json and "requested 8" in cgan_note and len(cgan_grid) == 4
+    assert client.predict(3, 2, api_name="/generative_cgan_all_classes")[1] == all_json
+    # the night input translated B -> A: what the endpoint gives for the night-graded sample
+    night = tmp_path / "night.png"
+    Image.fromarray(generative.cycle_make_night(generative.cycle_sample(generative.HELD_OUT_SAMPLE))).save(night)
+    gallery, data = client.predict(handle_file(str(night)), "B->A", api_name="/cyclegan_translate")
+    assert data == cycle_json and np.array_equal(pixels(gallery[0]), cycle_gallery[0][0])
+    assert "Cycle loss" in cycle_note and "l1_to_true_filter" not in cycle_json
+    assert client.predict(9, api_name="/generative_progan_stages")[1] == stages_json
+    assert client.predict(9, 2, 0.25, api_name="/generative_progan_fade")[1] == fade_json
+
+
+def test_next_seed_is_one_event_with_the_seed_computed_in_the_browser():
+    """The button's js adds 1 to the seed and passes the other inputs on (it also receives the outputs' values:
+    it must cut them off); the server answers with the seed it used."""
+    assert generative.NEXT_SEED_JS.endswith(f"values.slice(1, {4 + generative.PCA_COMPONENTS})]")
+    out = generative.explorer_next_seed(8, 4, 1.0, 0, 0, 0, 0, 0, 0)
+    assert out[0] == 8 and out[2]["seed"] == 8 and len(out) == 7
+
+
+@pytest.mark.parametrize("variant", range(6))
+def test_every_lecture_link_into_the_tab_opens_its_view_without_notices(variant):
+    from core.lecture import STEPS, lecture_step
+
+    steps = [step for step in range(1, len(STEPS) + 1) if lecture_step(step, 0)["link_tab"] == "generative"]
+    assert len(steps) >= 3  # CGAN, CycleGAN, ProGAN
+    for step in steps:
+        shown = lecture_step(step, variant)
+        query = dict(parse_qsl(shown["link"].lstrip("?")))
+        view, notices = generative.GenerativeView.from_query(query)
+        part, part_notices = generative.GenerativeView.part_from_query(query)
+        assert notices == [] and part_notices == [], (step, notices, part_notices)
+        params = shown["link_params"]
+        assert part == params["part"]
+        for key, value in params.items():
+            if key != "part":
+                expected = pytest.approx(value) if isinstance(value, float) else value
+                assert getattr(view, key) == expected, key

@@ -149,16 +149,18 @@ def transposed_conv(input_rows: Sequence[Sequence[float]], kernel_rows: Sequence
 
 
 def gan_lab(loss: str, dataset_name: str = "ring") -> LabLink:
-    """The GAN lab's live training with `loss` ("minimax", "nonsaturating", "wgan", "wgan-gp")."""
+    """The GAN lab's live training with `loss` ("minimax", "nonsaturating", "wgan", "wgan-gp"), the model before
+    its first step (keys of `demos.gan_lab.GanLabView`)."""
     return LabLink("gan_lab", {"part": "train", "loss": loss, "dataset": dataset_name})
 
 
 def wgan_figure(theta: float) -> LabLink:
-    """The GAN lab's WGAN Figure 1 view at `theta`."""
+    """The GAN lab's WGAN Figure 1 view at `theta` (between -2 and 2)."""
     return LabLink("gan_lab", {"part": "wgan", "theta": float(theta)})
 
 
 def generative(part: str, **params: str | int | float) -> LabLink:
     """The generative-models tab: `part` "latent", "interpolation", "cgan" (digit=...), "cyclegan"
-    (direction="A->B" or "B->A"), "progan" (stage=1..3, alpha=0..1)."""
+    (direction="A->B" or "B->A"), "progan" (stage=1..3, alpha=0..1); `params` are fields of
+    `demos.generative.GenerativeView`."""
     return LabLink("generative", {"part": part, **params})

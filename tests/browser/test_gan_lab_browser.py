@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.ui import assert_no_error, error_messages, open_tab, wait_until_idle
+from tests.browser.ui import assert_no_error, error_messages, open_tab, wait_until_idle, wait_until_ready
 
 SCREENSHOT = os.environ.get("GAN_LAB_SCREENSHOT", "/tmp/gan_lab.png")
 ERROR_TOAST = ".toast-body.error, [data-testid='toast-body'].error"
@@ -78,6 +78,7 @@ def test_gan_lab_steps_plays_pauses_and_explains_bad_points(page: Page):
 
 def test_wgan_figure_one(page: Page):
     open_tab(page, "GAN lab")
+    wait_until_ready(page)  # the page load selects the link's sub-tab (none: the first): click after it
     page.get_by_role("tab", name="WGAN Figure 1").first.click()
     wait_until_idle(page)
     numbers = page.locator("#wgan-numbers")
@@ -92,3 +93,58 @@ def test_wgan_figure_one(page: Page):
     expect(numbers).to_contain_text(re.compile(r'"theta":\s*0(?![.\d])'))
     assert_no_error(page)
     page.screenshot(path=SCREENSHOT.replace(".png", "_wgan.png"))
+
+
+def _open(browser: Browser, url: str) -> tuple[Page, object]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    wait_until_ready(page)
+    return page, context
+
+
+def test_a_link_opens_its_settings_and_sub_tab(browser: Browser, app_url: str, client):
+    """?tab=gan_lab&... sets the controls and shows the model of those settings before training (the API's
+    numbers); part=wgan opens Figure 1 at the link's theta; a control change writes the address bar."""
+    from tests.test_demo_gan_lab import controls
+
+    page, context = _open(browser, f"{app_url}?tab=gan_lab&dataset=moons&loss=wgan-gp&lr_d=0.003&d_steps=2&seed=3")
+    try:
+        assert page.get_by_role("tab", name="Train live").get_attribute("aria-selected") == "true"
+        expect(page.locator("#gan-d-steps input[type=number]")).to_have_value("2")
+        expect(page.locator("#gan-lr-d input")).to_have_value("0.003")
+        expect(page.locator("#gan-dataset input")).to_have_value("two moons")
+        assert page.locator("#gan-loss input[value=wgan-gp]").is_checked()
+        text = page.locator("#gan-numbers").inner_text()
+        _, _, api_text, numbers, *_ = client.predict(*controls(dataset="moons", loss="wgan-gp", lr_d=0.003,
+                                                               d_steps=2, seed=3), api_name="/gan_lab_reset")
+        assert numbers["step"] == 0 and "step 0" in text
+        covered = f"modes covered {numbers['modes_covered']} / {numbers['n_modes']}"
+        percent = re.search(r"\*\*(\d+)%\*\*", api_text).group(1)  # the API's own words, rounded as shown
+        assert covered in text and f"{percent}% of generated samples" in text
+        expect(page.locator("#gan-status")).to_contain_text("never starts training")
+        d_steps = page.locator("#gan-d-steps input[type=number]")
+        d_steps.fill("4")
+        d_steps.press("Enter")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('d_steps') === '4'", timeout=15_000)
+        assert_no_error(page)
+    finally:
+        context.close()
+
+    page, context = _open(browser, f"{app_url}?tab=gan_lab&part=wgan&theta=-0.3&wgan_steps=60")
+    try:
+        assert page.get_by_role("tab", name="WGAN Figure 1: EM vs JS").get_attribute("aria-selected") == "true"
+        expect(page.locator("#wgan-theta input[type=number]")).to_have_value("-0.3")
+        api = client.predict(-0.3, api_name="/wgan_distances")  # the endpoint trains 150 steps: compare exact values
+        shown = page.locator("#wgan-numbers").inner_text()
+        assert re.search(r'"em"\s*:\s*0\.3\b', shown) and f"{api['js']:.6f}"[:7] in shown
+        assert re.search(r'"steps"\s*:\s*60\b', shown)
+        expect(page.locator("#wgan-caption")).to_contain_text("EM")
+        page.locator("#wgan-seed input").fill("2")
+        page.locator("#wgan-seed input").press("Enter")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('wgan_seed') === '2'",
+                               timeout=15_000)
+        assert "part=wgan" in page.evaluate("location.search")
+        assert_no_error(page)
+    finally:
+        context.close()

@@ -43,6 +43,9 @@ LINKS: dict[str, LinkCase] = {
     "dataset": LinkCase("split=test&seed=3&count=4&part=masks", _set_number("dataset-seed", "5"), "seed", "5"),
     "anchors": LinkCase("image=book&sizes=0.5,0.25&x=300&y=200&part=anchors", _set_number("anchors-center-x", "100"),
                         "x", "100"),
+    "gan_lab": LinkCase("theta=-0.3&wgan_steps=60&part=wgan", _set_number("wgan-seed", "2"), "wgan_seed", "2"),
+    "generative": LinkCase("pg_seed=9&stage=2&alpha=0.25&part=progan", _set_number("gen-progan-seed", "11"),
+                           "pg_seed", "11"),
 }
 
 
