@@ -63,6 +63,8 @@ button[role="tab"][aria-selected="true"] {color: var(--primary-700) !important}
 .label-wrap > .icon {flex: none; align-self: center; line-height: 1}
 /* a component's label never runs under its icon buttons (download, fullscreen, copy) on a narrow box */
 .block:has(.icon-button-wrapper.top-panel button) label[data-testid="block-label"] {max-width: calc(100% - 6.5rem)}
+/* the title on a phone: the projector switch goes under it (beside it, the title broke over four lines) */
+@media (max-width: 640px) {.lab-title {flex-wrap: wrap !important} .lab-title > * {flex: 1 1 100% !important}}
 /* galleries on a phone: two pictures a row (four at 100 px minimum ran past the screen's edge) */
 @media (max-width: 640px) {.grid-container {--grid-cols: 2 !important}
   #gen-cycle-gallery .grid-container {--grid-cols: 1 !important}}  /* CycleGAN's three captioned steps */

@@ -159,7 +159,10 @@ def connect(demo: gr.Blocks, tabs: gr.Tabs, notice: gr.Markdown, built: Mapping[
         _connect_tab(tab_id, tab_block, ui, rendered)
     for ui in uis.values():
         for handoff in ui.handoffs:
-            _connect_handoff(handoff, uis[handoff.target], tabs, rendered)
+            if handoff.target in uis:
+                _connect_handoff(handoff, uis[handoff.target], tabs, rendered)
+            else:  # an app built without the target tab (LAB_TABS): the button would lead nowhere
+                handoff.trigger.visible = False
 
 
 def _connect_tab(tab_id: str, tab_block: gr.Tab, ui: TabUI, rendered: gr.State) -> None:

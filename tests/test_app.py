@@ -63,3 +63,14 @@ def test_space_front_matter_matches_the_pinned_gradio():
     assert pinned, "requirements.txt must pin gradio exactly (the Space runs sdk_version)"
     assert fields["sdk_version"] == pinned.group(1) == gradio.__version__
     assert fields["python_version"].startswith("3.")
+
+
+def test_a_hand_off_to_a_tab_left_out_of_the_app_is_hidden():
+    """LAB_TABS may build Segmentation without the Transposed conv tab: its hand-off button leads nowhere, so the
+    app builds and hides it; with both tabs it shows."""
+    alone = app.build_app(["demos.segmentation"])
+    button = next(block for block in alone.blocks.values() if getattr(block, "elem_id", None) == "seg-to-tc")
+    assert button.visible is False
+    both = app.build_app(["demos.segmentation", "demos.transposed_conv"])
+    button = next(block for block in both.blocks.values() if getattr(block, "elem_id", None) == "seg-to-tc")
+    assert button.visible is True
