@@ -136,11 +136,12 @@ def _parse_params(text: str, name: str) -> dict:
 # --- actions --------------------------------------------------------------------------------
 
 
-def load_preset(name: str, min_visibility: float) -> tuple:
-    if name == CUSTOM:  # chosen by hand: the pipeline stays as built
+def load_preset(preset: str, min_visibility: float) -> tuple:
+    """The builder's views for a preset (its id, `PRESET_IDS`, or its name)."""
+    if preset == CUSTOM:  # chosen by hand: the pipeline stays as built
         return (gr.skip(),) * 4
     with user_errors():
-        return _builder_views(_aug().preset(name, min_visibility=float(min_visibility)))
+        return _builder_views(_aug().preset(PRESET_IDS.get(preset, preset), min_visibility=float(min_visibility)))
 
 
 def transform_defaults(name: str) -> str:
@@ -318,12 +319,19 @@ links (a link with ``preset=custom`` shows the default preset, and says so)."""
 MAX_SAMPLES = 16
 """`core.data.augment.MAX_SAMPLES` (a test checks it): the view's bound, known without importing Albumentations."""
 
-PRESET_NAMES = (
-    "Book: flip + colour + crop (composed)", "Book: horizontal flip", "Book: vertical flip",
-    "Book: RandomResizedCrop 200x200, scale (0.1, 1), ratio (0.5, 2)", "Book: brightness 0.5", "Book: hue 0.5",
-    "Book: brightness, contrast, saturation, hue 0.5", "Detection: flip + affine + brightness/contrast",
-)
-"""`core.data.augment.PRESETS`' names, in order (a test checks them), the first the default."""
+PRESET_IDS: dict[str, str] = {
+    "composed": "Book: flip + colour + crop (composed)",
+    "hflip": "Book: horizontal flip",
+    "vflip": "Book: vertical flip",
+    "crop": "Book: RandomResizedCrop 200x200, scale (0.1, 1), ratio (0.5, 2)",
+    "brightness": "Book: brightness 0.5",
+    "hue": "Book: hue 0.5",
+    "jitter": "Book: brightness, contrast, saturation, hue 0.5",
+    "detection": "Detection: flip + affine + brightness/contrast",
+}
+"""The id a link writes (``preset=vflip``) of each of `core.data.augment.PRESETS`, in its order (a test checks them),
+the first the default; `core.lecture.links` writes the same ids."""
+PRESET_NAMES = tuple(PRESET_IDS.values())
 
 SCENE_NAMES = ("cat (the book's example)", "shapes (exact boxes and mask)", "astronaut")
 """`core.data.augment.SCENES`' names (a test checks them), the first the default."""
@@ -339,7 +347,7 @@ CUSTOM_NOTE = ("A custom pipeline does not travel in links: this link shows the 
 class AugmentationView(View):
     """The tab's state: the preset (or ``custom``), the scene and its boxes, n, the seed, min_visibility."""
 
-    preset: str = param(PRESET_NAMES[0], choices=(*PRESET_NAMES, CUSTOM), label="preset")
+    preset: str = param(next(iter(PRESET_IDS)), choices=(*PRESET_IDS, CUSTOM), label="preset")
     scene: str = param(SCENE_NAMES[0], choices=SCENE_NAMES, label="scene")
     boxes: str = param(DEFAULT_BOXES, label="boxes", max_length=1200)
     n: int = param(8, low=1, high=MAX_SAMPLES, label="samples n")
@@ -353,7 +361,7 @@ def show(view: AugmentationView) -> tuple:
     A link that names another scene without boxes shows that scene's own boxes (the default boxes are the cat's).
     """
     aug = _aug()
-    name = aug.DEFAULT_PRESET if view.preset == CUSTOM else view.preset
+    name = aug.DEFAULT_PRESET if view.preset == CUSTOM else PRESET_IDS[view.preset]
     pipeline = aug.preset(name, min_visibility=view.min_visibility)
     boxes = view.boxes
     if view.scene != SCENE_NAMES[0] and boxes == DEFAULT_BOXES:
@@ -372,12 +380,13 @@ def build() -> TabUI:
     header(TITLE + " — see, reproduce and export Albumentations pipelines", FORMULA,
            book_link("image-augmentation.html", "14.1 Image Augmentation"))
     view = AugmentationView()
-    pipeline0 = aug.preset(view.preset, min_visibility=view.min_visibility)
+    pipeline0 = aug.preset(PRESET_IDS[view.preset], min_visibility=view.min_visibility)
 
     state = gr.State(pipeline0)
     with gr.Row():
         with gr.Column(scale=2, min_width=420):
-            preset = gr.Dropdown([*PRESET_NAMES, (f"{CUSTOM} (built or imported below)", CUSTOM)], value=view.preset,
+            preset = gr.Dropdown([*((name, id_) for id_, name in PRESET_IDS.items()),
+                                  (f"{CUSTOM} (built or imported below)", CUSTOM)], value=view.preset,
                                  label="Preset", elem_id="augmentation-preset")
             scene = gr.Dropdown(list(SCENE_NAMES), value=view.scene, label="Scene", elem_id="augmentation-scene")
             # the whole column's width: beside the scene its "Drop Image Here" did not fit

@@ -200,6 +200,8 @@ def test_the_views_choices_and_defaults_are_cores_and_the_controls_first_values(
     from demos import augmentation as demo
 
     assert demo.PRESET_NAMES == tuple(aug.PRESETS) and demo.PRESET_NAMES[0] == aug.DEFAULT_PRESET
+    from core.lecture.links import AUGMENTATION_PRESET_IDS
+    assert AUGMENTATION_PRESET_IDS == {name: id_ for id_, name in demo.PRESET_IDS.items()}
     assert demo.SCENE_NAMES == tuple(aug.SCENES) and demo.SCENE_NAMES[0] == aug.DEFAULT_SCENE
     assert demo.MAX_SAMPLES == aug.MAX_SAMPLES
     assert demo.AugmentationView.min_visibility == aug.DEFAULT_MIN_VISIBILITY
@@ -216,7 +218,7 @@ def test_a_link_round_trips_and_show_equals_the_endpoint(client):
 
     from demos import augmentation as demo
 
-    view = demo.AugmentationView(preset="Book: vertical flip", scene=SHAPES, boxes="10, 20, 60, 90, a", n=3, seed=7,
+    view = demo.AugmentationView(preset="vflip", scene=SHAPES, boxes="10, 20, 60, 90, a", n=3, seed=7,
                                  min_visibility=0.5)
     assert demo.AugmentationView.from_query(dict(parse_qsl(view.link()[1:]))) == (view, [])
     state, steps, json_text, yaml_text, gallery, status, rows, drawn, code, boxes = demo.show(view)

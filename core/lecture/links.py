@@ -62,9 +62,22 @@ def _matrix(rows: Sequence[Sequence[float]]) -> str:
     return "\n".join(" ".join(_number(v) for v in row) for row in rows)
 
 
+AUGMENTATION_PRESET_IDS = {
+    "Book: flip + colour + crop (composed)": "composed",
+    "Book: horizontal flip": "hflip",
+    "Book: vertical flip": "vflip",
+    "Book: RandomResizedCrop 200x200, scale (0.1, 1), ratio (0.5, 2)": "crop",
+    "Book: brightness 0.5": "brightness",
+    "Book: hue 0.5": "hue",
+    "Book: brightness, contrast, saturation, hue 0.5": "jitter",
+    "Detection: flip + affine + brightness/contrast": "detection",
+}
+"""The augmentation tab's id of each preset (`demos.augmentation.PRESET_IDS`, inverted; a test checks them)."""
+
+
 def augmentation(preset: str) -> LabLink:
-    """The augmentation tab with one of its presets (`core.data.augment.PRESETS` names)."""
-    return LabLink("augmentation", {"preset": preset})
+    """The augmentation tab with one of its presets (a `core.data.augment.PRESETS` name, written as its id)."""
+    return LabLink("augmentation", {"preset": AUGMENTATION_PRESET_IDS[preset]})
 
 
 def finetune(freeze: bool = False) -> LabLink:

@@ -79,7 +79,12 @@ def sub_tabs(page: Any) -> list[str]:
 
 
 def wait_until_quiet(page: Any, timeout_ms: int = 120_000) -> None:
-    """No Gradio event is running (its pictures are in place)."""
+    """No Gradio event is running (its pictures are in place). An event with ``show_progress="minimal"`` (the
+    router's first pictures of a tab opened for the first time) marks its outputs with a `.progress-text` only:
+    without waiting for it, axe saw Gradio's empty placeholders (``aria-label="Empty value"`` on a div) of a tab
+    whose pictures were still on their way, and then the pictures before `demos.page.A11Y_JS` had named them."""
     page.wait_for_timeout(300)
-    page.wait_for_function("() => document.querySelectorAll('.pending, .generating, .eta-bar').length === 0",
-                           timeout=timeout_ms)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.pending, .generating, .eta-bar, .progress-text').length === 0",
+        timeout=timeout_ms)
+    page.wait_for_timeout(500)  # demos.page.A11Y_JS names the new pictures' buttons at most every 400 ms

@@ -52,7 +52,7 @@ def test_augmentation_tab_grid_builder_and_bad_boxes(page: Page):
 def test_a_link_opens_its_view_and_the_address_follows_the_controls(browser: Browser, app_url: str):
     from demos import augmentation as tab
 
-    view = tab.AugmentationView(preset="Book: vertical flip", n=4, seed=3)
+    view = tab.AugmentationView(preset="vflip", n=4, seed=3)
     expected_status = tab.show(view)[5]  # what /augmentation_run says for these settings
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()

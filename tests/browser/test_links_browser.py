@@ -38,8 +38,7 @@ class LinkCase:
 LINKS: dict[str, LinkCase] = {
     "transposed_conv": LinkCase("stride=2&padding=1&step=4&part=matrix", _set_number("tc-step", "2"), "step", "2"),
     "segmentation": LinkCase("opacity=0.8&part=coarse", _set_number("seg-seed", "2000011"), "seed", "2000011"),
-    "augmentation": LinkCase("preset=Book%3A+vertical+flip&n=4&seed=3", _set_number("augmentation-seed", "5"),
-                             "seed", "5"),
+    "augmentation": LinkCase("preset=vflip&n=4&seed=3", _set_number("augmentation-seed", "5"), "seed", "5"),
     "dataset": LinkCase("split=test&seed=3&count=4&part=masks", _set_number("dataset-seed", "5"), "seed", "5"),
     "anchors": LinkCase("image=book&sizes=0.5,0.25&x=300&y=200&part=anchors", _set_number("anchors-center-x", "100"),
                         "x", "100"),
