@@ -486,28 +486,25 @@ SCALE_CHOICES = [f"scale {i + 1}" for i in range(5)]
 
 @on_gpu
 def send_to_nms(inp: Input | None, score_threshold: float, iou_threshold: float):
-    """Updates for the NMS tab: the SSD's raw candidates (the best `MAX_SENT_CANDIDATES`) on this image."""
+    """`/detection_send_to_nms`: what the NMS tab would receive (candidates JSON, table rows, background, picture,
+    the SSD's own NMS settings). The button that sends them through `demos.router.Handoff` comes with this tab's
+    conversion to a `TabUI`."""
     import demos.nms as nms
 
     if inp is None:
         raise gr.Error("Run a detection first.")
-    if not nms.LOAD_TARGETS:
-        raise gr.Error("The NMS tab is not part of this app (LAB_TABS).")
     score_threshold = _check_threshold(score_threshold, "Score threshold")
     from core.models.ssd import detect
 
-    det = detect(_ssd(), inp.image, score_threshold, iou_threshold)
-    raw = det.raw
+    raw = detect(_ssd(), inp.image, score_threshold, iou_threshold).raw
     order = torch.argsort(raw.scores, descending=True)[:MAX_SENT_CANDIDATES]
     if len(order) == 0:
         raise gr.Error("No raw candidates above the score threshold: lower it and try again.")
-    if len(raw.scores) > MAX_SENT_CANDIDATES:
-        gr.Info(f"{len(raw.scores)} candidates: the {MAX_SENT_CANDIDATES} best are sent to the NMS tab.")
-    # the SSD's own NMS settings: the NMS tab's last step then shows the detections of the Detection tab
-    updates = nms.load_candidates(raw.boxes[order], raw.scores[order], raw.labels[order], class_names=CLASS_NAMES,
-                                  image=inp.image, iou_threshold=_check_threshold(iou_threshold, "NMS IoU threshold"),
-                                  class_aware=True)
-    return updates
+    height, width = inp.image.shape[:2]
+    candidates = nms.candidates_from_arrays(raw.boxes[order], raw.scores[order], raw.labels[order],
+                                            class_names=CLASS_NAMES, image_size=(width, height))
+    return (candidates.to_json(), candidates.table(), nms.UPLOADED, inp.image,
+            _check_threshold(iou_threshold, "NMS IoU threshold"), True)
 
 
 # --- Faster R-CNN insides --------------------------------------------------------------------------------------
@@ -880,7 +877,7 @@ def build(tabs: gr.Tabs | None = None) -> None:
                         with gr.Column(min_width=300):  # on a phone: above the button, not squeezed beside it
                             raw_note = gr.Markdown(elem_id="detection-raw-note")
                         send = gr.Button("Send raw candidates to the NMS tab ▶", size="sm", elem_id="detection-send",
-                                         visible=bool(nms.LOAD_TARGETS), scale=0, min_width=260)
+                                         visible=False, scale=0, min_width=260)
                     with gr.Accordion("numbers (JSON)", open=False):
                         ssd_numbers = gr.JSON(show_label=False, height=220)
                 with gr.Tab("Faster R-CNN insides", elem_id="detection-frcnn-tab"):
@@ -972,18 +969,10 @@ def build(tabs: gr.Tabs | None = None) -> None:
     toy_button = gr.Button(visible=False)
     toy_button.click(roi_toy_endpoint, outputs=[toy_a, toy_b, toy_text, toy_numbers], api_name="detection_roi_toy")
 
-    if nms.LOAD_TARGETS:
-        send_outputs = list(nms.LOAD_TARGETS)
-
-        def send_candidates(inp, score_threshold, iou_threshold):
-            updates = send_to_nms(inp, score_threshold, iou_threshold)
-            return [updates.get(component, gr.update()) for component in send_outputs]
-
-        event = send.click(send_candidates, inputs=[state, score, iou], outputs=send_outputs, api_name="detection_send_to_nms")
-        if tabs is not None:
-            event = event.then(lambda: gr.Tabs(selected="nms"), outputs=tabs, api_visibility="private",
-                               show_progress="hidden")
-        event.then(**nms.REFRESH)
+    sent = [gr.Textbox(visible=False), gr.JSON(visible=False), gr.Textbox(visible=False),
+            gr.Image(type="numpy", visible=False), gr.Number(visible=False), gr.Checkbox(visible=False)]
+    gr.Button(visible=False).click(send_to_nms, inputs=[state, score, iou], outputs=sent,
+                                   api_name="detection_send_to_nms")
 
     def on_load():
         main = detection_view(GENERATED, DEFAULT_SEED, DEFAULT_SAMPLE, None, model_choices[0][1], DEFAULT_SCORE, DEFAULT_IOU)

@@ -506,7 +506,7 @@ INPUT_CASES: list[InputCase] = [
     InputCase("demos.nms", "/nms_run", ('[[0, 0, 1, 1, 1.5, 0]]', 0.0, 0.5, False, 300), "[0, 1]"),
     InputCase("demos.nms", "/nms_run", ('[[0, 0, 1, 1, 0.5, 1e20]]', 0.0, 0.5, False, 300), "too large"),
     InputCase("demos.nms", "/nms_run", f'["[[0, 0, 1, 1, 0.5, 0]]", NaN, 0.5, false, 300, "{UPLOADED}", null]',
-              "finite", raw=True),
+              "score threshold must be a number", raw=True),
     InputCase("demos.nms", "/nms_run", '["[[0, 0, 1, 1, 0.5, 0]]", 0.0, 0.5, false, NaN, "neutral canvas", null]',
               "nan", raw=True),
     InputCase("demos.nms", "/nms_clutter", (0, None, 4, 3), "objects"),
