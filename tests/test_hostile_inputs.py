@@ -327,7 +327,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                                _check_picture_size(0), notices=False),
     "/detect": Endpoint("demos.detection", lambda f: (f, "ssd", 0.4, 0.5), 1024, _check_picture_size(0),
                         needs_image=True),
-    "/detection_view": Endpoint("demos.detection", lambda f: ("photo as it is", 0, "coffee", f, "ssd", 0.4, 0.5),
+    "/detection_view": Endpoint("demos.detection", lambda f: ("photo", 0, "coffee", f, "ssd", 0.4, 0.5),
                                 1024, _check_aspect(0)),
     "/segment": Endpoint("demos.segmentation", lambda f: (f, "fcn"), 2048, _check_segment, needs_image=True),
     "/segment_scene": Endpoint("demos.segmentation", lambda f: (3, f, "fcn"), 1024, _check_picture_size(0)),

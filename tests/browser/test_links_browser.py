@@ -39,6 +39,8 @@ LINKS: dict[str, LinkCase] = {
     "transposed_conv": LinkCase("stride=2&padding=1&step=4&part=matrix", _set_number("tc-step", "2"), "step", "2"),
     "segmentation": LinkCase("opacity=0.8&part=coarse", _set_number("seg-seed", "2000011"), "seed", "2000011"),
     "nms": LinkCase("source=clutter&seed=3&iou=0.4&class_aware=1&step=2", _set_number("nms-step", "1"), "step", "1"),
+    "detection": LinkCase("seed=2000007&score=0.5&part=ssd", _set_number("detection-seed", "2000003"), "seed",
+                          "2000003"),
 }
 
 
