@@ -1,18 +1,23 @@
 """The Detection tab: SSD and Faster R-CNN trained on the generated scenes, with their insides shown.
 
 Main view: an input (a generated scene, objects pasted onto a photo, or a photo as it is), a model, score and
-NMS IoU thresholds; the annotated result (``torchvision.utils.draw_bounding_boxes``), a table of detections,
-and, when the ground truth is known, true positives / false positives / misses in different colours with
-precision and recall (greedy matching at IoU >= 0.5, same class); the inference time.
+NMS IoU thresholds; the annotated result (`demos.drawing.draw_boxes`, boxes in their class's colour), a table of
+detections, and, when the ground truth is known, true positives / false positives / misses as solid / dashed /
+dotted outlines labelled TP / FP / missed, with precision and recall (greedy matching at IoU >= 0.5, same class);
+the inference time.
 
 Insides (sub-tabs):
   * SSD — which scale (feature map) each detection came from, the anchors of a chosen scale over the image,
-    the raw candidates before NMS, and a button that sends them to the NMS tab's step-through.
+    the raw candidates before NMS, and a button that sends them to the NMS tab's step-through (a
+    `demos.router.Handoff`: the candidates and the picture travel as extras, `send_view`).
   * Faster R-CNN — the top-k RPN proposals, the top-k of the RoIs kept after the RPN's NMS (hundreds: the caption
     says how many) and the final detections as three layers to toggle (`core.models.faster_rcnn.insides`).
   * RoI pooling vs RoIAlign — the book's 4x4 toy and a real RoI on the model's feature map: the projected RoI,
     the quantisation RoI pooling does, the bin grids, the sampling points, the pooled values
     (`core.models.faster_rcnn.roi_pool_vs_align`, i.e. ``torchvision.ops.roi_pool`` / ``roi_align``).
+
+The tab's view (`DetectionView`) is its link; each insides sub-tab is built by its own function (`_build_ssd`,
+`_build_frcnn`, `_build_roi`) and computes its pictures when it is shown (`_insides`).
 
 Endpoint contract: ``/detect`` (image, model, score_threshold, iou_threshold) -> (annotated image, detections
 ``[{"box": [x1, y1, x2, y2], "score", "label", "class_name"}]`` in pixels of the input image).
@@ -20,22 +25,26 @@ Endpoint contract: ``/detect`` (image, model, score_threshold, iou_threshold) ->
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image, ImageColor, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
-from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
+from core.data.scenes import CLASS_NAMES, SPLITS, make_scene
 from core.weights.registry import load_model
-from demos.common import (
-    LATEX, LabelPlacer, book_link, column_widths, header, image_upload, on_gpu, parse_seed, read_image,
-    readable_on, sample_names, to_jsonable, user_errors,
-)
+from demos import inputs
+from demos.common import LATEX, book_link, column_widths, header, image_upload, on_gpu, read_image, sample_names, to_jsonable
+from demos.drawing import CLASS_COLORS, BoxStyle, LabelPlacer, LineStyle, draw_boxes, hex_to_rgb, swatch, text_color_on
+from demos.inputs import user_errors
+from demos.nms import NmsView, sent_view
+from demos.router import Handoff, TabUI
+from demos.view import View, param
 
 TITLE = "Detection"
 
@@ -44,11 +53,12 @@ MODELS: tuple[str, ...] = ("ssd", "faster_rcnn")
 
 MODEL_LABELS = {"ssd": "SSD (single shot, 5 scales)", "faster_rcnn": "Faster R-CNN (RPN + RoI heads, FPN)"}
 
-GENERATED = "generated scene (seed)"
-PASTED = "objects pasted onto a photo"
-PHOTO = "photo as it is"
-SOURCES = [GENERATED, PASTED, PHOTO]
+SOURCES: tuple[str, ...] = ("scene", "pasted", "photo")
+GENERATED, PASTED, PHOTO = SOURCES
 """Where the input comes from. Photos: the upload if there is one, else the chosen bundled sample."""
+SOURCE_LABELS = {GENERATED: "generated scene (seed)", PASTED: "objects pasted onto a photo",
+                 PHOTO: "photo as it is"}
+"""What the input dropdown shows (links and the API write the short values; the API also takes these labels)."""
 
 DEFAULT_SEED = SPLITS["test"].start
 """The first held-out test scene: the default input (never seen in training)."""
@@ -65,14 +75,25 @@ DISPLAY_SIDE = 560
 MAX_SENT_CANDIDATES = 300
 """The NMS tab takes at most this many candidates: the best-scored ones are sent."""
 
-TP_COLOR, FP_COLOR, MISS_COLOR = "#00c853", "#ff1744", "#ffd600"
-LEVEL_COLORS = ("#e6194b", "#f58231", "#3cb44b", "#4363d8", "#911eb4", "#42d4f4")
+MATCH_LINES: dict[str, LineStyle] = {"TP": "solid", "FP": "dashed", "missed": "dotted"}
+"""True positives, false positives and misses differ by line style and label (their colour is their class's)."""
+MATCH_LEGEND = ("true positive: solid outline, label 'TP' · false positive: dashed, 'FP' · missed object: dotted, "
+                "'missed'")
+LEVEL_COLORS = tuple(f"#{r:02x}{g:02x}{b:02x}" for r, g, b in
+                     [(0, 114, 178), (230, 159, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233)])
+"""SSD scale s1..s5 (Okabe-Ito; labels and the per-scale table say the scale too)."""
 LAYER_PROPOSALS = "RPN proposals (top-k, before NMS)"
 LAYER_ROIS = "RoIs kept (after the RPN's NMS)"
 LAYER_DETECTIONS = "final detections"
 LAYERS = [LAYER_PROPOSALS, LAYER_ROIS, LAYER_DETECTIONS]
-LAYER_COLORS = {LAYER_PROPOSALS: "#ffab00", LAYER_ROIS: "#00b8d4", LAYER_DETECTIONS: "#ff1744"}
+LAYER_COLORS = {LAYER_PROPOSALS: "#e69f00", LAYER_ROIS: "#0072b2", LAYER_DETECTIONS: "#d55e00"}
+LAYER_LINES: dict[str, LineStyle] = {LAYER_PROPOSALS: "dotted", LAYER_ROIS: "dashed", LAYER_DETECTIONS: "solid"}
+"""The three stages differ by line style (and detections by their labels), not by colour alone."""
 MEAN_CHANNEL = "mean over channels"
+MAX_ROI_CHOICES = 60
+"""Highest index of the RoI view's choices (the detections, then the top 10 RoIs)."""
+CHANNELS: tuple[str, ...] = ("mean", *map(str, range(8)))
+"""Values of the RoI view's channel control: the mean over channels or one of the first eight."""
 
 # --- models ----------------------------------------------------------------------------------------------
 
@@ -110,13 +131,7 @@ def _check_model(model: Any) -> str:
 
 
 def _check_threshold(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a number between 0 and 1, got {value!r}.") from None
-    if not 0.0 <= number <= 1.0:
-        raise gr.Error(f"{name} must be between 0 and 1, got {number}.")
-    return number
+    return inputs.fraction(value, name)
 
 
 # --- inputs ----------------------------------------------------------------------------------------------
@@ -134,10 +149,11 @@ class Input:
 
 def make_input(source: str, seed: Any, sample: str | None, upload: Any) -> Input:
     """Build the input of the view from the source controls."""
+    source = next((key for key, label in SOURCE_LABELS.items() if source == label), source)
     if source not in SOURCES:
-        raise gr.Error(f"Unknown input source {source!r}; choose one of {SOURCES}.")
+        raise gr.Error(f"Unknown input source {source!r}; choose one of {', '.join(SOURCES)}.")
     if source == GENERATED:
-        value = parse_seed(seed)
+        value = inputs.seed(seed)
         with user_errors():
             scene = make_scene(value)
         split = next((name for name, seeds in SPLITS.items() if value in seeds), None)
@@ -146,7 +162,7 @@ def make_input(source: str, seed: Any, sample: str | None, upload: Any) -> Input
     photo = read_image(upload, max_side=MAX_PHOTO_SIDE, sample=sample or DEFAULT_SAMPLE)
     name = "your upload" if upload else f"sample '{sample or DEFAULT_SAMPLE}'"
     if source == PASTED:
-        value = parse_seed(seed)
+        value = inputs.seed(seed)
         with user_errors():
             scene = make_scene(value, background=photo)
         return Input(scene.image, scene.boxes, scene.labels, f"objects of seed {value} pasted onto {name}")
@@ -247,44 +263,50 @@ def label_size(height: int, width: int) -> int:
 
 
 def draw(image: np.ndarray, boxes: Any, labels: Sequence[str], colors: Sequence[str], width: int = 3,
-         fill: bool = False, display: bool = True) -> np.ndarray:
-    """Boxes (K, 4) pixel xyxy of `image` drawn with torchvision's draw_bounding_boxes, at display size (or at the
-    image's own size when not `display`). Labels are chips in the box's colour, placed by `LabelPlacer`: inside the
-    picture and not on top of each other (earlier labels first)."""
+         display: bool = True, lines: Sequence[LineStyle] | None = None) -> np.ndarray:
+    """Boxes (K, 4) pixel xyxy of `image` drawn by `demos.drawing.draw_boxes` in their colours and line styles
+    (default solid), at display size (or at the image's own size when not `display`). Labels are tags in the box's
+    colour placed by `demos.drawing.LabelPlacer`: inside the picture, not on top of each other (earlier first)."""
     if display:
         tensor, factor = _display(image)
+        canvas = tensor.permute(1, 2, 0).numpy()
     else:
-        tensor, factor = torch.from_numpy(np.require(image, requirements=("C", "W"))).permute(2, 0, 1), 1.0
-    boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4) * factor
+        canvas, factor = np.asarray(image, dtype=np.uint8), 1.0
+    boxes = np.asarray(torch.as_tensor(np.asarray(boxes, dtype=np.float32)).reshape(-1, 4)) * factor  # (K, 4)
     if len(boxes) == 0:
-        return tensor.permute(1, 2, 0).numpy()
-    from torchvision.utils import draw_bounding_boxes
-
-    drawn = draw_bounding_boxes(tensor, boxes, colors=list(colors), width=width, fill=fill).permute(1, 2, 0).numpy()
+        return np.array(canvas, copy=True)
+    lines = list(lines) if lines is not None else ["solid"] * len(boxes)
+    styles = [BoxStyle(hex_to_rgb(color), line, width) for color, line in zip(colors, lines)]
+    drawn = draw_boxes(canvas, boxes, styles)
     if not any(labels):
         return drawn
     picture = Image.fromarray(drawn)
-    placer = LabelPlacer(picture, picture.size)
+    placer = LabelPlacer(picture)
     size = label_size(picture.height, picture.width)
     for box, text, color in zip(boxes.tolist(), labels, colors):
         if text:
-            placer.add(box, text, ImageColor.getrgb(color), size, text_color=readable_on(color))
+            rgb = hex_to_rgb(color)
+            placer.add(box, text, rgb, size, text_fill=text_color_on(rgb))
     return np.asarray(picture)
 
 
 def annotate(inp: Input, result: Result) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-    """The annotated picture, the match status of each detection, and TP/FP/miss counts with precision/recall."""
+    """The annotated picture, the match status of each detection, and TP/FP/miss counts with precision/recall.
+
+    Boxes take their class's colour; with ground truth, true positives are solid, false positives dashed and
+    misses dotted, and each label says which ("TP", "FP", "missed")."""
     names = [CLASS_NAMES[int(k)] for k in result.labels.tolist()]
     texts = [f"{n} {s:.2f}" for n, s in zip(names, result.scores.tolist())]
+    colors = [CLASS_COLORS[int(k)] for k in result.labels.tolist()]
     if inp.gt_boxes is None:
-        colors = [CLASS_COLORS[int(k)] for k in result.labels.tolist()]
         return draw(inp.image, result.boxes, texts, colors), [""] * len(texts), {}
     match, found = match_detections(result.boxes, result.scores, result.labels, inp.gt_boxes, inp.gt_labels)
     status = ["TP" if m >= 0 else "FP" for m in match]
     missed = [j for j, f in enumerate(found) if not f]
     boxes = [*result.boxes.tolist(), *inp.gt_boxes[missed].tolist()]
     labels = [f"{t} ({s})" for t, s in zip(texts, status)] + [f"missed {CLASS_NAMES[int(inp.gt_labels[j])]}" for j in missed]
-    colors = [TP_COLOR if s == "TP" else FP_COLOR for s in status] + [MISS_COLOR] * len(missed)
+    colors += [CLASS_COLORS[int(inp.gt_labels[j])] for j in missed]
+    lines = [MATCH_LINES[s] for s in status] + [MATCH_LINES["missed"]] * len(missed)
     tp, fp, fn = status.count("TP"), status.count("FP"), len(missed)
     counts = {
         "true_positives": tp,
@@ -295,7 +317,7 @@ def annotate(inp: Input, result: Result) -> tuple[np.ndarray, list[str], dict[st
         "recall": tp / (tp + fn) if tp + fn else None,
         "match_iou": MATCH_IOU,
     }
-    return draw(inp.image, boxes, labels, colors), status, counts
+    return draw(inp.image, boxes, labels, colors, lines=lines), status, counts
 
 
 # --- main view -----------------------------------------------------------------------------------------------
@@ -311,15 +333,16 @@ def _summary(inp: Input, model: str, result: Result, counts: dict[str, Any]) -> 
         p = "–" if counts["precision"] is None else f"{counts['precision']:.2f}"
         r = "–" if counts["recall"] is None else f"{counts['recall']:.2f}"
         lines.append(
-            f"<span style='color:{TP_COLOR}'>■</span> true positives **{counts['true_positives']}** · "
-            f"<span style='color:{FP_COLOR}'>■</span> false positives **{counts['false_positives']}** · "
-            f"<span style='color:{MISS_COLOR}'>■</span> misses **{counts['misses']}** of {counts['ground_truth']} · "
+            f"true positives (solid, 'TP') **{counts['true_positives']}** · "
+            f"false positives (dashed, 'FP') **{counts['false_positives']}** · "
+            f"misses (dotted, 'missed') **{counts['misses']}** of {counts['ground_truth']} · "
             f"precision **{p}** · recall **{r}** (IoU ≥ {MATCH_IOU}, same class)")
     elif len(result.scores) == 0:
         lines.append("Nothing found: the models only know the five generated shapes "
-                     f"({', '.join(CLASS_NAMES)}). Choose *{PASTED}* to paste some onto this photo.")
+                     f"({', '.join(CLASS_NAMES)}). Choose *{SOURCE_LABELS[PASTED]}* to paste some onto this photo.")
     else:
-        lines.append(f"No ground truth for a photo as it is: boxes in class colours. Choose *{PASTED}* to get one.")
+        lines.append(f"No ground truth for a photo as it is: boxes in class colours. Choose *{SOURCE_LABELS[PASTED]}* "
+                     "to get one.")
     return "\n\n".join(lines)
 
 
@@ -484,30 +507,24 @@ def _level_index(choice: Any, n_levels: int) -> int:
 SCALE_CHOICES = [f"scale {i + 1}" for i in range(5)]
 
 
-@on_gpu
-def send_to_nms(inp: Input | None, score_threshold: float, iou_threshold: float):
-    """Updates for the NMS tab: the SSD's raw candidates (the best `MAX_SENT_CANDIDATES`) on this image."""
+def sent_candidates(inp: Input | None, score_threshold: Any) -> Any:
+    """The SSD's raw candidates on this image (the best `MAX_SENT_CANDIDATES`) as the NMS tab's `Candidates`."""
     import demos.nms as nms
 
     if inp is None:
         raise gr.Error("Run a detection first.")
-    if not nms.LOAD_TARGETS:
-        raise gr.Error("The NMS tab is not part of this app (LAB_TABS).")
     score_threshold = _check_threshold(score_threshold, "Score threshold")
     from core.models.ssd import detect
 
-    det = detect(_ssd(), inp.image, score_threshold, iou_threshold)
-    raw = det.raw
+    raw = detect(_ssd(), inp.image, score_threshold, 0.5).raw
     order = torch.argsort(raw.scores, descending=True)[:MAX_SENT_CANDIDATES]
     if len(order) == 0:
         raise gr.Error("No raw candidates above the score threshold: lower it and try again.")
     if len(raw.scores) > MAX_SENT_CANDIDATES:
         gr.Info(f"{len(raw.scores)} candidates: the {MAX_SENT_CANDIDATES} best are sent to the NMS tab.")
-    # the SSD's own NMS settings: the NMS tab's last step then shows the detections of the Detection tab
-    updates = nms.load_candidates(raw.boxes[order], raw.scores[order], raw.labels[order], class_names=CLASS_NAMES,
-                                  image=inp.image, iou_threshold=_check_threshold(iou_threshold, "NMS IoU threshold"),
-                                  class_aware=True)
-    return updates
+    height, width = inp.image.shape[:2]
+    return nms.candidates_from_arrays(raw.boxes[order], raw.scores[order], raw.labels[order],
+                                      class_names=CLASS_NAMES, image_size=(width, height))
 
 
 # --- Faster R-CNN insides --------------------------------------------------------------------------------------
@@ -573,19 +590,16 @@ def frcnn_layers_picture(info: dict | None, layers: Sequence[str], top_k: Any = 
     if info is None:
         return None
     k = _top_k(top_k)
-    boxes, labels, colors = [], [], []
-    if LAYER_PROPOSALS in layers:
-        proposals = info["proposals"]["boxes"][:k]
-        boxes.append(proposals)
-        labels += [""] * len(proposals)
-        colors += [LAYER_COLORS[LAYER_PROPOSALS]] * len(proposals)
-    if LAYER_ROIS in layers:
-        rois = info["rois"]["boxes"][:k]  # sorted by objectness
-        boxes.append(rois)
-        labels += [""] * len(rois)
-        colors += [LAYER_COLORS[LAYER_ROIS]] * len(rois)
+    boxes, labels, colors, lines = [], [], [], []
+    for layer, key in ((LAYER_PROPOSALS, "proposals"), (LAYER_ROIS, "rois")):
+        if layer in layers:
+            shown = info[key]["boxes"][:k]  # sorted by objectness
+            boxes.append(shown)
+            labels += [""] * len(shown)
+            colors += [LAYER_COLORS[layer]] * len(shown)
+            lines += [LAYER_LINES[layer]] * len(shown)
     image = info["image"]
-    thin = draw(image, torch.cat(boxes) if boxes else torch.zeros(0, 4), labels, colors, width=2)
+    thin = draw(image, torch.cat(boxes) if boxes else torch.zeros(0, 4), labels, colors, width=2, lines=lines)
     if LAYER_DETECTIONS in layers and len(info["detections"]["scores"]):
         det = info["detections"]
         factor = thin.shape[1] / image.shape[1]
@@ -738,9 +752,10 @@ def roi_real(info: dict | None, choice: Any, output_size: Any, channel: Any):
     choices = _roi_choices(info)
     if not choices:
         return None, "No detection or RoI on this image.", {}
-    text = str(choice) if choice else choices[0]
-    if text not in choices:
-        text = choices[0]
+    if isinstance(choice, (int, float)) or (isinstance(choice, str) and choice.strip().isdigit()):
+        text = choices[min(int(choice), len(choices) - 1)]  # the view's `roi`: an index into the choices
+    else:
+        text = str(choice) if choice in choices else choices[0]
     index = int(text.split(":")[0].split()[-1]) if text.startswith("detection") else int(text.split()[1])
     sy, sx = info["scale"]
     if text.startswith("detection"):
@@ -757,7 +772,7 @@ def roi_real(info: dict | None, choice: Any, output_size: Any, channel: Any):
         raise gr.Error(f"Output size must be an integer, got {output_size!r}.") from None
     if not 1 <= size <= 14:
         raise gr.Error(f"Output size must be between 1 and 14, got {size}.")
-    if channel in (None, "", MEAN_CHANNEL):
+    if channel in (None, "", MEAN_CHANNEL, "mean"):
         feature, what = fmap.mean(0, keepdim=True), "mean over channels"
     else:
         try:
@@ -795,10 +810,10 @@ def roi_real(info: dict | None, choice: Any, output_size: Any, channel: Any):
 # --- UI ------------------------------------------------------------------------------------------------------
 
 EXPLANATION = ("**Trained to find only five shapes:** " + ", ".join(
-    f"<b style='color:{c}'>{n}</b>" for n, c in zip(CLASS_NAMES, CLASS_COLORS)) + r""" (any colour, texture,
-rotation; 18–112 px): on a photo of your own, *paste objects onto it*. With ground truth:
-<b style='color:#00a844'>true positive</b>, <b style='color:#ff1744'>false positive</b>,
-<b style='color:#c8a800'>missed</b> (IoU ≥ 0.5, same class).
+    f"{swatch(hex_to_rgb(c))} {n}" for n, c in zip(CLASS_NAMES, CLASS_COLORS)) + r""" (any colour, texture,
+rotation; 18–112 px): on a photo of your own, *paste objects onto it*. Boxes take their class's colour; with ground
+truth, a **true positive** is a solid outline labelled TP, a **false positive** a dashed one labelled FP, a
+**missed** object a dotted one (IoU ≥ 0.5, same class).
 """)
 
 SSD_EXPLANATION = r"""
@@ -821,184 +836,274 @@ LINKS = " · ".join([
     book_link("rcnn.html", "14.8 Region-based CNNs"),
 ])
 
+PARTS: tuple[str, ...] = ("result", "ssd", "frcnn", "roi")
+"""The sub-tabs: the result, SSD insides, Faster R-CNN insides, RoI pooling vs RoIAlign (the links' ``part=``)."""
 
-def build(tabs: gr.Tabs | None = None) -> None:
-    import demos.nms as nms
 
-    header("Detection: SSD and Faster R-CNN, trained here, insides shown", EXPLANATION, LINKS)
-    models = available_models()
-    model_choices = [(MODEL_LABELS[m], m) for m in models] or [(MODEL_LABELS["ssd"], "ssd")]
-    state = gr.State(None)
-    frcnn_state = gr.State(None)
+@dataclass(frozen=True)
+class DetectionView(View):
+    """The tab's state: the input, the model and its thresholds, and what each insides sub-tab shows."""
+
+    PARTS: ClassVar[tuple[str, ...]] = PARTS
+
+    source: str = param(GENERATED, choices=SOURCES, label="input")
+    seed: int = param(DEFAULT_SEED, low=0, high=inputs.MAX_SEED, label="seed")
+    sample: str = param(DEFAULT_SAMPLE, choices=tuple(sample_names()), label="photo (sample)")
+    model: str = param("ssd", choices=MODELS, label="model")
+    score: float = param(DEFAULT_SCORE, low=0.05, high=0.95, label="score threshold")
+    iou: float = param(DEFAULT_IOU, low=0.1, high=0.9, label="NMS IoU threshold")
+    scale: str = param("3", choices=tuple(str(i + 1) for i in range(5)), label="anchors of scale")
+    top_k: int = param(DEFAULT_TOP_K, low=5, high=300, label="top-k drawn")
+    proposals: bool = param(True, label="RPN proposals layer")
+    rois: bool = param(True, label="RoIs layer")
+    detections: bool = param(True, label="final detections layer")
+    roi: int = param(0, low=0, high=MAX_ROI_CHOICES, label="RoI")
+    roi_size: int = param(4, low=2, high=7, label="output size")
+    channel: str = param("mean", choices=CHANNELS, label="channel")
+
+
+def _layers(proposals: bool, rois: bool, detections: bool) -> list[str]:
+    return [layer for layer, on in zip(LAYERS, (proposals, rois, detections)) if on]
+
+
+def _roi_dropdown(info: dict | None, roi: Any = 0):
+    choices = [(text, i) for i, text in enumerate(_roi_choices(info))]
+    value = min(inputs.whole(roi, "RoI", low=0, default=0), len(choices) - 1) if choices else None
+    return gr.Dropdown(choices=choices, value=value)
+
+
+def _insides(part: str, inp: Input | None, score: Any, iou: Any, scale: Any, top_k: Any, proposals: bool,
+             rois: bool, detections: bool, roi: Any, roi_size: Any, channel: Any) -> list[Any]:
+    """The outputs of one insides sub-tab (`part`) for the input in the state, `gr.skip()` for the others:
+    [*SSD (7), Faster R-CNN state, caption, JSON, layers picture, RoI dropdown, RoI picture, text, JSON]."""
+    ssd = [gr.skip()] * 7
+    frcnn = [gr.skip()] * 4
+    roi_outputs = [gr.skip()] * 4
+    if inp is None or part == "result":
+        return [*ssd, *frcnn, *roi_outputs]
+    if part == "ssd":
+        if "ssd" in available_models():
+            ssd = list(ssd_insides(inp, score, iou, scale))
+    else:
+        info, caption, numbers = frcnn_insides(inp, score, iou, top_k)
+        frcnn = [info, caption, numbers, frcnn_layers_picture(info, _layers(proposals, rois, detections), top_k)]
+        if part == "roi":
+            roi_outputs = [_roi_dropdown(info, roi), *roi_real(info, roi, roi_size, channel)]
+    return [*ssd, *frcnn, *roi_outputs]
+
+
+def show(view: DetectionView) -> tuple:
+    """Every picture and number of the tab for one view (every sub-tab's; an upload is not part of a view)."""
+    main = detection_view(view.source, view.seed, view.sample, None, view.model, view.score, view.iou)
+    settings = (view.score, view.iou, view.scale, view.top_k, view.proposals, view.rois, view.detections, view.roi,
+                view.roi_size, view.channel)
+    ssd = _insides("ssd", main[4], *settings)[:7]
+    rest = _insides("roi", main[4], *settings)[7:]
+    return (*main, *ssd, *rest, *roi_toy())
+
+
+def _picture(label: str, elem_id: str | None = None, height: int = 330, **options: Any) -> gr.Image:
+    return gr.Image(type="numpy", format=options.pop("format", "jpeg"), label=label, interactive=False,
+                    height=height, elem_id=elem_id, **options)
+
+
+def _build_inputs(view: DetectionView, model_choices: list[tuple[str, str]]) -> dict[str, Any]:
+    """The left column: input, model, thresholds, the Detect button."""
+    c = dict(source=gr.Dropdown([(SOURCE_LABELS[s], s) for s in SOURCES], value=view.source, label="input",
+                                elem_id="detection-source"))
+    with gr.Row():
+        c["seed"] = gr.Number(value=view.seed, precision=0, minimum=0, label="seed", elem_id="detection-seed",
+                              info=f"test split: {SPLITS['test'].start}–{SPLITS['test'].stop - 1}")
+        c["sample"] = gr.Dropdown(sample_names(), value=view.sample, label="photo (sample)",
+                                  elem_id="detection-sample")
+    c["upload"] = image_upload(label="your photo (for the photo inputs)", height=190, sources=["upload", "clipboard"],
+                               elem_id="detection-upload")
+    c["paste"] = gr.Button("Paste objects onto this photo", size="sm", elem_id="detection-paste")
+    c["model"] = gr.Radio(model_choices, value=view.model, label="model", elem_id="detection-model")
+    c["score"] = gr.Slider(0.05, 0.95, value=view.score, step=0.05, label="score threshold", elem_id="detection-score")
+    c["iou"] = gr.Slider(0.1, 0.9, value=view.iou, step=0.05, label="NMS IoU threshold", elem_id="detection-iou")
+    c["run"] = gr.Button("Detect", variant="primary", elem_id="detection-run")
+    return c
+
+
+def _build_result() -> list[Any]:
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=280):
-            source = gr.Dropdown(SOURCES, value=GENERATED, label="input", elem_id="detection-source")
-            with gr.Row():
-                seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="seed", elem_id="detection-seed",
-                                 info=f"test split: {SPLITS['test'].start}–{SPLITS['test'].stop - 1}")
-                sample = gr.Dropdown(sample_names(), value=DEFAULT_SAMPLE, label="photo (sample)")
-            upload = image_upload(label="your photo (for the photo inputs)", height=190,
-                                  sources=["upload", "clipboard"], elem_id="detection-upload")
-            paste = gr.Button("Paste objects onto this photo", size="sm", elem_id="detection-paste")
-            model = gr.Radio(model_choices, value=model_choices[0][1], label="model", elem_id="detection-model")
-            score = gr.Slider(0.05, 0.95, value=DEFAULT_SCORE, step=0.05, label="score threshold",
-                              elem_id="detection-score")
-            iou = gr.Slider(0.1, 0.9, value=DEFAULT_IOU, step=0.05, label="NMS IoU threshold", elem_id="detection-iou")
-            run = gr.Button("Detect", variant="primary", elem_id="detection-run")
-        with gr.Column(scale=7, min_width=600):
-            summary = gr.Markdown(elem_id="detection-summary")
-            with gr.Tabs():
-                with gr.Tab("result"):
-                    with gr.Row(equal_height=False):
-                        picture = gr.Image(type="numpy", format="jpeg", label="detections", interactive=False,
-                                           height=380, elem_id="detection-picture", buttons=["download", "fullscreen"],
-                                           scale=4)
-                        # the box column wraps between its numbers: "1023, 1000," is its longest line
-                        table = gr.Dataframe(headers=TABLE_HEADERS, label="detections (pixels of the input)",
-                                             interactive=False, max_height=380, elem_id="detection-table", scale=5,
-                                             wrap=True, column_widths=column_widths(2, 8, 5, 11, 5, 5))
-                    with gr.Accordion("numbers (JSON)", open=False):
-                        numbers = gr.JSON(show_label=False, height=260)
-                with gr.Tab("SSD insides", elem_id="detection-ssd-tab"):
-                    gr.Markdown(SSD_EXPLANATION, latex_delimiters=LATEX)
-                    # the table has the tab's whole width: its seven columns fit it at 1366 px
-                    scale_table = gr.Dataframe(
-                        headers=SCALE_HEADERS, interactive=False, label="the scales", elem_id="detection-scales",
-                        column_widths=column_widths(*map(len, SCALE_HEADERS)))
-                    with gr.Row(equal_height=False):
-                        by_scale = gr.Image(type="numpy", format="jpeg", label="detections coloured by scale (s1 = finest)",
-                                            interactive=False, height=330)
-                        raw_picture = gr.Image(type="numpy", format="jpeg", label="raw candidates before NMS",
-                                               interactive=False, height=330)
-                    with gr.Row(equal_height=False):
-                        with gr.Column():
-                            scale_choice = gr.Radio(SCALE_CHOICES, value=SCALE_CHOICES[2], label="draw the anchors of")
-                            anchors_note = gr.Markdown()
-                        anchors_picture = gr.Image(type="numpy", format="jpeg", label="anchors of the chosen scale",
-                                                   interactive=False, height=330)
-                    with gr.Row():
-                        with gr.Column(min_width=300):  # on a phone: above the button, not squeezed beside it
-                            raw_note = gr.Markdown(elem_id="detection-raw-note")
-                        send = gr.Button("Send raw candidates to the NMS tab ▶", size="sm", elem_id="detection-send",
-                                         visible=bool(nms.LOAD_TARGETS), scale=0, min_width=260)
-                    with gr.Accordion("numbers (JSON)", open=False):
-                        ssd_numbers = gr.JSON(show_label=False, height=220)
-                with gr.Tab("Faster R-CNN insides", elem_id="detection-frcnn-tab"):
-                    gr.Markdown(FRCNN_EXPLANATION, latex_delimiters=LATEX)
-                    frcnn_caption = gr.Markdown(elem_id="detection-frcnn-caption")
-                    with gr.Row(equal_height=False):
-                        layers_picture = gr.Image(type="numpy", format="jpeg", label="proposals → RoIs → detections",
-                                                  interactive=False, height=400, elem_id="detection-layers-picture")
-                        with gr.Column(scale=0, min_width=260):
-                            layers = gr.CheckboxGroup(LAYERS, value=LAYERS, label="layers",
-                                                      elem_id="detection-layers")
-                            top_k = gr.Slider(5, 300, value=DEFAULT_TOP_K, step=5, elem_id="detection-top-k",
-                                              label="top-k drawn (proposals and RoIs, highest objectness)")
-                            gr.Markdown(" · ".join(f"<span style='color:{c}'>■ {n}</span>" for n, c in LAYER_COLORS.items()))
-                    with gr.Accordion("numbers (JSON)", open=False):
-                        frcnn_numbers = gr.JSON(show_label=False, height=220)
-                with gr.Tab("RoI pooling vs RoIAlign", elem_id="detection-roi-tab"):
-                    gr.Markdown(
-                        "The book's toy: $X$ = 0..15 (4×4), RoIs $[0,0,20,20]$ and $[0,10,30,30]$ px, spatial scale "
-                        "0.1, 2×2 output. **RoI pooling** rounds the projected RoI to whole cells (red) and takes the "
-                        "max per bin; **RoIAlign** keeps the exact edges (blue) and averages bilinear samples "
-                        "(dots). Dashed: the projected RoI.", latex_delimiters=LATEX)
-                    with gr.Row(equal_height=False):
-                        toy_a = gr.Image(type="numpy", format="png", label="RoI 0", interactive=False, height=260)
-                        toy_b = gr.Image(type="numpy", format="png", label="RoI 1", interactive=False, height=260)
-                        with gr.Column(min_width=240):  # on a phone: under the pictures, not squeezed beside them
-                            toy_text = gr.Markdown(elem_id="detection-roi-toy")
-                    toy_numbers = gr.JSON(visible=False)
-                    gr.Markdown("**On the real feature map** (Faster R-CNN, the FPN level its RoI heads use):")
-                    with gr.Row(equal_height=False):
-                        with gr.Column(scale=0, min_width=260):
-                            roi_choice = gr.Dropdown([], label="RoI", allow_custom_value=True)
-                            roi_size = gr.Slider(2, 7, value=4, step=1, label="output size (bins per side)")
-                            roi_channel = gr.Dropdown([MEAN_CHANNEL, *map(str, range(8))], value=MEAN_CHANNEL,
-                                                      allow_custom_value=True, label="channel")
-                        roi_picture = gr.Image(type="numpy", format="png", label="RoI on the feature map",
-                                               interactive=False, height=360, scale=3)
-                    # under the picture, with the tab's width: beside it the tables had a narrow column
-                    roi_text = gr.Markdown(elem_id="detection-roi-text")
-                    with gr.Accordion("numbers (JSON)", open=False):
-                        roi_numbers = gr.JSON(show_label=False, height=200)
+        picture = _picture("detections", "detection-picture", 380, buttons=["download", "fullscreen"], scale=4)
+        # the box column wraps between its numbers: "1023, 1000," is its longest line
+        table = gr.Dataframe(headers=TABLE_HEADERS, label="detections (pixels of the input)", interactive=False,
+                             max_height=380, elem_id="detection-table", scale=5, min_width=320, wrap=True,
+                             column_widths=column_widths(2, 8, 5, 11, 5, 5))
+    with gr.Accordion("numbers (JSON)", open=False):
+        numbers = gr.JSON(show_label=False, height=260)
+    return [picture, table, numbers]
 
-    main_inputs = [source, seed, sample, upload, model, score, iou]
-    main_outputs = [picture, table, summary, numbers, state]
-    ssd_inputs = [state, score, iou, scale_choice]
-    ssd_outputs = [by_scale, scale_table, anchors_picture, anchors_note, raw_picture, raw_note, ssd_numbers]
 
-    def after_main(event):
-        chain = event.then(ssd_insides, inputs=ssd_inputs, outputs=ssd_outputs, api_visibility="private",
-                           show_progress="hidden")
-        chain = chain.then(frcnn_insides, inputs=[state, score, iou, top_k], outputs=[frcnn_state, frcnn_caption, frcnn_numbers],
-                           api_visibility="private", show_progress="hidden")
-        chain = chain.then(frcnn_layers_picture, inputs=[frcnn_state, layers, top_k], outputs=layers_picture,
-                           api_visibility="private", show_progress="hidden")
-        chain = chain.then(_roi_dropdown, inputs=frcnn_state, outputs=roi_choice, api_visibility="private",
-                           show_progress="hidden")
-        chain.then(roi_real, inputs=[frcnn_state, roi_choice, roi_size, roi_channel],
-                   outputs=[roi_picture, roi_text, roi_numbers], api_visibility="private", show_progress="hidden")
+def _build_ssd(view: DetectionView) -> tuple[gr.Radio, gr.Button, list[Any]]:
+    gr.Markdown(SSD_EXPLANATION, latex_delimiters=LATEX, elem_id="detection-ssd-explanation")
+    # the table has the tab's whole width: its seven columns fit it at 1366 px (a phone scrolls it sideways)
+    scale_table = gr.Dataframe(headers=SCALE_HEADERS, interactive=False, label="the scales",
+                               elem_id="detection-scales", column_widths=column_widths(*map(len, SCALE_HEADERS)))
+    with gr.Row(equal_height=False):
+        by_scale = _picture("detections by scale (label: class and scale, s1 = finest)", "detection-by-scale")
+        raw_picture = _picture("raw candidates before NMS (colour: scale)", "detection-raw")
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=260):
+            scale = gr.Radio([(f"scale {i + 1}", str(i + 1)) for i in range(5)], value=view.scale,
+                             label="draw the anchors of", elem_id="detection-scale")
+            anchors_note = gr.Markdown()
+        anchors_picture = _picture("anchors of the chosen scale", "detection-anchors")
+    with gr.Row():
+        with gr.Column(min_width=300):  # on a phone: above the button, not squeezed beside it
+            raw_note = gr.Markdown(elem_id="detection-raw-note")
+        send = gr.Button("Send raw candidates to the NMS tab ▶", size="sm", elem_id="detection-send", scale=0,
+                         min_width=260)
+    with gr.Accordion("numbers (JSON)", open=False):
+        ssd_numbers = gr.JSON(show_label=False, height=220)
+    return scale, send, [by_scale, scale_table, anchors_picture, anchors_note, raw_picture, raw_note, ssd_numbers]
 
-    after_main(run.click(detection_view, inputs=main_inputs, outputs=main_outputs, api_name="detection_view"))
-    after_main(gr.on([source.input, model.input, score.release, iou.release, seed.submit, sample.input, upload.change],
-                     detection_view, inputs=main_inputs, outputs=main_outputs, api_name="detection_view_ui",
-                     api_visibility="private", trigger_mode="always_last", show_progress="minimal"))
-    after_main(paste.click(lambda: PASTED, outputs=source, api_visibility="private", show_progress="hidden").then(
-        detection_view, inputs=main_inputs, outputs=main_outputs, api_name="detection_paste_ui",
-        api_visibility="private"))
-    scale_choice.input(ssd_insides, inputs=ssd_inputs, outputs=ssd_outputs, api_name="detection_ssd_insides",
-                       show_progress="minimal")
-    gr.on([layers.input], frcnn_layers_picture, inputs=[frcnn_state, layers, top_k], outputs=layers_picture,
-          api_name="detection_layers_ui", api_visibility="private", show_progress="hidden")
-    top_k.release(frcnn_insides, inputs=[state, score, iou, top_k], outputs=[frcnn_state, frcnn_caption, frcnn_numbers],
-                  api_name="detection_frcnn_insides_ui", api_visibility="private").then(
-        frcnn_layers_picture, inputs=[frcnn_state, layers, top_k], outputs=layers_picture, api_visibility="private",
-        show_progress="hidden")
-    gr.on([roi_choice.input, roi_size.release, roi_channel.input], roi_real,
-          inputs=[frcnn_state, roi_choice, roi_size, roi_channel], outputs=[roi_picture, roi_text, roi_numbers],
-          api_name="detection_roi_ui", api_visibility="private", show_progress="minimal")
 
-    # /detect: the API contract (hidden components: the UI builds its input from the source controls)
+def _build_frcnn(view: DetectionView) -> tuple[list[Any], list[Any]]:
+    """Controls [top-k, proposals, rois, detections] and outputs [caption, JSON, layers picture]."""
+    gr.Markdown(FRCNN_EXPLANATION, latex_delimiters=LATEX)
+    caption = gr.Markdown(elem_id="detection-frcnn-caption")
+    with gr.Row(equal_height=False):
+        picture = _picture("proposals → RoIs → detections", "detection-layers-picture", 400)
+        with gr.Column(scale=0, min_width=260, elem_id="detection-layers"):
+            toggles = [gr.Checkbox(value=on, label=f"{layer} ({LAYER_LINES[layer]})", elem_id=f"detection-layer-{i}")
+                       for i, (layer, on) in enumerate(zip(LAYERS, (view.proposals, view.rois, view.detections)))]
+            top_k = gr.Slider(5, 300, value=view.top_k, step=5, elem_id="detection-top-k",
+                              label="top-k drawn (proposals and RoIs, highest objectness)")
+            gr.HTML(" · ".join(f"{swatch(hex_to_rgb(LAYER_COLORS[layer]))} {layer}: {LAYER_LINES[layer]}"
+                               for layer in LAYERS))
+    with gr.Accordion("numbers (JSON)", open=False):
+        numbers = gr.JSON(show_label=False, height=220)
+    return [top_k, *toggles], [caption, numbers, picture]
+
+
+def _build_roi(view: DetectionView) -> tuple[list[Any], list[Any], list[Any]]:
+    """Controls [RoI, output size, channel], outputs [picture, text, JSON] and the toy's [a, b, text, JSON]."""
+    gr.Markdown(
+        "The book's toy: $X$ = 0..15 (4×4), RoIs $[0,0,20,20]$ and $[0,10,30,30]$ px, spatial scale "
+        "0.1, 2×2 output. **RoI pooling** rounds the projected RoI to whole cells (red) and takes the "
+        "max per bin; **RoIAlign** keeps the exact edges (blue) and averages bilinear samples "
+        "(dots). Dashed: the projected RoI.", latex_delimiters=LATEX)
+    with gr.Row(equal_height=False):
+        toy_a = _picture("RoI 0", "detection-roi-toy-0", 260, format="png")
+        toy_b = _picture("RoI 1", "detection-roi-toy-1", 260, format="png")
+        with gr.Column(min_width=240):  # on a phone: under the pictures, not squeezed beside them
+            toy_text = gr.Markdown(elem_id="detection-roi-toy")
+    toy_numbers = gr.JSON(visible=False)
+    gr.Markdown("**On the real feature map** (Faster R-CNN, the FPN level its RoI heads use):")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=0, min_width=260):
+            roi = gr.Dropdown([(f"detection {view.roi}", view.roi)], value=view.roi, label="RoI",
+                              elem_id="detection-roi-choice")
+            roi_size = gr.Slider(2, 7, value=view.roi_size, step=1, label="output size (bins per side)",
+                                 elem_id="detection-roi-size")
+            channel = gr.Dropdown([(MEAN_CHANNEL, "mean"), *[(c, c) for c in CHANNELS[1:]]], value=view.channel,
+                                  label="channel", elem_id="detection-roi-channel")
+        picture = _picture("RoI on the feature map", "detection-roi-picture", 360, format="png", scale=3)
+    # under the picture, with the tab's width: beside it the tables had a narrow column
+    text = gr.Markdown(elem_id="detection-roi-text")
+    with gr.Accordion("numbers (JSON)", open=False):
+        numbers = gr.JSON(show_label=False, height=200)
+    return [roi, roi_size, channel], [picture, text, numbers], [toy_a, toy_b, toy_text, toy_numbers]
+
+
+def _api_endpoints() -> None:
+    """`/detect` (the API contract, on hidden components: the UI builds its input from the source controls) and
+    `/detection_roi_toy`."""
     api_image = image_upload(visible=False)
     api_model = gr.Textbox(value="ssd", visible=False)
     api_score = gr.Number(value=DEFAULT_SCORE, visible=False)
     api_iou = gr.Number(value=DEFAULT_IOU, visible=False)
-    api_picture = gr.Image(type="numpy", format="jpeg", visible=False)
-    api_json = gr.JSON(visible=False)
-    api_button = gr.Button(visible=False)
-    api_button.click(detect_endpoint, inputs=[api_image, api_model, api_score, api_iou], outputs=[api_picture, api_json],
-                     api_name="detect")
-    toy_button = gr.Button(visible=False)
-    toy_button.click(roi_toy_endpoint, outputs=[toy_a, toy_b, toy_text, toy_numbers], api_name="detection_roi_toy")
-
-    if nms.LOAD_TARGETS:
-        send_outputs = list(nms.LOAD_TARGETS)
-
-        def send_candidates(inp, score_threshold, iou_threshold):
-            updates = send_to_nms(inp, score_threshold, iou_threshold)
-            return [updates.get(component, gr.update()) for component in send_outputs]
-
-        event = send.click(send_candidates, inputs=[state, score, iou], outputs=send_outputs, api_name="detection_send_to_nms")
-        if tabs is not None:
-            event = event.then(lambda: gr.Tabs(selected="nms"), outputs=tabs, api_visibility="private",
-                               show_progress="hidden")
-        event.then(**nms.REFRESH)
-
-    def on_load():
-        main = detection_view(GENERATED, DEFAULT_SEED, DEFAULT_SAMPLE, None, model_choices[0][1], DEFAULT_SCORE, DEFAULT_IOU)
-        return (*main, *roi_toy())
-
-    after_main(gr.on([_root_load()], on_load, outputs=[*main_outputs, toy_a, toy_b, toy_text, toy_numbers],
-                     api_name="detection_load_ui", api_visibility="private", show_progress="minimal"))
+    api_outputs = [gr.Image(type="numpy", format="jpeg", visible=False), gr.JSON(visible=False)]
+    gr.Button(visible=False).click(detect_endpoint, inputs=[api_image, api_model, api_score, api_iou],
+                                   outputs=api_outputs, api_name="detect")
+    toy_outputs = [gr.Image(type="numpy", format="png", visible=False), gr.Image(type="numpy", format="png", visible=False),
+                   gr.Markdown(visible=False), gr.JSON(visible=False)]
+    gr.Button(visible=False).click(roi_toy_endpoint, outputs=toy_outputs, api_name="detection_roi_toy")
 
 
-def _roi_dropdown(info: dict | None):
-    choices = _roi_choices(info)
-    return gr.Dropdown(choices=choices, value=choices[0] if choices else None)
+def send_view(inp: Input | None, score_threshold: Any, iou_threshold: Any) -> tuple[NmsView, dict[str, Any]]:
+    """The hand-off to the NMS tab: its view (custom candidates, the SSD's own NMS settings, class-aware, drawn
+    on this image, so that its last step shows this tab's SSD detections) and the candidates and picture, which a
+    link cannot carry."""
+    candidates = sent_candidates(inp, score_threshold)
+    view = sent_view(candidates, iou_threshold=_check_threshold(iou_threshold, "NMS IoU threshold"),
+                     class_aware=True, has_picture=True)
+    return view, {"candidates": candidates.to_json(), "picture": inp.image}
 
 
-def _root_load():
-    from gradio.context import Context
+PART_TITLES = {"result": "result", "ssd": "SSD insides", "frcnn": "Faster R-CNN insides",
+               "roi": "RoI pooling vs RoIAlign"}
+SHOWN_PART_JS = ("(part, ...rest) => { const shown = document.querySelector('#detection-parts [role=tab]"
+                 "[aria-selected=true]'); const ids = " + json.dumps({t: p for p, t in PART_TITLES.items()})
+                 + "; return [(shown && ids[shown.innerText.trim()]) || part, ...rest]; }")
+"""The `js=` of the insides' refresh after a detection: the sub-tab shown now (a link may have opened one without
+a click), so that only its insides are computed."""
 
-    return Context.root_block.load
+
+def build() -> TabUI:
+    header("Detection: SSD and Faster R-CNN, trained here, insides shown", EXPLANATION, LINKS)
+    view = DetectionView()
+    models = available_models()
+    model_choices = [(MODEL_LABELS[m], m) for m in models] or [(MODEL_LABELS["ssd"], "ssd")]
+    state = gr.State(None)
+    frcnn_state = gr.State(None)
+    part = gr.State(PARTS[0])  # the sub-tab shown: only its insides are computed after a detection
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=280):
+            c = _build_inputs(view, model_choices)
+        with gr.Column(scale=7, min_width=330):
+            summary = gr.Markdown(elem_id="detection-summary")
+            with gr.Tabs(elem_id="detection-parts") as parts:
+                with gr.Tab(PART_TITLES["result"], id="result") as result_tab:
+                    picture, table, numbers = _build_result()
+                with gr.Tab(PART_TITLES["ssd"], id="ssd", elem_id="detection-ssd-tab") as ssd_tab:
+                    scale, send, ssd_outputs = _build_ssd(view)
+                with gr.Tab(PART_TITLES["frcnn"], id="frcnn", elem_id="detection-frcnn-tab") as frcnn_tab:
+                    frcnn_controls, frcnn_outputs = _build_frcnn(view)
+                with gr.Tab(PART_TITLES["roi"], id="roi", elem_id="detection-roi-tab") as roi_tab:
+                    roi_controls, roi_outputs, toy_outputs = _build_roi(view)
+    _api_endpoints()
+
+    main_inputs = [c["source"], c["seed"], c["sample"], c["upload"], c["model"], c["score"], c["iou"]]
+    main_outputs = [picture, table, summary, numbers, state]
+    top_k, *toggles = frcnn_controls
+    frcnn_caption, frcnn_numbers, layers_picture = frcnn_outputs
+    insides_inputs = [state, c["score"], c["iou"], scale, top_k, *toggles, *roi_controls]
+    insides_outputs = [*ssd_outputs, frcnn_state, frcnn_caption, frcnn_numbers, layers_picture, roi_controls[0],
+                       *roi_outputs]
+    quiet = dict(api_visibility="private", show_progress="hidden")
+
+    def then_insides(event) -> None:
+        event.then(_insides, inputs=[part, *insides_inputs], outputs=insides_outputs, js=SHOWN_PART_JS,
+                   api_visibility="private", show_progress="minimal")
+
+    then_insides(c["run"].click(detection_view, inputs=main_inputs, outputs=main_outputs, api_name="detection_view"))
+    then_insides(gr.on([c["source"].input, c["model"].input, c["score"].release, c["iou"].release, c["seed"].submit,
+                        c["sample"].input, c["upload"].input], detection_view, inputs=main_inputs,
+                       outputs=main_outputs, api_name="detection_view_ui", api_visibility="private",
+                       trigger_mode="always_last", show_progress="minimal"))
+    then_insides(c["paste"].click(lambda: PASTED, outputs=c["source"], **quiet).then(
+        detection_view, inputs=main_inputs, outputs=main_outputs, api_name="detection_paste_ui",
+        api_visibility="private"))
+    for tab, name in ((result_tab, "result"), (ssd_tab, "ssd"), (frcnn_tab, "frcnn"), (roi_tab, "roi")):
+        # a sub-tab computes its insides when it is opened (not on every Detect click)
+        tab.select(lambda name=name: name, outputs=part, **quiet).then(
+            _insides, inputs=[part, *insides_inputs], outputs=insides_outputs, api_visibility="private",
+            show_progress="minimal")
+    scale.input(ssd_insides, inputs=[state, c["score"], c["iou"], scale], outputs=ssd_outputs,
+                api_name="detection_ssd_insides", show_progress="minimal")
+    gr.on([t.input for t in toggles], lambda info, k, *on: frcnn_layers_picture(info, _layers(*on), k),
+          inputs=[frcnn_state, top_k, *toggles], outputs=layers_picture, api_name="detection_layers_ui", **quiet)
+    top_k.release(lambda *values: _insides("frcnn", *values)[7:11], inputs=insides_inputs,
+                  outputs=insides_outputs[7:11], api_name="detection_frcnn_insides_ui", **quiet)
+    gr.on([roi_controls[0].input, roi_controls[1].release, roi_controls[2].input], roi_real,
+          inputs=[frcnn_state, *roi_controls], outputs=roi_outputs, api_name="detection_roi_ui",
+          api_visibility="private", show_progress="minimal")
+    return TabUI(DetectionView, controls=[c["source"], c["seed"], c["sample"], c["model"], c["score"], c["iou"], scale,
+                                          *frcnn_controls, *roi_controls],
+                 outputs=[*main_outputs, *insides_outputs, *toy_outputs], show=show, upload=c["upload"], parts=parts,
+                 handoffs=[Handoff(send, NmsView.TAB, send_view, [state, c["score"], c["iou"]])])

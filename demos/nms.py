@@ -1,7 +1,7 @@
 """The NMS tab: step through greedy non-maximum suppression on the book's example, on random
 clutter, on a table you edit, or on raw detector candidates sent by another tab.
 
-Candidates travel as JSON (the `CANDIDATES_BOX` textbox and the `nms_run` endpoint):
+Candidates travel as JSON (the tab's JSON textbox and the `nms_run` endpoint):
 
     {"image_size": [W, H],            # optional: the picture the boxes live on (pixels)
      "normalized": false,             # optional: boxes are fractions of image_size (auto-detected)
@@ -11,25 +11,36 @@ Candidates travel as JSON (the `CANDIDATES_BOX` textbox and the `nms_run` endpoi
 `candidates` may also be given as parallel lists `"boxes"` (N, 4), `"scores"` (N,), `"labels"` (N,),
 or as a list of `{"box": [...], "score": s, "label": c}` objects; a bare list of rows works too.
 Boxes are (x1, y1, x2, y2) corners, scores in [0, 1], classes integers (or names).
+
+The tab's view (`NmsView`) is its link: where the candidates come from (the book's example, seeded clutter, or
+custom candidates carried in the link when they are short enough), the thresholds, the background and the step.
+The Detection tab sends its raw candidates here through a `demos.router.Handoff` (`receive`).
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import gradio as gr
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from demos.common import (
-    LabelPlacer, book_link, column_widths, header, image_upload, parse_seed, pil_font, read_image, readable_on,
-    sample_names, to_jsonable, user_errors,
-)
+from demos import inputs
+from demos.common import book_link, column_widths, header, image_upload, read_image, sample_names, to_jsonable
+from demos.drawing import PALETTE as DRAWING_PALETTE
+from demos.drawing import BoxStyle, LabelPlacer, draw_boxes, font, text_color_on
+from demos.inputs import user_errors
+from demos.router import TabUI
+from demos.view import View, param
 
 TITLE = "NMS"
 
@@ -37,8 +48,10 @@ MAX_CANDIDATES = 300
 """More candidates than this are refused (the picture and the step table stop being readable)."""
 
 MAX_IMAGE_SIDE = 4096
-CANVAS = "neutral canvas"
-UPLOADED = "uploaded / sent image"
+CANVAS = "canvas"
+UPLOADED = "upload"
+BACKGROUND_LABELS = {CANVAS: "neutral canvas", UPLOADED: "uploaded / sent image"}
+"""What the 'draw on' dropdown shows for its two non-sample values (the links write the short ones)."""
 DRAW_SIDE = 820
 """Pictures are drawn with this longer side (readable on a 1366x768 projector)."""
 
@@ -56,10 +69,10 @@ BOOK_CLASS_NAMES = ["dog", "cat"]
 CLUTTER_SIZE = (640, 480)
 CLUTTER_CLASS_NAMES = ["A", "B", "C", "D", "E"]
 
-PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (23, 190, 207),
-           (227, 119, 194), (140, 86, 75), (188, 189, 34)]
-"""Class colours (class k: PALETTE[k % 8]). The box's line style tells its status, the colour only its class: no red,
-which a student reads as "suppressed", and no grey, the colour of the suppressed boxes."""
+CLASS_RGB: tuple[tuple[int, int, int], ...] = tuple(rgb for _, rgb in DRAWING_PALETTE[:7])
+"""Class colours (class k: CLASS_RGB[k % 7]): Okabe-Ito's, the first five being `demos.drawing.CLASS_COLORS`.
+The box's line style and label tell its status, the colour only its class; no black or grey, the inks of the
+suppressed boxes."""
 BASELINE_HALO = (255, 200, 0)
 STATUS_INK = (60, 60, 60)
 """The legend draws the status styles in this neutral grey: a style sample in a class colour would say that the
@@ -381,9 +394,19 @@ def _cached_background(image_size: tuple[int, int], background: str) -> tuple[Im
     return _scaled(*_background(image_size, background, None))
 
 
+def normalise_background(background: Any) -> str:
+    """A 'draw on' value as the view holds it: the dropdown's old labels ("neutral canvas", "uploaded / sent
+    image", which API clients may still send) become their short values."""
+    for value, label in BACKGROUND_LABELS.items():
+        if background == label:
+            return value
+    return CANVAS if background in (None, "") else str(background)
+
+
 def _background(image_size: tuple[int, int], background: str, upload: Any) -> tuple[Image.Image, str]:
     """The picture to draw on, at the candidates' image size (W, H), and a note saying what it is."""
     width, height = image_size
+    background = normalise_background(background)
     if background == UPLOADED:
         if upload is None:
             background = CANVAS
@@ -413,41 +436,9 @@ def _background(image_size: tuple[int, int], background: str, upload: Any) -> tu
     return image, f"neutral canvas {width}x{height}"
 
 
-class _DashedBoxes:
-    """Dashed rectangle outlines, drawn in one pass: solid outlines on a mask, cut by a diagonal dash pattern."""
-
-    def __init__(self, size: tuple[int, int]):
-        self.size = size
-        self.layers: dict[tuple, Image.Image] = {}
-
-    def add(self, box: Sequence[float], color: tuple, width: int, period: int = 16, dash: int = 10) -> None:
-        key = (color, period, dash)
-        if key not in self.layers:
-            self.layers[key] = (Image.new("L", self.size, 0), Image.new("L", self.size, 0))
-        horizontal, vertical = (ImageDraw.Draw(layer) for layer in self.layers[key])
-        x1, y1, x2, y2 = box
-        for y in (y1 + width / 2, y2 - width / 2):
-            horizontal.line([(x1, y), (x2, y)], fill=255, width=width)
-        for x in (x1 + width / 2, x2 - width / 2):
-            vertical.line([(x, y1), (x, y2)], fill=255, width=width)
-
-    def paste_on(self, image: Image.Image) -> None:
-        for (color, period, dash), (horizontal, vertical) in self.layers.items():
-            along_x, along_y = _dash_patterns(self.size, period, dash)
-            mask = np.maximum(np.asarray(horizontal) * along_x, np.asarray(vertical) * along_y)  # (H, W) uint8
-            image.paste(color, (0, 0), Image.fromarray(mask, "L"))
-        self.layers.clear()
-
-
-@lru_cache(maxsize=16)
-def _dash_patterns(size: tuple[int, int], period: int, dash: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two (H, W) uint8 {0, 1} masks cutting horizontal / vertical lines into `dash`-long pieces every `period`."""
-    yy, xx = np.indices(size[::-1])  # (H, W) each
-    return ((xx % period) < dash).astype(np.uint8), ((yy % period) < dash).astype(np.uint8)
-
-
-def _class_color(label: int) -> tuple[int, int, int]:
-    return PALETTE[label % len(PALETTE)]
+def class_color(label: int) -> tuple[int, int, int]:
+    """The colour of class `label` (cycling through `CLASS_RGB`)."""
+    return CLASS_RGB[label % len(CLASS_RGB)]
 
 
 def status_at(trace: Trace, n: int, step: int) -> tuple[dict[int, str], dict[int, tuple[int, float]]]:
@@ -469,104 +460,115 @@ MAX_WAITING_LABELS = 40
 """Waiting boxes get labels only when there are at most this many (beyond, they are just clutter)."""
 LEGEND_ROW = 30
 """Height of a row of the legend (pixels)."""
-STATUS_STYLES = (("kept", "kept (thick)"), ("baseline", "baseline (kept now)"), ("suppressed", "suppressed now (IoU)"),
-                 ("earlier", "suppressed earlier"), ("waiting", "waiting (thin)"), ("below", "below score thr."))
-"""(status, what the legend says) in the legend's order: each status has its own line style."""
+STATUS_STYLES = (("kept", "kept: thick solid, label 'kept'"), ("baseline", "baseline: solid + yellow halo"),
+                 ("suppressed", "suppressed now: dashed, label 'IoU'"), ("earlier", "suppressed earlier: light dashed"),
+                 ("waiting", "waiting: thin solid"), ("below", "below score threshold: dotted"))
+"""(status, what the legend says) in the legend's order: each status has its own line style and words."""
 
 
-def _status_sample(draw: ImageDraw.ImageDraw, dashed: "_DashedBoxes", status: str, box: list[float],
-                   color: tuple[int, int, int]) -> None:
-    """Draw `box` in the line style of `status` (the picture and the legend share this)."""
+def status_styles(status: str, color: tuple[int, int, int]) -> list[tuple[BoxStyle, float]]:
+    """How a box of `status` and class colour `color` is drawn: (style, outset in pixels) for each outline, the
+    picture and the legend share this. A baseline also gets a yellow halo 4 px outside it."""
     if status == "below":
-        dashed.add(box, (200, 200, 200), 1, period=8, dash=3)
-    elif status == "waiting":
-        draw.rectangle(box, outline=color, width=2)
-    elif status == "suppressed":
-        dashed.add(box, (95, 95, 95), 3)
-    elif status == "earlier":
-        dashed.add(box, (185, 185, 185), 2)
-    else:
-        if status == "baseline":
-            draw.rectangle([box[0] - 4, box[1] - 4, box[2] + 4, box[3] + 4], outline=BASELINE_HALO, width=5)
-        draw.rectangle(box, outline=color, width=4)
+        return [(BoxStyle((190, 190, 190), "dotted", 1), 0.0)]
+    if status == "waiting":
+        return [(BoxStyle(color, "solid", 2), 0.0)]
+    if status == "suppressed":
+        return [(BoxStyle((95, 95, 95), "dashed", 3), 0.0)]
+    if status == "earlier":
+        return [(BoxStyle((185, 185, 185), "dashed", 2), 0.0)]
+    outlines = [(BoxStyle(color, "solid", 4), 0.0)]
+    if status == "baseline":
+        outlines.insert(0, (BoxStyle(BASELINE_HALO, "solid", 5), 8.0))
+    return outlines
+
+
+def _stroke_all(image: np.ndarray, items: Sequence[tuple[Sequence[float], str, tuple[int, int, int]]]) -> np.ndarray:
+    """Draw (box, status, class colour) items in order with `demos.drawing.draw_boxes`; (H, W, 3) uint8 out."""
+    boxes, styles = [], []
+    for box, status, color in items:
+        for style, outset in status_styles(status, color):
+            x1, y1, x2, y2 = box
+            boxes.append([x1 - outset, y1 - outset, x2 + outset, y2 + outset])
+            styles.append(style)
+    if not boxes:
+        return np.array(image, copy=True)
+    return draw_boxes(image, np.array(boxes, dtype=np.float64), styles)
 
 
 @lru_cache(maxsize=64)
 def _legend(width: int, classes: tuple[tuple[str, tuple[int, int, int]], ...] = ()) -> Image.Image:
-    """The strip under the picture: the line style of each status (drawn in neutral grey), then the colour of
-    each class shown; entries flow onto as many rows as `width` needs."""
-    font = pil_font(16)
-    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    """The strip under the picture: each status's line style (drawn in neutral grey) with its words, then the
+    colour of each class shown; entries flow onto as many rows as `width` needs."""
+    face = font(16)
     entries = [("style", status, text) for status, text in STATUS_STYLES]
     if classes:
         entries += [("text", None, "colour = class:")] + [("class", color, name) for name, color in classes]
     placed, x, row = [], 8, 0
     for kind, what, text in entries:
-        item = (0 if kind == "text" else 36) + measure.textlength(text, font=font)
+        item = (0 if kind == "text" else 36) + face.getlength(text)
         if x > 8 and x + item > width - 8:
             x, row = 8, row + 1
         placed.append((kind, what, text, x, row))
         x += item + 18
-    strip = Image.new("RGB", (width, (row + 1) * LEGEND_ROW + 8), (255, 255, 255))
-    draw = ImageDraw.Draw(strip)
-    dashed = _DashedBoxes(strip.size)
-    for kind, what, text, x, row in placed:
-        y = 6 + row * LEGEND_ROW
-        box = [x + 4, y + 4, x + 28, y + 18]
-        if kind == "style":
-            _status_sample(draw, dashed, what, box, STATUS_INK)
-        elif kind == "class":
-            draw.rectangle(box, fill=what)
-        draw.text((x if kind == "text" else x + 36, y), text, fill=(40, 40, 40), font=font)
-    dashed.paste_on(strip)
-    return strip
+    strip = np.full(((row + 1) * LEGEND_ROW + 8, width, 3), 255, np.uint8)
+    samples = [([x + 6, 6 + r * LEGEND_ROW + 6, x + 26, 6 + r * LEGEND_ROW + 16], what, STATUS_INK)
+               for kind, what, _, x, r in placed if kind == "style"]
+    picture = Image.fromarray(_stroke_all(strip, samples))
+    draw = ImageDraw.Draw(picture)
+    for kind, what, text, x, r in placed:
+        y = 6 + r * LEGEND_ROW
+        if kind == "class":
+            draw.rectangle([x + 4, y + 4, x + 28, y + 18], fill=what)
+        draw.text((x if kind == "text" else x + 36, y), text, fill=(40, 40, 40), font=face)
+    return picture
+
+
+def background_picture(candidates: Candidates, background: str, upload: Any) -> tuple[Image.Image, str]:
+    """The picture the candidates are drawn on, scaled to `DRAW_SIDE`, and a note saying what it is."""
+    background = normalise_background(background)
+    if background == UPLOADED and upload is not None:
+        return _scaled(*_background(candidates.image_size, background, upload))
+    return _cached_background(candidates.image_size, background if background in sample_names() else CANVAS)
 
 
 def render(candidates: Candidates, trace: Trace, step: int, background: str = CANVAS,
-           upload: Any = None) -> tuple[np.ndarray, str]:
-    """Draw the candidates after `step` greedy steps. Returns (H, W, 3) uint8 and a note on the background."""
-    if background == UPLOADED and upload is not None:
-        image, note = _scaled(*_background(candidates.image_size, background, upload))
-    else:
-        image, note = _cached_background(candidates.image_size, background if background in sample_names() else CANVAS)
+           upload: Any = None, base: tuple[Image.Image, str] | None = None) -> tuple[np.ndarray, str]:
+    """Draw the candidates after `step` greedy steps. Returns (H, W, 3) uint8 and a note on the background.
+
+    Boxes are drawn lowest priority first (below the score threshold, waiting, suppressed, kept, the baseline);
+    labels most important first, by `demos.drawing.LabelPlacer`, inside the picture (not on the legend).
+    """
+    image, note = base if base is not None else background_picture(candidates, background, upload)
     scale = image.width / candidates.image_size[0]
     shown_classes = sorted({int(k) for k in candidates.labels.tolist()})
-    legend = _legend(image.width, tuple((candidates.class_name(k), _class_color(k)) for k in shown_classes))
-    canvas = Image.new("RGB", (image.width, image.height + legend.height), (255, 255, 255))  # image is shared: copy
-    canvas.paste(image, (0, 0))
-    canvas.paste(legend, (0, image.height))
-    draw = ImageDraw.Draw(canvas)
-    dashed = _DashedBoxes(canvas.size)
+    legend = _legend(image.width, tuple((candidates.class_name(k), class_color(k)) for k in shown_classes))
     boxes = candidates.pixel_boxes() * scale
     status, by = status_at(trace, len(candidates.scores), step)
     current = trace.steps[step - 1].baseline if step > 0 else None
-    labels = LabelPlacer(canvas, (image.width, image.height))
-    order = {"below": 0, "waiting": 1, "suppressed": 2, "kept": 3, "baseline": 4}
-    drawing_order = sorted(status, key=lambda j: (order[status[j]], candidates.scores[j]))
-    solid_from = next((k for k, j in enumerate(drawing_order) if status[j] in ("kept", "baseline")), len(drawing_order))
-    for k, i in enumerate(drawing_order):  # boxes first, lowest priority first
-        if k == solid_from:
-            dashed.paste_on(canvas)  # dashed ones under the kept ones
-        kind = status[i]
-        if kind == "suppressed" and by[i][0] != current:
-            kind = "earlier"
-        _status_sample(draw, dashed, kind, boxes[i].tolist(), _class_color(int(candidates.labels[i])))
-    if solid_from == len(drawing_order):
-        dashed.paste_on(canvas)
+    kinds = {i: ("earlier" if kind == "suppressed" and by[i][0] != current else kind) for i, kind in status.items()}
+    order = {"below": 0, "waiting": 1, "earlier": 2, "suppressed": 2, "kept": 3, "baseline": 4}
+    drawing_order = sorted(kinds, key=lambda j: (order[kinds[j]], candidates.scores[j]))
+    items = [(boxes[i].tolist(), kinds[i], class_color(int(candidates.labels[i]))) for i in drawing_order]
+    picture = Image.fromarray(_stroke_all(np.asarray(image), items))  # the background is shared: a new array
+    labels = LabelPlacer(picture)
     label_waiting = sum(1 for v in status.values() if v == "waiting") <= MAX_WAITING_LABELS
-    for i in reversed(drawing_order):  # then labels, most important first
+    for i in reversed(drawing_order):  # labels, most important first
         box = boxes[i].tolist()
-        color = _class_color(int(candidates.labels[i]))
+        color = class_color(int(candidates.labels[i]))
         name = f"#{i} {candidates.class_name(int(candidates.labels[i]))} {candidates.scores[i]:.2f}"
-        kind = status[i]
+        kind = kinds[i]
         if kind == "baseline":
-            labels.add(box, f"baseline {name}", BASELINE_HALO, 20, text_color=(0, 0, 0))
+            labels.add(box, f"baseline {name}", BASELINE_HALO, 20, text_fill=(0, 0, 0))
         elif kind == "kept":
-            labels.add(box, f"kept {name}", color, 20, text_color=readable_on(color))
-        elif kind == "suppressed" and by[i][0] == current:
-            labels.add(box, f"#{i} IoU {by[i][1]:.2f}", (80, 80, 80), 20)
+            labels.add(box, f"kept {name}", color, 20, text_fill=text_color_on(color))
+        elif kind == "suppressed":
+            labels.add(box, f"#{i} IoU {by[i][1]:.2f}", (80, 80, 80), 20, text_fill=(255, 255, 255))
         elif kind == "waiting" and label_waiting:
-            labels.add(box, name, color, 17, text_color=readable_on(color), required=False)
+            labels.add(box, name, color, 17, text_fill=text_color_on(color), required=False)
+    canvas = Image.new("RGB", (image.width, image.height + legend.height), (255, 255, 255))
+    canvas.paste(picture, (0, 0))
+    canvas.paste(legend, (0, image.height))
     return np.asarray(canvas), note
 
 
@@ -610,14 +612,17 @@ def nms_result(candidates_json: str, score_threshold: float = 0.0, iou_threshold
                class_aware: bool = False, step: int = FINAL_STEP, background: str = CANVAS,
                upload: Any = None) -> tuple[np.ndarray, dict, list[list[Any]], str, int, int]:
     """Everything the tab shows. Returns (picture, JSON result, steps table, caption, step shown, number of steps)."""
-    candidates = parse_candidates(candidates_json)
-    score_threshold = _number(score_threshold, "score threshold")
-    iou_threshold = _number(iou_threshold, "IoU threshold")
-    if not 0.0 <= score_threshold <= 1.0:
-        raise ValueError(f"The score threshold must lie in [0, 1], got {score_threshold}.")
-    if not 0.0 <= iou_threshold <= 1.0:
-        raise ValueError(f"The IoU threshold must lie in [0, 1], got {iou_threshold}.")
-    step_value = _number(step if step is not None else FINAL_STEP, "step")
+    return nms_outputs(parse_candidates(candidates_json), score_threshold, iou_threshold, class_aware, step,
+                       background, upload)
+
+
+def nms_outputs(candidates: Candidates, score_threshold: float = 0.0, iou_threshold: float = 0.5,
+                class_aware: bool = False, step: int = FINAL_STEP, background: str = CANVAS,
+                upload: Any = None) -> tuple[np.ndarray, dict, list[list[Any]], str, int, int]:
+    """`nms_result` for parsed candidates."""
+    score_threshold = inputs.fraction(score_threshold, "Score threshold")
+    iou_threshold = inputs.fraction(iou_threshold, "IoU threshold")
+    step_value = inputs.whole(step, "Step", low=0, default=FINAL_STEP)
     trace = run_nms(candidates, score_threshold, iou_threshold, bool(class_aware))
     n_steps = len(trace.steps)
     shown = int(min(max(step_value, 0), n_steps))
@@ -650,75 +655,201 @@ def nms_result(candidates_json: str, score_threshold: float = 0.0, iou_threshold
     return picture, to_jsonable(result), _steps_table(candidates, trace, shown), caption, shown, n_steps
 
 
+MAX_FRAMES = 40
+"""The pictures of every greedy step are computed at once (and stepping happens in the browser) when there are at
+most this many steps; beyond, each step is drawn by the server when it is shown."""
+
+
+def _data_url(picture: np.ndarray) -> str:
+    """A picture as a JPEG data URL (encoded in ~10 ms: a PNG takes ~70 ms, for the same look on screen)."""
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def caption_html(markdown: str) -> str:
+    """A caption's Markdown (paragraphs, **bold**, *italics*) as HTML, for the browser to show without the server."""
+    text = html.escape(markdown, quote=False)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    text = re.sub(r"\*(.+?)\*", r"<em>\1</em>", text)
+    return "".join(f"<p>{part}</p>" for part in text.split("\n\n"))
+
+
+def step_frames(candidates: Candidates, score_threshold: Any, iou_threshold: Any, class_aware: bool,
+                background: str = CANVAS, upload: Any = None) -> dict[str, list[str]]:
+    """Every greedy step's picture (JPEG data URLs) and caption (HTML), step 0 first, so that the browser steps
+    without a round trip; empty lists when there are more than `MAX_FRAMES` steps."""
+    score_threshold = inputs.fraction(score_threshold, "Score threshold")
+    iou_threshold = inputs.fraction(iou_threshold, "IoU threshold")
+    trace = run_nms(candidates, score_threshold, iou_threshold, bool(class_aware))
+    if len(trace.steps) > MAX_FRAMES:
+        return {"pictures": [], "captions": []}
+    base = background_picture(candidates, background, upload)
+    counts = {"candidates": int(len(candidates.scores)), "above_score_threshold": int(len(trace.active)),
+              "kept": len(trace.kept), "suppressed": int(len(trace.active)) - len(trace.kept)}
+    pictures, captions = [], []
+    for step in range(len(trace.steps) + 1):
+        picture, note = render(candidates, trace, step, base=base)
+        pictures.append(_data_url(picture))
+        captions.append(caption_html(_caption(candidates, trace, step, counts, note, bool(class_aware))))
+    return {"pictures": pictures, "captions": captions}
+
+
+SHOW_STEP_JS = """
+const labNmsShow = (step, frames) => {
+  if (!frames || !frames.pictures || !frames.pictures.length) {  // too many steps: the server draws this one
+    setTimeout(() => document.getElementById("nms-step-server")?.click(), 0);
+    return;
+  }
+  const k = Math.max(0, Math.min(step, frames.pictures.length - 1));
+  const img = document.querySelector("#nms-picture img");
+  if (img) img.src = frames.pictures[k];
+  const caption = document.querySelector("#nms-caption .nms-caption-text");
+  if (caption) caption.innerHTML = frames.captions[k];
+};
+"""
+"""Shows step `step` from the precomputed frames (`step_frames`), or asks the server when there are none."""
+
+
+def step_js(delta: int | None) -> str:
+    """The `js=` of the step slider's change (`delta` None: show its step, whoever set it: the student, a redraw
+    or a link) or of the ◀ / ▶ buttons (the new step, returned to the slider, whose change then shows it)."""
+    if delta is None:
+        return f"(step, frames) => {{ {SHOW_STEP_JS} labNmsShow(step, frames); }}"
+    return (f"(step, frames) => {{ const last = frames && frames.pictures && frames.pictures.length ? "
+            f"frames.pictures.length - 1 : {FINAL_STEP}; return Math.max(0, Math.min(last, step + ({delta}))); }}")
+
+
+def caption_block(markdown: str) -> str:
+    """The caption as the tab shows it: HTML in a box of its own, whose content the stepping script replaces."""
+    return f'<div class="nms-caption-text">{caption_html(markdown)}</div>'
+
+
 # --- the tab ----------------------------------------------------------------------------------------
 
-CANDIDATES_BOX: gr.Textbox | None = None
-"""The candidates JSON textbox (set by `build`): other tabs write into it through `load_candidates`."""
-CANDIDATES_TABLE: gr.Dataframe | None = None
-BACKGROUND_CHOICE: gr.Dropdown | None = None
-BACKGROUND_UPLOAD: gr.Image | None = None
-IOU_THRESHOLD: gr.Slider | None = None
-CLASS_AWARE: gr.Checkbox | None = None
-LOAD_TARGETS: list[gr.components.Component] = []
-"""Outputs for `load_candidates` (set by `build`):
-[CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD, IOU_THRESHOLD, CLASS_AWARE]."""
-REFRESH: dict[str, Any] = {}
-"""`fn`, `inputs`, `outputs` (and a private api_name) that redraw the tab from its current inputs (set by `build`);
-chain with `.then(**REFRESH)` after writing into `LOAD_TARGETS`."""
+SOURCES: tuple[str, ...] = ("book", "clutter", "custom")
+BOOK, CLUTTER, CUSTOM = SOURCES
+"""Where the candidates come from: the book's example, seeded clutter (`clutter_candidates`), or custom ones (an
+edited table, pasted JSON, or sent by the Detection tab), which a link carries in `NmsView.candidates` when they
+are short enough (`MAX_LINK_CANDIDATES`)."""
+
+MAX_LINK_CANDIDATES = 1500
+"""Longest compact candidates JSON a link carries (about 40 boxes); longer custom candidates do not travel."""
 
 
-def load_candidates(boxes: Any, scores: Any, labels: Any = None, *, class_names: Sequence[str] = (),
-                    image: np.ndarray | None = None, image_size: tuple[int, int] | None = None,
-                    normalized: bool = False, iou_threshold: float | None = None,
-                    class_aware: bool | None = None) -> dict:
-    """Updates for `LOAD_TARGETS` that put candidates (and optionally their picture) into the tab.
+def background_choices() -> tuple[str, ...]:
+    return (CANVAS, *sample_names(), UPLOADED)
 
-    boxes: (N, 4) (x1, y1, x2, y2) in pixels of `image` (or of `image_size`; fractions when `normalized`);
-    scores: (N,); labels: (N,) integer classes (default all 0); image: (H, W, 3) uint8.
-    iou_threshold / class_aware: the sender's own NMS settings, so that the tab's final step reproduces its
-    result (left as the student set them when None).
-    Use: `button.click(my_fn, inputs, demos.nms.LOAD_TARGETS).then(**demos.nms.REFRESH)` where `my_fn`
-    returns `demos.nms.load_candidates(...)`.
-    """
+
+@dataclass(frozen=True)
+class NmsView(View):
+    """The tab's state: the candidates' source (and, for custom ones, their compact JSON), the thresholds, the
+    picture drawn on and the greedy step shown."""
+
+    source: str = param(BOOK, choices=SOURCES, label="candidates")
+    seed: int = param(0, low=0, high=inputs.MAX_SEED, label="seed")
+    objects: int = param(5, low=1, high=12, label="objects")
+    per_object: int = param(4, low=1, high=10, label="boxes / object")
+    classes: int = param(3, low=1, high=len(CLUTTER_CLASS_NAMES), label="classes")
+    candidates: str = param("", max_length=MAX_LINK_CANDIDATES, label="candidates JSON")
+    score: float = param(0.0, low=0.0, high=1.0, label="score threshold")
+    iou: float = param(0.5, low=0.0, high=1.0, label="IoU threshold")
+    class_aware: bool = param(False, label="class-aware")
+    background: str = param(CANVAS, choices=background_choices(), label="draw on")
+    step: int = param(FINAL_STEP, low=0, high=FINAL_STEP, label="greedy step")
+
+
+def link_text(candidates: Candidates) -> str:
+    """The compact JSON a link carries for custom candidates, or "" when it is longer than `MAX_LINK_CANDIDATES`."""
+    payload = {"image_size": list(candidates.image_size), "normalized": candidates.normalized,
+               "class_names": candidates.class_names,
+               "candidates": [[*map(_short, box), _short(score), int(label)] for box, score, label in
+                              zip(candidates.boxes.tolist(), candidates.scores.tolist(), candidates.labels.tolist())]}
+    text = json.dumps(payload, separators=(",", ":"))
+    return text if len(text) <= MAX_LINK_CANDIDATES else ""
+
+
+NOT_IN_LINK = ("*These candidates are too long for a link (or were sent by the Detection tab): a link to this view "
+               "opens the book's example with these settings.*")
+
+
+def view_candidates(view: NmsView) -> tuple[Candidates, str]:
+    """The candidates a view describes, and a note for the caption when the view could not carry them."""
+    if view.source == CLUTTER:
+        return clutter_candidates(view.seed, view.objects, view.per_object, view.classes), ""
+    if view.source == CUSTOM:
+        if view.candidates:
+            with user_errors():
+                return parse_candidates(view.candidates), ""
+        return book_candidates(), ("*The custom candidates of this view did not travel with its link (too long, or "
+                                   "sent by the Detection tab): showing the book's example.*")
+    return book_candidates(), ""
+
+
+def _tab_outputs(candidates: Candidates, score: Any, iou: Any, class_aware: bool, step: Any, background: str,
+                 upload: Any, note: str = "") -> list[Any]:
+    """[picture, JSON, steps table, caption, step slider, step frames, candidates JSON, candidates table]."""
+    with user_errors():
+        picture, result, steps, caption, shown, n_steps = nms_outputs(candidates, score, iou, class_aware, step,
+                                                                      background, upload)
+    if note:
+        caption += "\n\n" + note
+    frames = step_frames(candidates, score, iou, class_aware, background, upload)
+    if note:
+        frames["captions"] = [text + caption_html(note) for text in frames["captions"]]
+    return [picture, result, _steps_table(candidates, run_nms(candidates, result["score_threshold"],
+                                                              result["iou_threshold"], bool(class_aware)), -1),
+            caption_block(caption), gr.update(value=shown, maximum=max(n_steps, 1)), frames, candidates.to_json(),
+            candidates.table()]
+
+
+def show(view: NmsView) -> list[Any]:
+    """Every output of the tab for one view (an uploaded background is not part of a view: the canvas stands in)."""
+    candidates, note = view_candidates(view)
+    return _tab_outputs(candidates, view.score, view.iou, view.class_aware, view.step, view.background, None, note)
+
+
+def receive(view: NmsView, extras: Mapping[str, Any]) -> list[Any]:
+    """Candidates sent by another tab (`extras`: "candidates", their JSON; "picture", the (H, W, 3) image they were
+    found on, or None): the tab's outputs, then the background upload's value."""
+    with user_errors():
+        candidates = parse_candidates(extras["candidates"])
+    picture = extras.get("picture")
+    note = "" if view.candidates else NOT_IN_LINK
+    return [*_tab_outputs(candidates, view.score, view.iou, view.class_aware, view.step, view.background, picture,
+                          note), picture]
+
+
+def sent_view(candidates: Candidates, *, iou_threshold: float, class_aware: bool,
+              has_picture: bool) -> NmsView:
+    """The view another tab opens when it sends `candidates` (custom; carried by the link when short enough),
+    drawn on the picture it sends and with its own NMS settings, at the last step."""
+    return NmsView(source=CUSTOM, candidates=link_text(candidates), iou=float(iou_threshold),
+                   class_aware=bool(class_aware), background=UPLOADED if has_picture else CANVAS)
+
+
+def candidates_from_arrays(boxes: Any, scores: Any, labels: Any = None, *, class_names: Sequence[str] = (),
+                           image_size: tuple[int, int] | None = None, normalized: bool = False) -> Candidates:
+    """Candidates from (N, 4) boxes (x1, y1, x2, y2) in pixels of `image_size` (fractions when `normalized`),
+    (N,) scores and (N,) integer labels (default all 0), checked as the tab checks its table."""
     boxes_list = to_jsonable(boxes)
     scores_list = to_jsonable(scores)
     labels_list = to_jsonable(labels) if labels is not None else [0] * len(boxes_list)
-    if image is not None and image_size is None:
-        image_size = (int(image.shape[1]), int(image.shape[0]))
     rows = [[*b, s, c] for b, s, c in zip(boxes_list, scores_list, labels_list)]
     with user_errors():
-        candidates = candidates_from_rows(rows, class_names=class_names, image_size=image_size, normalized=normalized)
-    updates: dict = {CANDIDATES_BOX: candidates.to_json(), CANDIDATES_TABLE: candidates.table()}
-    if image is not None:
-        updates[BACKGROUND_CHOICE] = UPLOADED
-        updates[BACKGROUND_UPLOAD] = image
-    if iou_threshold is not None:
-        updates[IOU_THRESHOLD] = float(iou_threshold)
-    if class_aware is not None:
-        updates[CLASS_AWARE] = bool(class_aware)
-    return updates
-
-
-def _load_book() -> tuple[str, list[list[Any]], str]:
-    """(candidates JSON, table rows, background) for the book's example."""
-    candidates = book_candidates()
-    return candidates.to_json(), candidates.table(), CANVAS
+        return candidates_from_rows(rows, class_names=class_names, image_size=image_size, normalized=normalized)
 
 
 def nms_clutter(seed: Any, n_objects: float, per_object: float, n_classes: float) -> tuple[str, list[list[Any]], str]:
     """The `nms_clutter` endpoint: (candidates JSON, table rows, background) of seeded random clutter."""
-    candidates = clutter_candidates(parse_seed(seed), int(n_objects), int(per_object), int(n_classes))
+    candidates = _clutter(seed, n_objects, per_object, n_classes)
     return candidates.to_json(), candidates.table(), CANVAS
 
 
-def _table_to_json(table: Any, previous_json: str) -> str:
-    with user_errors():
-        return candidates_from_table(table, previous_json).to_json()
-
-
-def _json_to_table(candidates_json: str) -> list[list[Any]]:
-    with user_errors():
-        return parse_candidates(candidates_json).table()
+def _clutter(seed: Any, n_objects: Any, per_object: Any, n_classes: Any) -> Candidates:
+    return clutter_candidates(inputs.seed(seed), inputs.whole(n_objects, "Objects", low=1, high=12),
+                              inputs.whole(per_object, "Boxes per object", low=1, high=10),
+                              inputs.whole(n_classes, "Classes", low=1, high=len(CLUTTER_CLASS_NAMES)))
 
 
 def nms_run(candidates_json: str, score_threshold: float, iou_threshold: float, class_aware: bool, step: float,
@@ -730,16 +861,50 @@ def nms_run(candidates_json: str, score_threshold: float, iou_threshold: float, 
     return picture, result, steps, caption, gr.update(value=shown, maximum=max(n_steps, 1))
 
 
-def _nms_final(candidates_json: str, score_threshold: float, iou_threshold: float, class_aware: bool,
-               background: str = CANVAS, upload: Any = None):
-    return nms_run(candidates_json, score_threshold, iou_threshold, class_aware, FINAL_STEP, background, upload)
+def _redraw(source: str, carried: str, candidates_json: str, score_threshold: float, iou_threshold: float,
+            class_aware: bool, background: str = CANVAS, upload: Any = None) -> list[Any]:
+    """The tab after a threshold, mode or background change: the finished result and every step's frame
+    ([picture, JSON, steps table, caption, step slider, step frames])."""
+    with user_errors():
+        candidates = parse_candidates(candidates_json)
+    note = NOT_IN_LINK if source == CUSTOM and not carried else ""
+    return _tab_outputs(candidates, score_threshold, iou_threshold, class_aware, FINAL_STEP, background, upload,
+                        note)[:6]
 
 
-def _nms_move(delta: int):
-    def move(candidates_json, score_threshold, iou_threshold, class_aware, step, background, upload):
-        return nms_run(candidates_json, score_threshold, iou_threshold, class_aware, max(0, int(step) + delta),
-                       background, upload)
-    return move
+def _server_step(candidates_json, score_threshold, iou_threshold, class_aware, step, background, upload):
+    """One step drawn by the server (when there are too many steps to precompute): [picture, caption]."""
+    picture, _, _, caption, _ = nms_run(candidates_json, score_threshold, iou_threshold, class_aware, step,
+                                        background, upload)
+    return picture, caption_block(caption)
+
+
+def _load(source: str):
+    """A handler that loads the book's example or clutter (from the clutter controls) and draws it finished:
+    [source, link candidates, background, *`_tab_outputs`] in one event."""
+    def load(seed, n_objects, per_object, n_classes, score, iou, class_aware):
+        candidates = book_candidates() if source == BOOK else _clutter(seed, n_objects, per_object, n_classes)
+        return [source, "", CANVAS, *_tab_outputs(candidates, score, iou, class_aware, FINAL_STEP, CANVAS, None)]
+    return load
+
+
+def _custom(candidates: Candidates, score, iou, class_aware, background, upload) -> list[Any]:
+    """[source, link candidates, *`_tab_outputs`] for custom candidates (the table's or the JSON's), finished."""
+    carried = link_text(candidates)
+    return [CUSTOM, carried, *_tab_outputs(candidates, score, iou, class_aware, FINAL_STEP, background, upload,
+                                           "" if carried else NOT_IN_LINK)]
+
+
+def _from_table(table, previous_json, score, iou, class_aware, background, upload):
+    with user_errors():
+        candidates = candidates_from_table(table, previous_json)
+    return _custom(candidates, score, iou, class_aware, background, upload)
+
+
+def _from_json(text, score, iou, class_aware, background, upload):
+    with user_errors():
+        candidates = parse_candidates(text)
+    return _custom(candidates, score, iou, class_aware, background, upload)
 
 
 EXPLANATION = r"""
@@ -749,95 +914,121 @@ threshold go first. *Class-aware* NMS (torchvision's `batched_nms`) only suppres
 `multibox_detection` is class-agnostic. The book's photo is not bundled: its boxes are drawn on a 728×561 canvas.
 """
 
+CSS = """
+/* NMS: the step buttons keep their own height and width beside the slider (on a phone: not tall thin columns) */
+#nms-step-row {align-items: center; flex-wrap: nowrap}
+#nms-step-row > button {flex: none; align-self: center}
+#nms-step-server {display: none !important}  /* clicked by the stepping script when the server draws a step */
+"""
 
-def build() -> None:
-    global CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD, IOU_THRESHOLD, CLASS_AWARE
-    global LOAD_TARGETS, REFRESH
+
+def _build_controls(view: NmsView) -> dict[str, Any]:
+    """The left column: where the candidates come from, the thresholds, the background, the table and the JSON."""
+    book = book_candidates()
+    with gr.Row(equal_height=True):
+        # 130 px: narrower (a phone), the names broke onto two lines
+        c = dict(book=gr.Button("Book's example", variant="primary", size="sm", elem_id="nms-book", min_width=130),
+                 clutter=gr.Button("Random clutter", size="sm", elem_id="nms-clutter", min_width=130),
+                 seed=gr.Number(value=view.seed, precision=0, minimum=0, label="seed", min_width=70,
+                                elem_id="nms-seed"))
+    with gr.Accordion("clutter settings", open=False):
+        with gr.Row():
+            c["objects"] = gr.Slider(1, 12, value=view.objects, step=1, label="objects", min_width=90,
+                                     elem_id="nms-objects")
+            c["per_object"] = gr.Slider(1, 10, value=view.per_object, step=1, label="boxes / object", min_width=90,
+                                        elem_id="nms-per-object")
+            c["classes"] = gr.Slider(1, len(CLUTTER_CLASS_NAMES), value=view.classes, step=1, label="classes",
+                                     min_width=90, elem_id="nms-classes")
+    c["source"] = gr.Radio([("book's example", BOOK), ("random clutter", CLUTTER), ("custom (table / JSON)", CUSTOM)],
+                           value=view.source, label="candidates shown", interactive=False, elem_id="nms-source")
+    c["score"] = gr.Slider(0.0, 1.0, value=view.score, step=0.01, label="score threshold (drop below)",
+                           elem_id="nms-score")
+    c["iou"] = gr.Slider(0.0, 1.0, value=view.iou, step=0.01, label="IoU threshold ε (suppress above)",
+                         elem_id="nms-iou")
+    c["class_aware"] = gr.Checkbox(value=view.class_aware, label="class-aware (suppress only boxes of the same class)",
+                                   elem_id="nms-class-aware")
+    c["background"] = gr.Dropdown([(BACKGROUND_LABELS.get(b, b), b) for b in background_choices()],
+                                  value=view.background, label="draw on", elem_id="nms-background")
+    # each number keeps its whole width (a phone scrolls the table sideways instead of cutting "37.5" to "37…")
+    c["table"] = gr.Dataframe(value=book.table(), headers=TABLE_HEADERS, datatype=["number"] * 6 + ["str"],
+                              interactive=True, label="candidates (edit cells, add rows; class = number or name)",
+                              max_height=260, static_columns=[0], elem_id="nms-table",
+                              # "#" and its lock, "1023.5", "0.975", "triangle" (the Detection tab's classes)
+                              column_widths=column_widths(4, 6, 6, 6, 6, 5, 8))
+    with gr.Accordion("Candidates as JSON (paste raw detector outputs here)", open=False):
+        c["json"] = gr.Textbox(value=book.to_json(), lines=8, max_lines=14, label="candidates JSON",
+                               elem_id="nms-json", buttons=["copy"])
+        c["apply"] = gr.Button("Use this JSON", size="sm", elem_id="nms-apply-json")
+        c["upload"] = image_upload(label="background picture (choose 'uploaded / sent image')", height=190,
+                                   elem_id="nms-upload")
+    c["link_candidates"] = gr.Textbox(value=view.candidates, visible=False, label="candidates in the link")
+    return c
+
+
+def _build_result(view: NmsView) -> dict[str, Any]:
+    """The right column: the step slider and buttons, the picture, the caption, the steps and the JSON."""
+    with gr.Row(equal_height=False, elem_id="nms-step-row"):
+        o = dict(previous=gr.Button("◀ step", size="sm", min_width=70, scale=0, elem_id="nms-previous"),
+                 step=gr.Slider(0, FINAL_STEP, value=view.step, step=1, label="greedy step (0 = before NMS)",
+                                scale=5, min_width=150, elem_id="nms-step"),
+                 following=gr.Button("step ▶", size="sm", min_width=70, scale=0, elem_id="nms-next"))
+    o["picture"] = gr.Image(type="numpy", format="png", label="candidates after the step shown", show_label=False,
+                            interactive=False, height=450, buttons=["download", "fullscreen"], elem_id="nms-picture")
+    o["caption"] = gr.HTML(elem_id="nms-caption", padding=False)
+    o["steps"] = gr.Dataframe(headers=STEP_HEADERS, label="the greedy steps", interactive=False,
+                              max_height=220, wrap=True, elem_id="nms-steps",
+                              column_widths=column_widths(4, 8, 8, 5, 24, 5))
+    with gr.Accordion("all the numbers (JSON, as the nms_run endpoint returns them)", open=False):
+        o["result"] = gr.JSON(show_label=False, max_height=400)
+    return o
+
+
+def build() -> TabUI:
     header("Non-maximum suppression, step by step", EXPLANATION,
            book_link("anchor.html#predicting-bounding-boxes-with-non-maximum-suppression",
                      "14.4.4 Predicting Bounding Boxes with Non-Maximum Suppression"))
-    book = book_candidates()
+    view = NmsView()
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=330):
-            with gr.Row(equal_height=True):
-                # 130 px: narrower (a phone), the names broke onto two lines
-                book_button = gr.Button("Book's example", variant="primary", size="sm", elem_id="nms-book",
-                                        min_width=130)
-                clutter_button = gr.Button("Random clutter", size="sm", elem_id="nms-clutter", min_width=130)
-                seed = gr.Number(value=0, precision=0, label="seed", min_width=70, elem_id="nms-seed")
-            with gr.Accordion("clutter settings", open=False):
-                with gr.Row():
-                    n_objects = gr.Slider(1, 12, value=5, step=1, label="objects", min_width=90)
-                    per_object = gr.Slider(1, 10, value=4, step=1, label="boxes / object", min_width=90)
-                    n_classes = gr.Slider(1, len(CLUTTER_CLASS_NAMES), value=3, step=1, label="classes",
-                                          min_width=90)
-            score_threshold = gr.Slider(0.0, 1.0, value=0.0, step=0.01, label="score threshold (drop below)",
-                                        elem_id="nms-score")
-            iou_threshold = gr.Slider(0.0, 1.0, value=0.5, step=0.01, label="IoU threshold ε (suppress above)",
-                                      elem_id="nms-iou")
-            class_aware = gr.Checkbox(value=False, label="class-aware (suppress only boxes of the same class)",
-                                      elem_id="nms-class-aware")
-            background = gr.Dropdown([CANVAS, *sample_names(), UPLOADED], value=CANVAS, label="draw on")
-            table = gr.Dataframe(value=book.table(), headers=TABLE_HEADERS, datatype=["number"] * 6 + ["str"],
-                                 interactive=True, label="candidates (edit cells, add rows; class = number or name)",
-                                 max_height=260, static_columns=[0], elem_id="nms-table",
-                                 # "#" and its lock, "1023.5", "0.975", "triangle" (the Detection tab's classes)
-                                 column_widths=column_widths(4, 6, 6, 6, 6, 5, 8))
-            with gr.Accordion("Candidates as JSON (paste raw detector outputs here)", open=False):
-                candidates_box = gr.Textbox(value=book.to_json(), lines=8, max_lines=14, label="candidates JSON",
-                                            elem_id="nms-json", buttons=["copy"])
-                apply_json = gr.Button("Use this JSON", size="sm", elem_id="nms-apply-json")
-                upload = image_upload(label="background picture (choose 'uploaded / sent image')", height=190)
-        with gr.Column(scale=7, min_width=520):
-            # not equal_height: stretched to the slider's height the buttons were tall thin columns on a phone
-            with gr.Row(equal_height=False, elem_id="nms-step-row"):
-                previous = gr.Button("◀ step", size="sm", min_width=60, scale=0, elem_id="nms-previous")
-                step = gr.Slider(0, FINAL_STEP, value=FINAL_STEP, step=1, label="greedy step (0 = before NMS)",
-                                 scale=5, elem_id="nms-step")
-                following = gr.Button("step ▶", size="sm", min_width=60, scale=0, elem_id="nms-next")
-            picture = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=450,
-                               buttons=["download", "fullscreen"], elem_id="nms-picture")
-            caption = gr.Markdown(elem_id="nms-caption")
-            steps_table = gr.Dataframe(headers=STEP_HEADERS, label="the greedy steps (▶ = shown)", interactive=False,
-                                       max_height=220, wrap=True, elem_id="nms-steps",
-                                       column_widths=column_widths(4, 8, 8, 5, 24, 5))
-            with gr.Accordion("all the numbers (JSON, as the nms_run endpoint returns them)", open=False):
-                result = gr.JSON(show_label=False, max_height=400)
+            c = _build_controls(view)
+        with gr.Column(scale=7, min_width=330):
+            o = _build_result(view)
+    frames = gr.JSON(visible=False)  # every step's picture and caption: the browser steps through them (`step_js`)
+    c["step"], c["candidates"] = o["step"], c["link_candidates"]
 
-    CANDIDATES_BOX, CANDIDATES_TABLE, BACKGROUND_CHOICE, BACKGROUND_UPLOAD = candidates_box, table, background, upload
-    IOU_THRESHOLD, CLASS_AWARE = iou_threshold, class_aware
-    LOAD_TARGETS = [candidates_box, table, background, upload, iou_threshold, class_aware]
-    base_inputs = [candidates_box, score_threshold, iou_threshold, class_aware]
-    outputs = [picture, result, steps_table, caption, step]
-    REFRESH = dict(fn=_nms_final, inputs=[*base_inputs, background, upload], outputs=outputs,
-                   api_name="nms_refresh_ui", api_visibility="private", show_progress="minimal")
-
-    step.input(nms_run, inputs=[*base_inputs, step, background, upload], outputs=outputs, api_name="nms_step_ui",
-               api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+    outputs = [o["picture"], o["result"], o["steps"], o["caption"], o["step"], frames, c["json"], c["table"]]
+    redraw = outputs[:6]
+    settings = [c["score"], c["iou"], c["class_aware"]]
+    drawn_on = [c["background"], c["upload"]]
+    quiet = dict(api_visibility="private", show_progress="hidden")
+    # stepping: in the browser, from the precomputed frames (no round trip); the server draws a step only when
+    # there are more than MAX_FRAMES steps (the script then clicks this button, hidden by CSS)
+    o["step"].change(None, inputs=[o["step"], frames], js=step_js(None))
+    o["previous"].click(None, inputs=[o["step"], frames], outputs=o["step"], js=step_js(-1))
+    o["following"].click(None, inputs=[o["step"], frames], outputs=o["step"], js=step_js(+1))
+    server_step = gr.Button("draw this step", elem_id="nms-step-server", size="sm")
+    server_step.click(_server_step, inputs=[c["json"], *settings, o["step"], *drawn_on],
+                      outputs=[o["picture"], o["caption"]], api_name="nms_step_ui", trigger_mode="always_last", **quiet)
     # The public endpoint takes its step from a hidden number: the slider's maximum follows the number of steps
-    # in each session, so it cannot validate steps for API clients.
+    # in each session, so it cannot validate steps for API clients (and its background from a hidden text: API
+    # clients may send the dropdown's old labels, see `normalise_background`)
     api_step = gr.Number(value=FINAL_STEP, precision=0, visible=False)
-    api_button = gr.Button(visible=False)
-    api_button.click(nms_run, inputs=[*base_inputs, api_step, background, upload], outputs=outputs,
-                     api_name="nms_run")
-    previous.click(_nms_move(-1), inputs=[*base_inputs, step, background, upload], outputs=outputs,
-                   api_name="nms_previous_ui", api_visibility="private", show_progress="hidden")
-    following.click(_nms_move(+1), inputs=[*base_inputs, step, background, upload], outputs=outputs,
-                    api_name="nms_next_ui", api_visibility="private", show_progress="hidden")
-    gr.on([score_threshold.release, iou_threshold.release, class_aware.input, background.input, upload.change],
-          **REFRESH)
-    book_button.click(_load_book, outputs=[candidates_box, table, background],
-                      api_name="nms_book_ui", api_visibility="private").then(**REFRESH)
-    clutter_button.click(nms_clutter, inputs=[seed, n_objects, per_object, n_classes],
-                         outputs=[candidates_box, table, background], api_name="nms_clutter").then(**REFRESH)
-    table.input(_table_to_json, inputs=[table, candidates_box], outputs=candidates_box,
-                api_name="nms_table_ui", api_visibility="private").then(**REFRESH)
-    apply_json.click(_json_to_table, inputs=candidates_box, outputs=table, api_name="nms_json_ui",
-                     api_visibility="private").then(**REFRESH)
-    gr.on([_root_load()], **REFRESH)
-
-
-def _root_load():
-    from gradio.context import Context
-
-    return Context.root_block.load
+    api_background = gr.Textbox(value=CANVAS, visible=False)
+    gr.Button(visible=False).click(nms_run, inputs=[c["json"], *settings, api_step, api_background, c["upload"]],
+                                   outputs=outputs[:5], api_name="nms_run")
+    gr.on([c["score"].release, c["iou"].release, c["class_aware"].input, c["background"].input, c["upload"].input],
+          _redraw, inputs=[c["source"], c["link_candidates"], c["json"], *settings, *drawn_on], outputs=redraw,
+          api_name="nms_refresh_ui", api_visibility="private", show_progress="minimal")
+    clutter_settings = [c["seed"], c["objects"], c["per_object"], c["classes"], *settings]
+    loaded = [c["source"], c["link_candidates"], c["background"], *outputs]
+    c["book"].click(_load(BOOK), inputs=clutter_settings, outputs=loaded, api_name="nms_book_ui", **quiet)
+    c["clutter"].click(_load(CLUTTER), inputs=clutter_settings, outputs=loaded, api_name="nms_clutter_ui", **quiet)
+    gr.Button(visible=False).click(nms_clutter, inputs=clutter_settings[:4], outputs=[c["json"], c["table"],
+                                   gr.Textbox(visible=False)], api_name="nms_clutter")
+    custom = [c["source"], c["link_candidates"], *outputs]
+    c["table"].input(_from_table, inputs=[c["table"], c["json"], *settings, *drawn_on], outputs=custom,
+                     api_name="nms_table_ui", **quiet)
+    c["apply"].click(_from_json, inputs=[c["json"], *settings, *drawn_on], outputs=custom, api_name="nms_json_ui",
+                     **quiet)
+    return TabUI(NmsView, controls=[c[name] for name in NmsView.specs()], outputs=outputs, show=show,
+                 upload=c["upload"], inbox={"picture": c["upload"]}, receive=receive)

@@ -112,24 +112,30 @@ def test_ssd_insides_per_scale_and_send_to_nms(client):
     client.predict(detection.GENERATED, seed, detection.DEFAULT_SAMPLE, None, "ssd", 0.3, 0.5,
                    api_name="/detection_view")  # fills the session's input state
     by_scale, table, anchors, anchors_note, raw, raw_note, numbers = client.predict(
-        0.3, 0.5, "scale 4", api_name="/detection_ssd_insides")
+        0.3, 0.5, "4", api_name="/detection_ssd_insides")
     scales = numbers["scales"]
     assert [s["feature_map"] for s in scales] == [[32, 32], [16, 16], [8, 8], [4, 4], [2, 2]]
     assert sum(s["anchors"] for s in scales) == sum(h * w * 4 for h, w in [(32, 32), (16, 16), (8, 8), (4, 4), (2, 2)])
     assert sum(s["detections"] for s in scales) == numbers["detections"] > 0
     assert numbers["raw_candidates"] >= numbers["detections"]
     assert "Scale 4: 4×4 feature map" in anchors_note and "all anchors drawn" in anchors_note
-    sent = client.predict(0.3, 0.5, api_name="/detection_send_to_nms")
-    payload = json.loads(sent[0])  # the NMS tab's candidates box
+    # the hand-off to the NMS tab: the SSD's raw candidates on this scene and its own NMS settings
+    scene = make_scene(seed)
+    inp = detection.Input(scene.image, scene.boxes, scene.labels, "scene")
+    view, extras = detection.send_view(inp, 0.3, 0.5)
+    payload = json.loads(extras["candidates"])  # the NMS tab's candidates box
     assert payload["class_names"] == list(CLASS_NAMES)
     assert len(payload["candidates"]) == min(numbers["raw_candidates"], detection.MAX_SENT_CANDIDATES)
-    assert payload["image_size"] == [256, 256]
-    # with the SSD's own settings (sent along), the NMS tab's last step keeps exactly the SSD's detections
-    iou_sent, class_aware_sent = sent[4], sent[5]
-    assert iou_sent == 0.5 and class_aware_sent is True
+    assert payload["image_size"] == [256, 256] and extras["picture"] is inp.image
+    assert (view.source, view.iou, view.class_aware, view.background) == ("custom", 0.5, True, "upload")
     assert numbers["raw_candidates"] <= detection.MAX_SENT_CANDIDATES  # all of them were sent
-    _, result, *_ = client.predict(sent[0], 0.0, iou_sent, class_aware_sent, 300, api_name="/nms_run")
+    # with the SSD's own settings, the NMS tab's last step keeps exactly the SSD's detections
+    _, result, *_ = client.predict(extras["candidates"], 0.0, view.iou, view.class_aware, 300, api_name="/nms_run")
     assert len(result["kept"]) == numbers["detections"]
+    import demos.nms as nms
+
+    received = nms.receive(view, extras)
+    assert received[1]["kept"] == result["kept"] and received[-1] is inp.image
 
 
 def test_the_books_roi_pooling_toy(client):
@@ -144,7 +150,7 @@ def test_the_books_roi_pooling_toy(client):
 
 
 def test_bad_seed_is_a_clear_error(client):
-    with pytest.raises(Exception, match="Seed must be between"):
+    with pytest.raises(Exception, match="Seed must be a whole number between"):
         client.predict(detection.GENERATED, 2**31, detection.DEFAULT_SAMPLE, None, "ssd", 0.4, 0.5,
                        api_name="/detection_view")
 
@@ -155,14 +161,14 @@ def test_bad_seed_is_a_clear_error(client):
 def test_box_labels_read_on_a_projector_and_stay_inside_the_picture():
     """A label is about 17 px high when the result picture is shown 380 px high, and a box at the picture's edge
     keeps its whole label inside the picture (torchvision's labels were 12 px and ran past the edge)."""
-    from demos.common import text_mask
+    from demos.drawing import CLASS_COLORS, text_mask
 
     assert detection.label_size(560, 560) * 380 / 560 >= 16
     image = np.zeros((280, 280, 3), np.uint8)  # shown at 560 x 560
     text = "triangle 0.95 (TP)"
-    drawn = detection.draw(image, [[250, 120, 279, 150]], [text], [detection.TP_COLOR])  # at the right edge
+    drawn = detection.draw(image, [[250, 120, 279, 150]], [text], [CLASS_COLORS[2]])  # at the right edge
     assert drawn.shape == (560, 560, 3)
-    chip = np.all(drawn == np.array([0x00, 0xC8, 0x53], np.uint8), axis=-1)  # TP_COLOR, the label's background
+    chip = np.all(drawn == np.array([0x00, 0x9E, 0x73], np.uint8), axis=-1)  # the class colour, the label's background
     rows, columns = np.nonzero(chip)
     size = detection.label_size(560, 560)
     assert columns.max() <= 559 and columns.max() - columns.min() + 1 >= text_mask(text, size).width + 8
@@ -183,3 +189,57 @@ def test_faster_rcnn_insides_draw_the_top_k_and_say_how_many_in_all(monkeypatch)
     detection.frcnn_layers_picture(info, [detection.LAYER_ROIS], 20)
     detection.frcnn_layers_picture(info, [detection.LAYER_PROPOSALS, detection.LAYER_ROIS], 5)
     assert drawn == [20, 10]
+
+
+# --- the view is a link (issue 15) -------------------------------------------------------------------------
+
+
+def test_the_views_defaults_are_the_controls_initial_values():
+    import gradio as gr
+
+    with gr.Blocks():
+        ui = detection.build()
+    assert [control.value for control in ui.controls] == list(detection.DetectionView().values())
+    assert ui.parts is not None and [h.target for h in ui.handoffs] == ["nms"]
+
+
+def test_a_view_round_trips_through_its_link():
+    from urllib.parse import parse_qsl
+
+    view = detection.DetectionView(source="pasted", seed=12, sample="astronaut", score=0.5, iou=0.3, scale="4",
+                                   top_k=40, proposals=False, roi=2, roi_size=6, channel="3")
+    query = dict(parse_qsl(view.link().split("?", 1)[1]))
+    assert query["tab"] == "detection" and query["source"] == "pasted" and query["proposals"] == "0"
+    assert detection.DetectionView.from_query(query) == (view, [])
+    assert detection.DetectionView.part_from_query({"part": "roi"}) == ("roi", [])
+
+
+def test_show_equals_the_endpoints_numbers(client):
+    view = detection.DetectionView(seed=split_seeds("test")[3], score=0.5, iou=0.4, scale="2")
+    shown = detection.show(view)
+    picture, table, summary, numbers = client.predict(view.source, view.seed, view.sample, None, view.model,
+                                                      view.score, view.iou, api_name="/detection_view")
+    assert [d for d in shown[3]["detections"]] == numbers["detections"]
+    assert shown[3]["vs_ground_truth"] == numbers["vs_ground_truth"]
+    assert [list(row) for row in shown[1]] == table["data"]
+    ssd = client.predict(view.score, view.iou, view.scale, api_name="/detection_ssd_insides")
+    assert shown[5 + 6] == ssd[6]  # the SSD insides' numbers
+    assert "Scale 2" in shown[5 + 3]
+
+
+def test_every_lecture_link_into_the_tab_parses_and_opens_its_sub_tab():
+    from core.lecture import lecture_step, num_steps
+
+    seen = set()
+    for number in range(1, num_steps() + 1):
+        for variant in range(6):
+            step = lecture_step(number, variant)
+            if step["link_tab"] != "detection":
+                continue
+            params = {key: str(value) for key, value in step["link_params"].items()}
+            view, notices = detection.DetectionView.from_query(params)
+            part, part_notices = detection.DetectionView.part_from_query(params)
+            assert notices == [] and part_notices == [] and part in detection.PARTS
+            assert view.model == params["model"]
+            seen.add(part)
+    assert seen == {"ssd", "frcnn", "roi"}

@@ -154,21 +154,28 @@ def test_bad_candidates_give_clear_errors(client, text, message):
     assert sorted(result["kept"]) == [0, 3]
 
 
-def test_load_candidates_gives_updates_for_the_tab(app_url):
-    assert nms.CANDIDATES_BOX is not None and len(nms.LOAD_TARGETS) == 6
+def test_candidates_sent_by_another_tab_open_a_custom_view():
+    """What the Detection tab sends: candidates from arrays (pixels of the picture), a custom view carrying them
+    when short, and `receive` drawing them on the sent picture with the sender's NMS settings."""
     image = np.zeros((100, 200, 3), dtype=np.uint8)
-    updates = nms.load_candidates(torch.tensor([[10.0, 10, 50, 60], [12, 12, 48, 58]]), torch.tensor([0.9, 0.6]),
-                                  torch.tensor([1, 1]), class_names=["bg", "square"], image=image)
-    candidates = nms.parse_candidates(updates[nms.CANDIDATES_BOX])
+    candidates = nms.candidates_from_arrays(torch.tensor([[10.0, 10, 50, 60], [12, 12, 48, 58]]),
+                                            torch.tensor([0.9, 0.6]), torch.tensor([1, 1]),
+                                            class_names=["bg", "square"], image_size=(200, 100))
     assert candidates.image_size == (200, 100) and not candidates.normalized
     assert candidates.class_names == ["bg", "square"] and candidates.labels.tolist() == [1, 1]
-    assert updates[nms.BACKGROUND_CHOICE] == nms.UPLOADED and updates[nms.BACKGROUND_UPLOAD] is image
-    assert updates[nms.CANDIDATES_TABLE][0][-1] == "square"
-    assert nms.IOU_THRESHOLD not in updates and nms.CLASS_AWARE not in updates  # the student's settings stay
-    with_settings = nms.load_candidates([[10, 10, 50, 60]], [0.9], iou_threshold=0.45, class_aware=True)
-    assert with_settings[nms.IOU_THRESHOLD] == 0.45 and with_settings[nms.CLASS_AWARE] is True
+    view = nms.sent_view(candidates, iou_threshold=0.45, class_aware=True, has_picture=True)
+    assert (view.source, view.iou, view.class_aware, view.background) == ("custom", 0.45, True, "upload")
+    assert nms.parse_candidates(view.candidates).boxes.tolist() == candidates.boxes.tolist()  # short: in the link
+    picture, result, steps, caption, step, frames, text, table, upload = nms.receive(
+        view, {"candidates": candidates.to_json(), "picture": image})
+    assert upload is image and table[0][-1] == "square" and "your image" in caption
+    assert result["kept"] == [0] and result["steps"][0]["suppressed"] == [1]  # IoU 0.78 > 0.45
+    many = nms.candidates_from_arrays(np.tile([[10.0, 10, 50, 60]], (60, 1)), np.full(60, 0.5))
+    assert nms.link_text(many) == ""  # too long for a link: the caption says so
+    assert "too long for a link" in nms.receive(nms.sent_view(many, iou_threshold=0.5, class_aware=False,
+                                                              has_picture=False), {"candidates": many.to_json()})[3]
     with pytest.raises(gr.Error):
-        nms.load_candidates([[10, 10, 5, 60]], [0.9])
+        nms.candidates_from_arrays([[10, 10, 5, 60]], [0.9])
 
 
 def test_table_edits_round_trip():
@@ -195,30 +202,33 @@ def test_kept_boxes_are_thick_outlines_in_their_class_colour_as_the_legend_says(
     trace = nms.run_nms(candidates, 0.0, 0.5, False)
     picture, _ = nms.render(candidates, trace, len(trace.steps))
     classes = sorted(set(candidates.labels.tolist()))
-    legend = nms._legend(picture.shape[1], tuple((candidates.class_name(k), nms.PALETTE[k]) for k in classes))
+    legend = nms._legend(picture.shape[1], tuple((candidates.class_name(k), nms.class_color(k)) for k in classes))
     assert np.array_equal(picture[-legend.height:], np.asarray(legend))  # the strip under the picture
     scale = (picture.shape[0] - legend.height) / candidates.image_size[1]
     kept_classes = set()
     for i in trace.kept:
         x1, y1, x2, y2 = (candidates.boxes[i] * scale).round().astype(int)
-        colour = nms.PALETTE[int(candidates.labels[i])]
+        colour = nms.class_color(int(candidates.labels[i]))
         left_edge = picture[y1 + 8 : y2 - 8, x1 + 1]  # the outline's 4 px band, clear of the corner labels
         assert (left_edge == colour).all(axis=-1).mean() > 0.5, (i, colour)
         kept_classes.add(int(candidates.labels[i]))
     assert len(kept_classes) >= 2  # class A and B boxes are both kept: the case a student misread
     legend = np.asarray(legend)
     for k in classes:
-        assert _colour_pixels(legend, nms.PALETTE[k]).sum() >= 200  # the class's swatch
+        assert _colour_pixels(legend, nms.class_color(k)).sum() >= 200  # the class's swatch
     styles_only = np.asarray(nms._legend(picture.shape[1], ()))
     assert _colour_pixels(styles_only, nms.STATUS_INK).sum() > 100
-    for colour in nms.PALETTE:  # the style samples carry no class colour: "kept" is not "blue"
+    for colour in nms.CLASS_RGB:  # the style samples carry no class colour: "kept" is not "blue"
         assert not _colour_pixels(styles_only, colour).any(), colour
 
 
-def test_no_class_is_drawn_in_red_or_grey():
-    """Red reads as "suppressed", and suppressed boxes are dashed grey: no class has either colour."""
-    for red, green, blue in nms.PALETTE:
-        assert not (red > 150 and green < 110 and blue < 110), (red, green, blue)
+def test_classes_take_the_labs_class_colours_and_never_the_suppressed_grey():
+    """Classes are coloured as everywhere in the lab (`demos.drawing.CLASS_COLORS`, Okabe-Ito); suppressed boxes
+    are dashed grey and labelled with their IoU, so no class is grey or black."""
+    from demos.drawing import CLASS_COLORS, hex_to_rgb
+
+    assert [nms.class_color(k) for k in range(len(CLASS_COLORS))] == [hex_to_rgb(c) for c in CLASS_COLORS]
+    for red, green, blue in nms.CLASS_RGB:
         assert max(red, green, blue) - min(red, green, blue) > 60, (red, green, blue)
 
 
@@ -233,3 +243,92 @@ def test_kept_labels_say_kept(monkeypatch):
     trace = nms.run_nms(candidates, 0.0, 0.5, False)
     nms.render(candidates, trace, len(trace.steps))
     assert sorted(written) == ["baseline #3 cat 0.90", "kept #0 dog 0.90"]
+
+
+# --- the view is a link (issue 15) -------------------------------------------------------------------------
+
+
+def test_the_views_defaults_are_the_controls_initial_values():
+    with gr.Blocks():
+        ui = nms.build()
+    assert [control.value for control in ui.controls] == list(nms.NmsView().values())
+    assert ui.view is nms.NmsView and ui.upload is not None and ui.receive is nms.receive
+
+
+def test_a_view_round_trips_through_its_link():
+    from urllib.parse import parse_qsl
+
+    view = nms.NmsView(source="clutter", seed=7, objects=6, score=0.2, iou=0.45, class_aware=True,
+                       background="coffee", step=3)
+    query = dict(parse_qsl(view.link().split("?", 1)[1]))
+    assert query["tab"] == "nms" and query["source"] == "clutter" and query["iou"] == "0.45"
+    assert nms.NmsView.from_query(query) == (view, [])
+    custom = nms.NmsView(source="custom", candidates=nms.link_text(nms.book_candidates()))
+    assert nms.NmsView.from_query(dict(parse_qsl(custom.link().split("?", 1)[1]))) == (custom, [])
+
+
+def test_show_equals_the_endpoints_numbers(client):
+    view = nms.NmsView(source="clutter", seed=7, objects=6, per_object=5, classes=3, score=0.2, iou=0.45,
+                       class_aware=True, step=4)
+    picture, result, steps, caption, step, frames, text, table = nms.show(view)
+    expected_text, expected_table, _ = client.predict(7, 6, 5, 3, api_name="/nms_clutter")
+    assert text == expected_text and [list(row) for row in table] == expected_table["data"]
+    _, expected, expected_steps, expected_caption, shown = run(client, text, score=0.2, iou=0.45, class_aware=True,
+                                                               step=4)
+    assert result == expected and shown == 4 and step["value"] == 4
+    assert caption == nms.caption_block(expected_caption)
+    unmarked = [[str(row[0]).removeprefix("▶ "), *map(str, row[1:])] for row in expected_steps["data"]]
+    assert [list(map(str, row)) for row in steps] == unmarked  # the tab's table: the caption says which is shown
+    # every step's frame for the browser: its caption is the endpoint's for that step
+    assert len(frames["pictures"]) == len(frames["captions"]) == result["n_steps"] + 1
+    assert frames["pictures"][4].startswith("data:image/jpeg;base64,")
+    assert frames["captions"][4] == nms.caption_html(expected_caption)
+
+
+def test_custom_candidates_too_long_for_a_link_say_so():
+    picture, result, steps, caption, *_ = nms.show(nms.NmsView(source="custom", candidates=""))
+    assert "did not travel with its link" in caption and result["counts"]["candidates"] == 4  # the book's
+
+
+def test_every_lecture_link_into_the_tab_opens_its_answer():
+    """The lecture's NMS step: the link parses without notices, and the view's last step keeps as many boxes as
+    the question's answer."""
+    from core.lecture import lecture_step, num_steps
+
+    seen = 0
+    for number in range(1, num_steps() + 1):
+        for variant in range(6):
+            step = lecture_step(number, variant)
+            if step["link_tab"] != "nms":
+                continue
+            params = {key: str(value) for key, value in step["link_params"].items()}
+            view, notices = nms.NmsView.from_query(params)
+            assert notices == [] and nms.NmsView.part_from_query(params) == (None, [])
+            _, result, *_ = nms.show(view)
+            assert result["step_shown"] == result["n_steps"] == view.step
+            assert result["counts"]["kept"] == step["answer"], (number, variant)
+            seen += 1
+    assert seen >= 6
+
+
+def test_step_frames_are_the_pictures_of_each_step():
+    """The precomputed frames decode to the pictures `render` draws for each step (up to JPEG's small error), and a
+    trace longer than MAX_FRAMES has none (the server draws each step)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    candidates = nms.book_candidates()
+    frames = nms.step_frames(candidates, 0.0, 0.5, False)
+    trace = nms.run_nms(candidates, 0.0, 0.5, False)
+    assert len(frames["pictures"]) == len(trace.steps) + 1 == 3
+    for step, url in enumerate(frames["pictures"]):
+        decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+        expected, _ = nms.render(candidates, trace, step)
+        assert decoded.shape == expected.shape
+        assert np.abs(decoded.astype(int) - expected.astype(int)).mean() < 3
+    assert "Step 1/2" in frames["captions"][1] and "<strong>#0</strong>" in frames["captions"][1]
+    far = nms.candidates_from_arrays([[10.0 * i, 0, 10.0 * i + 5, 5] for i in range(nms.MAX_FRAMES + 1)],
+                                     [0.5] * (nms.MAX_FRAMES + 1))
+    assert nms.step_frames(far, 0.0, 0.5, False) == {"pictures": [], "captions": []}

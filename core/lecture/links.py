@@ -124,7 +124,7 @@ def multiscale(fh: int, fw: int, sizes: Sequence[float], ratios: Sequence[float]
 
 def nms(iou_threshold: float, step: int, candidates: dict | None = None) -> LabLink:
     """The NMS tab at greedy `step`: the book's example when `candidates` is None, else these candidates (the
-    tab's JSON format)."""
+    tab's JSON format, carried by its `NmsView.candidates` field: keep it under 1500 characters)."""
     if candidates is None:
         return LabLink("nms", {"source": "book", "iou": float(iou_threshold), "step": int(step)})
     payload = json.dumps(candidates, separators=(",", ":"))

@@ -87,4 +87,6 @@ def wait_until_quiet(page: Any, timeout_ms: int = 120_000) -> None:
     page.wait_for_function(
         "() => document.querySelectorAll('.pending, .generating, .eta-bar, .progress-text').length === 0",
         timeout=timeout_ms)
-    page.wait_for_timeout(500)  # demos.page.A11Y_JS names the new pictures' buttons at most every 400 ms
+    # then a moment for what follows an update: Gradio's fade back from the pending state (a slow tab, e.g.
+    # Detection's first pictures, was checked mid-fade: text at 2:1)
+    page.wait_for_timeout(800)

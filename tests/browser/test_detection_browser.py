@@ -34,7 +34,8 @@ def test_detection_tab_detects_shows_insides_and_sends_to_nms(page: Page):
     expect(summary).to_contain_text("seed 2000007", timeout=30_000)
     assert_no_error(page)
 
-    page.get_by_role("tab", name="SSD insides").click()
+    page.get_by_role("tab", name="SSD insides").click()  # computes the insides of the scene detected now
+    wait_until_idle(page)
     expect(page.locator("#detection-scales")).to_contain_text("32×32", timeout=30_000)
     expect(page.locator("#detection-raw-note")).to_contain_text("raw candidates")
     raw = int(re.search(r"(\d+) raw candidates", page.locator("#detection-raw-note").inner_text()).group(1))
@@ -56,7 +57,7 @@ def test_detection_tab_detects_shows_insides_and_sends_to_nms(page: Page):
     caption = page.locator("#detection-frcnn-caption")
     if "faster_rcnn" in available_models():
         expect(caption).to_contain_text("RoIs", timeout=30_000)
-        page.locator("#detection-layers").get_by_text("RPN proposals").click()  # hide a layer
+        page.locator("#detection-layer-0 input").uncheck()  # hide a layer
         wait_until_idle(page)
         expect(page.locator("#detection-layers-picture img").first).to_be_visible()
     else:
@@ -83,4 +84,30 @@ def test_detection_tab_bad_seed_shows_a_clear_message(page: Page):
         "() => document.querySelectorAll('.toast-body.error, [data-testid=\"toast-body\"].error').length > 0",
         timeout=30_000,
     )
-    assert any("Seed must be between" in message for message in error_messages(page))
+    assert any("Seed must be a whole number between" in message for message in error_messages(page))
+
+
+def test_a_link_opens_its_view_and_sub_tab_and_the_address_follows(page: Page, app_url: str, client):
+    """A fresh page at ?tab=detection&seed=...&score=...&part=ssd: the controls, the SSD insides sub-tab and the
+    API's numbers; a control change is written into the address bar."""
+    from tests.browser.ui import wait_until_ready
+
+    page.goto(f"{app_url}?tab=detection&seed=2000007&score=0.5&scale=4&part=ssd", wait_until="domcontentloaded")
+    wait_until_ready(page)
+    expect(page.locator("#detection-summary")).to_contain_text("seed 2000007", timeout=60_000)
+    expect(page.locator("#detection-seed input")).to_have_value("2000007")
+    expect(page.locator("#detection-score input[type=number]")).to_have_value("0.5")
+    expect(page.get_by_role("tab", name="SSD insides")).to_have_attribute("aria-selected", "true")
+    _, _, _, numbers = client.predict("scene", 2000007, "coffee", None, "ssd", 0.5, 0.5, api_name="/detection_view")
+    counts = numbers["vs_ground_truth"]
+    expect(page.locator("#detection-summary")).to_contain_text(
+        f"true positives (solid, 'TP') {counts['true_positives']}")
+    expect(page.locator("#detection-raw-note")).to_contain_text(f"keeps {len(numbers['detections'])}")
+    expect(page.locator("#detection-anchors img").first).to_be_visible()
+    box = page.locator("#detection-seed input")
+    box.fill("2000003")
+    box.press("Enter")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('seed') === '2000003'", timeout=15_000)
+    assert "part=ssd" in page.evaluate("location.search")
+    expect(page.locator("#detection-summary")).to_contain_text("seed 2000003", timeout=60_000)
+    assert_no_error(page)

@@ -75,3 +75,28 @@ def test_nms_tab_steps_through_the_book_example_and_clutter(page: Page):
     expect(page.locator("#nms-steps")).to_contain_text("#0 (0.74)", timeout=10_000)
     expect(caption).to_contain_text("2 kept after NMS")
     assert_no_error(page)
+
+
+def test_a_link_opens_its_view_and_the_address_follows_the_controls(page: Page, app_url: str, client):
+    """A fresh page at a non-default view shows its controls and the API's numbers; a control change is written
+    into the address bar."""
+    from tests.browser.ui import wait_until_ready
+
+    page.goto(f"{app_url}?tab=nms&source=clutter&seed=3&iou=0.4&class_aware=1&step=2", wait_until="domcontentloaded")
+    wait_until_ready(page)
+    caption = page.locator("#nms-caption")
+    expect(caption).to_contain_text("Step 2/", timeout=30_000)
+    expect(page.locator("#nms-seed input")).to_have_value("3")
+    expect(page.locator("#nms-iou input[type=number]")).to_have_value("0.4")
+    expect(page.locator("#nms-class-aware input")).to_be_checked()
+    text = client.predict(3, 5, 4, 3, api_name="/nms_clutter")[0]
+    _, result, *_ = client.predict(text, 0.0, 0.4, True, 2, api_name="/nms_run")
+    expect(caption).to_contain_text(f"{result['counts']['kept']} kept after NMS")
+    expect(caption).to_contain_text(f"{result['counts']['candidates']} candidates")
+    step = page.locator("#nms-step input[type=number]")
+    step.fill("1")
+    step.press("Enter")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('step') === '1'", timeout=15_000)
+    expect(caption).to_contain_text("Step 1/", timeout=10_000)
+    assert "source=clutter" in page.evaluate("location.search")
+    assert_no_error(page)
