@@ -28,7 +28,8 @@ from core.lecture import (
 from core.lecture.grading import format_number, grade_question
 from core.poll.rules import PollError, PollQuestion
 from demos import poll as poll_ui
-from demos.common import LATEX, to_jsonable, user_errors
+from demos.common import LATEX, to_jsonable
+from demos.inputs import user_errors
 from demos.router import TabUI
 from demos.view import View, param
 

@@ -31,7 +31,7 @@ from core.poll.rules import (
     CHOICE, NUMBER, PollClosed, PollError, PollQuestion, PollResults, bin_counts, check_student, new_student_id, number_bins,
 )
 from core.poll.store import PollStore, default_store
-from demos.drawing import font as pil_font
+from demos import drawing
 from demos.inputs import user_errors
 
 TITLE = "Class poll"
@@ -180,14 +180,14 @@ def draw_results(results: PollResults) -> Image.Image:
     title = f"{results.answers} answer{'s' if results.answers != 1 else ''}"
     if results.correct is not None:
         title += f" · right answer: {results.correct}"
-    draw.text((24, 36), title, fill=(20, 20, 20), font=pil_font(30))  # below the image's label
+    draw.text((24, 36), title, fill=(20, 20, 20), font=drawing.font(30))  # below the image's label
     if not bars:
         return picture
     left, right, top, bottom = 40, width - 40, 110, height - 110
     slot = (right - left) / len(bars)
     bar_width = min(140.0, slot * 0.7)
     tallest = max(1, max(count for _, count, _ in bars))
-    label_font = pil_font(22 if len(bars) <= 8 else 16)
+    label_font = drawing.font(22 if len(bars) <= 8 else 16)
     draw.line([(left, bottom), (right, bottom)], fill=(60, 60, 60), width=2)
     for index, (label, count, holds) in enumerate(bars):
         center = left + slot * (index + 0.5)
@@ -199,12 +199,12 @@ def draw_results(results: PollResults) -> Image.Image:
         if holds:  # hatched and outlined: the right answer reads without colour
             _hatch(picture, (x0, y0, x1, bottom))
             draw.rectangle([x0 - 3, min(y0, bottom - 4) - 3, x1 + 3, bottom], outline=(20, 20, 20), width=3)
-        draw.text((center, y0 - (12 if holds else 6)), str(count), fill=(20, 20, 20), font=pil_font(26), anchor="ms")
+        draw.text((center, y0 - (12 if holds else 6)), str(count), fill=(20, 20, 20), font=drawing.font(26), anchor="ms")
         draw.text((center, bottom + 12), label, fill=(20, 20, 20), font=label_font, anchor="mt")
         if holds:
             draw.polygon([(center, bottom + 44), (center - 10, bottom + 60), (center + 10, bottom + 60)],
                          fill=(20, 20, 20))
-            draw.text((center, bottom + 66), "right answer", fill=(20, 20, 20), font=pil_font(20), anchor="mt")
+            draw.text((center, bottom + 66), "right answer", fill=(20, 20, 20), font=drawing.font(20), anchor="mt")
     return picture
 
 

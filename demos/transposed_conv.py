@@ -20,7 +20,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from demos.common import LATEX, book_link, header, pil_font, to_jsonable, user_errors
+from demos.common import LATEX, book_link, header, to_jsonable
+from demos import drawing
+from demos.inputs import user_errors
 from demos.router import TabUI
 from demos.view import View, ViewValueError, param
 
@@ -224,10 +226,10 @@ def compute(problem: Problem) -> Views:
 @lru_cache(maxsize=4096)
 def _number_mask(text: str, size: int, max_width: int) -> Image.Image:
     """The text as an 'L' mask, shrunk until it fits `max_width` (cached: the same numbers repeat a lot)."""
-    font = pil_font(size)
+    font = drawing.font(size)
     while font.getlength(text) > max_width and size > 8:
         size -= 1
-        font = pil_font(size)
+        font = drawing.font(size)
     left, top, right, bottom = font.getbbox(text)
     mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
     ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font)
@@ -275,7 +277,7 @@ def render_rows(rows: Sequence[Sequence[Grid | Text]], width: int = DRAW_WIDTH, 
                 max_height: int = 1100) -> np.ndarray:
     """Lay out rows of matrices and operator texts; one cell size for the whole picture. Returns (H, W, 3) uint8."""
     gap, title_h, text_pad = 14, 30, 10
-    op_font = pil_font(26)
+    op_font = drawing.font(26)
 
     def text_width(item: Text) -> float:
         return op_font.getlength(item.text) + 2 * text_pad
@@ -290,7 +292,7 @@ def render_rows(rows: Sequence[Sequence[Grid | Text]], width: int = DRAW_WIDTH, 
     cell = min(cell, (max_height - len(rows) * (title_h + 2 * gap)) / max(total_rows, 1))
     cell = max(int(cell), 1)
     # widths: a grid at least as wide as its title
-    title_font = pil_font(17)
+    title_font = drawing.font(17)
 
     def grid_width(item: Grid) -> float:
         return max(item.values.shape[1] * cell, title_font.getlength(item.title) + 4)
