@@ -28,18 +28,13 @@ def _open(page: Page) -> None:
 
 
 def _table(page: Page) -> dict[str, list[str]]:
-    """The final-numbers table as {run: [the cells after the run's name]} (a row-number cell before the name,
-    or Gradio's hidden edit boxes, do not shift the columns: each row is read from its name on)."""
-    rows = page.evaluate("""() => [...document.querySelectorAll('#generalization-table tr')].map(
-        (row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent.trim()))""")
-    names = ("without augmentation", "with augmentation", "with − without")
+    """The final-numbers table as {run: [cells...]} (Gradio 6 draws a table's rows as `role=row` elements of
+    `role=gridcell` cells; its `tbody` only sizes the columns)."""
     table = {}
-    for cells in rows:
-        for i, cell in enumerate(cells):
-            if cell in names:
-                table[cell] = cells[i + 1:]
-                break
-    assert set(table) == set(names), rows
+    for row in page.locator("#generalization-table [role=row]").all():
+        cells = [text.strip() for text in row.locator("[role=gridcell]").all_inner_texts()]
+        if cells:
+            table[cells[0]] = cells[1:]
     return table
 
 

@@ -48,6 +48,8 @@ LINKS: dict[str, LinkCase] = {
     "nms": LinkCase("source=clutter&seed=3&iou=0.4&class_aware=1&step=2", _set_number("nms-step", "1"), "step", "1"),
     "detection": LinkCase("seed=2000007&score=0.5&part=ssd", _set_number("detection-seed", "2000003"), "seed",
                           "2000003"),
+    "finetune": LinkCase("augmentation=none&aug_seed=2&part=generalization", _set_number("generalization-seed", "3"),
+                         "aug_seed", "3"),
 }
 
 
