@@ -18,7 +18,7 @@ import numpy as np
 from demos import inputs
 from demos.common import LazyResource, book_link, column_widths, header, image_upload, read_image
 from demos.inputs import user_errors
-from demos.router import TabUI
+from demos.router import Handoff, TabUI
 from demos.view import View, param
 
 TITLE = "Augmentation"
@@ -438,7 +438,9 @@ def build() -> TabUI:
                 with gr.Tab("JSON"):
                     json_code = gr.Code(_pipeline_json(pipeline0), language="json", interactive=True, lines=8,
                                         max_lines=18, label="A.to_dict(pipeline): edit or paste, then Import")
-                    import_json = gr.Button("Import JSON")
+                    with gr.Row():
+                        import_json = gr.Button("Import JSON")
+                        to_effect = gr.Button("Measure its effect on generalisation ↗", elem_id="augmentation-to-effect")
                 with gr.Tab("YAML"):
                     yaml_code = gr.Code(aug.to_yaml(pipeline0), language="yaml", interactive=True, lines=8,
                                         max_lines=18, label="A.save(pipeline, f, data_format='yaml')")
@@ -484,4 +486,13 @@ def build() -> TabUI:
           api_name="augmentation_run")
     api_button.click(augment, [upload, json_code, n, seed], [gallery, drawn], api_name="augment")
     return TabUI(AugmentationView, [preset, scene, boxes, n, seed, min_visibility],
-                 [*views, *run_outputs, boxes], show, upload=upload)
+                 [*views, *run_outputs, boxes], show, upload=upload,
+                 handoffs=[Handoff(to_effect, "finetune", effect_view, [json_code])])
+
+
+def effect_view(pipeline_json: str) -> tuple[View, dict[str, str]]:
+    """The hand-off to the Fine-tuning tab's "Augmentation's effect" part: train from scratch with and without
+    this pipeline (its JSON export, which a link cannot carry: it travels as the target's inbox ``pipeline``)."""
+    from demos.finetune import FinetuneView  # cheap: the Fine-tuning tab loads its models lazily
+
+    return FinetuneView(augmentation="custom"), {"pipeline": pipeline_json}

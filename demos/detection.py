@@ -1025,6 +1025,7 @@ def _api_endpoints() -> None:
     gr.Button(visible=False).click(roi_toy_endpoint, outputs=toy_outputs, api_name="detection_roi_toy")
 
 
+@on_gpu
 def send_view(inp: Input | None, score_threshold: Any, iou_threshold: Any) -> tuple[NmsView, dict[str, Any]]:
     """The hand-off to the NMS tab: its view (custom candidates, the SSD's own NMS settings, class-aware, drawn
     on this image, so that its last step shows this tab's SSD detections) and the candidates and picture, which a

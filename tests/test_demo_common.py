@@ -36,7 +36,7 @@ def GPU(task=None, *, duration=None, size=None):
 '''
 
 MODEL_HANDLERS = {
-    "demos.detection": ["detection_view", "detect_endpoint", "ssd_insides", "send_to_nms", "frcnn_insides",
+    "demos.detection": ["detection_view", "detect_endpoint", "ssd_insides", "send_view", "frcnn_insides",
                         "roi_real"],
     "demos.segmentation": ["segment", "segment_scene", "analyse"],
 }

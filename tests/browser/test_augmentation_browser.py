@@ -77,3 +77,28 @@ def test_a_link_opens_its_view_and_the_address_follows_the_controls(browser: Bro
         expect(page.locator("#augmentation-preset input")).to_have_value("custom (built or imported below)")
     finally:
         context.close()
+
+
+def test_the_pipeline_goes_to_augmentations_effect(page: Page):
+    """The hand-off (issue 16): the pipeline built here opens in the Fine-tuning tab's "Augmentation's effect" part as
+    its custom augmentation, ready to train (nothing trains before the student presses Train)."""
+    import json
+
+    from core.data import augment as aug
+
+    open_tab(page, "Augmentation")  # the default preset: the pipeline sent is its JSON export
+    wait_until_idle(page)
+    page.get_by_role("tab", name="JSON", exact=True).click()
+    page.locator("#augmentation-to-effect").click()
+    wait_until_idle(page)
+    expect(page.get_by_role("tab", name="Fine-tuning", exact=True)).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("tab", name="Augmentation's effect", exact=True)).to_have_attribute(
+        "aria-selected", "true", timeout=20_000)
+    # the code box shows the top of the document (CodeMirror draws only what is in view): the pipeline's first step
+    exported = json.loads(aug.to_json(aug.preset(aug.DEFAULT_PRESET)))
+    first_step = exported["transform"]["transforms"][0]["__class_fullname__"]
+    received = page.locator("#generalization-pipeline .cm-content")
+    expect(received).to_contain_text(f'"__class_fullname__": "{first_step}"', timeout=20_000)
+    expect(page.locator("#generalization-augmentation input")).to_have_value("custom JSON")
+    expect(page.locator("#generalization-status")).not_to_contain_text("Training")
+    assert_no_error(page)
