@@ -1,11 +1,11 @@
-"""UI helpers shared by every tab: the upload loader, the book link, JSON-friendly numbers.
+"""UI helpers shared by every tab: the one upload loader, the header and the book link, table widths, the picture
+cache, JSON-friendly numbers, lazy resources and the GPU decorator.
 
-This is the only place where core's user-facing errors become `gr.Error`.
+Input checks live in `demos.inputs` (where core's user-facing errors become `gr.Error`), drawing in `demos.drawing`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
 import io
@@ -15,11 +15,11 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, TypeVar
 
 import gradio as gr
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import ImageFont
 
 from core.threads import torch_threads
 from core.data.images import SAMPLE_IMAGES, ImageLoadError, load_image, sample_image
@@ -204,12 +204,6 @@ def guard_numeric_inputs(blocks: gr.Blocks) -> int:
     return guarded
 
 
-@functools.lru_cache(maxsize=64)
-def pil_font(size: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """Pillow's bundled scalable font at `size` pixels (at least 8): the pictures look the same on every machine."""
-    return ImageFont.load_default(size=max(8, int(size)))
-
-
 @functools.lru_cache(maxsize=16)
 def math_font(size: float) -> ImageFont.FreeTypeFont | None:
     """KaTeX's math italic at `size` pixels, for a math letter drawn in a picture (an axis called θ): the face the
@@ -228,103 +222,8 @@ def math_font(size: float) -> ImageFont.FreeTypeFont | None:
     return None
 
 
-@functools.lru_cache(maxsize=4096)
-def text_mask(text: str, size: int) -> Image.Image:
-    """`text` rendered as an 'L' mask cropped to its ink: paste it in any colour (cached: labels repeat)."""
-    face = pil_font(size)
-    left, top, right, bottom = face.getbbox(text)
-    mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
-    ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=face)
-    return mask
-
-
-class LabelPlacer:
-    """Writes box labels on a picture without covering each other or running past its edges: tries a few spots
-    around each box (above it, inside its corners, below it), the first free one wins; every spot is moved inside
-    `bounds`."""
-
-    def __init__(self, image: Image.Image, bounds: tuple[int, int]):
-        """`image` is drawn on in place; `bounds` (W, H) is the part of it labels stay inside."""
-        self.image, self.draw, self.bounds = image, ImageDraw.Draw(image), bounds
-        self.placed = np.zeros((0, 4))  # (P, 4) rectangles already used
-
-    def add(self, box: Sequence[float], text: str, fill: tuple, size: int, *, text_color: tuple = (255, 255, 255),
-            required: bool = True) -> None:
-        """Label `box` (x1, y1, x2, y2 pixels) with `text` in `size`-pixel letters on a `fill` chip. A label that is
-        not `required` is left out when every spot is taken."""
-        mask = text_mask(text, size)
-        w, h = mask.width + 8, mask.height + 8
-        x1, y1, x2, y2 = box
-        spots = np.array([(x1, y1 - h), (x1 + 3, y1 + 3), (x1 + 3, y2 - h - 3), (x2 - w - 3, y1 + 3),
-                          (x2 - w - 3, y2 - h - 3), (x1, y2 + 1), (x2 - w, y1 - h), (x2 - w, y2 + 1)])  # (S, 2)
-        spots[:, 0] = np.clip(spots[:, 0], 0, max(0, self.bounds[0] - w))
-        spots[:, 1] = np.clip(spots[:, 1], 0, max(0, self.bounds[1] - h))
-        rects = np.concatenate([spots, spots + [w, h]], axis=1)  # (S, 4)
-        p = self.placed
-        clash = ((rects[:, None, 0] < p[None, :, 2]) & (p[None, :, 0] < rects[:, None, 2]) &
-                 (rects[:, None, 1] < p[None, :, 3]) & (p[None, :, 1] < rects[:, None, 3])).any(axis=1)  # (S,)
-        free = np.flatnonzero(~clash)
-        if len(free) == 0 and not required:
-            return
-        rect = rects[free[0] if len(free) else 0]
-        self.placed = np.concatenate([self.placed, rect[None]])
-        x, y = int(rect[0]), int(rect[1])
-        self.draw.rectangle([x, y, x + w, y + h], fill=fill)
-        self.image.paste(text_color, (x + 4, y + 4), mask)
-
-
-def readable_on(color: Any) -> tuple[int, int, int]:
-    """Black or white, whichever reads better on `color` (an RGB tuple or '#rrggbb')."""
-    if isinstance(color, str):
-        color = tuple(int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
-    red, green, blue = color[:3]
-    return (0, 0, 0) if 0.299 * red + 0.587 * green + 0.114 * blue > 150 else (255, 255, 255)
-
-
 def sample_names() -> list[str]:
     return list(SAMPLE_IMAGES)
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn ValueError/ImageLoadError raised by core into a readable `gr.Error`."""
-    try:
-        yield
-    except gr.Error:
-        raise
-    except (ValueError, ImageLoadError) as error:
-        raise gr.Error(str(error)) from None
-
-
-def parse_number_list(text: str, *, name: str, low: float | None = None, high: float | None = None,
-                      min_count: int = 1, max_count: int = 64) -> list[float]:
-    """Parse '0.75, 0.5 0.25' into floats with a clear message on bad input."""
-    parts = [p for p in str(text).replace(";", ",").replace(" ", ",").split(",") if p.strip()]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise gr.Error(f"{name}: expected numbers separated by commas, got {text!r}.") from None
-    if not (min_count <= len(values) <= max_count):
-        raise gr.Error(f"{name}: expected between {min_count} and {max_count} numbers, got {len(values)}.")
-    for value in values:
-        if not math.isfinite(value):
-            raise gr.Error(f"{name}: {value} is not a finite number.")
-        if low is not None and value <= low:
-            raise gr.Error(f"{name}: every value must be greater than {low}, got {value}.")
-        if high is not None and value > high:
-            raise gr.Error(f"{name}: every value must be at most {high}, got {value}.")
-    return values
-
-
-def parse_seed(seed: Any) -> int:
-    """Seeds are non-negative integers below 2**31."""
-    try:
-        value = int(float(seed))
-    except (TypeError, ValueError):
-        raise gr.Error(f"Seed must be an integer, got {seed!r}.") from None
-    if not 0 <= value < 2**31:
-        raise gr.Error("Seed must be between 0 and 2147483647.")
-    return value
 
 
 def to_jsonable(value: Any, digits: int = 6) -> Any:

@@ -34,9 +34,9 @@ from core.weights.registry import load_model, load_spec
 from core.data.images import SAMPLE_IMAGES
 from core.evaluation.metrics import segmentation_iou
 from core.data.scenes import CLASS_COLORS, SPLITS, make_scene
-from demos.common import (
-    LATEX, book_link, column_widths, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
-)
+from demos import drawing, inputs
+from demos.common import LATEX, book_link, column_widths, header, image_upload, on_gpu, read_image
+from demos.inputs import user_errors
 from demos.dataset import legend_html
 from demos.router import Handoff, TabUI
 from demos.transposed_conv import TransposedConvView
@@ -233,7 +233,7 @@ def number_grid(values: np.ndarray, cell: int = 44, digits: int = 3) -> np.ndarr
     colours = enlarge(heatmap(values, 0.0, max(float(values.max()), 1e-6)), side=cell * max(values.shape))
     image = Image.fromarray(colours)
     draw = ImageDraw.Draw(image)
-    font = pil_font(max(9, cell // 4))
+    font = drawing.font(max(9, cell // 4))
     for (r, c), v in np.ndenumerate(values):
         text = f"{v:.{digits}f}".rstrip("0").rstrip(".") if v else "0"
         fill = (0, 0, 0) if v > 0.6 * values.max() else (255, 255, 255)
@@ -247,7 +247,7 @@ def captioned(tiles: Sequence[np.ndarray], captions: Sequence[str], gap: int = 8
     width = sum(t.shape[1] for t in tiles) + gap * (len(tiles) + 1)
     canvas = Image.new("RGB", (width, height + caption_px + gap), "white")
     draw = ImageDraw.Draw(canvas)
-    font = pil_font(15)
+    font = drawing.font(15)
     x = gap
     for tile, caption in zip(tiles, captions):
         canvas.paste(Image.fromarray(tile), (x, 0))
@@ -323,7 +323,7 @@ def segment(image: Any, model: str = FCN_NAME, opacity: float = DEFAULT_OPACITY)
 
 
 def _scene(seed: Any, background: Any):
-    value = parse_seed(seed)
+    value = inputs.seed(seed)
     photo = read_image(background, max_side=MAX_BACKGROUND_SIDE) if background else None
     with user_errors():
         return make_scene(value, background=photo)
