@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import contextlib
 import html
-import threading
-from dataclasses import asdict
 import math
+import threading
+from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
 import gradio as gr
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from core.models import finetune as ft
-from demos.common import book_link, header, parse_seed, to_jsonable, torch_threads, user_errors
+from demos import drawing, inputs
+from demos.common import book_link, header, to_jsonable, torch_threads
+from demos.inputs import user_errors
+from demos.router import TabUI
+from demos.view import View, ViewValueError, param
 
 TITLE = "Fine-tuning"
 
@@ -89,8 +93,8 @@ LINK = book_link("fine-tuning.html", "14.2 Fine-Tuning")
 # --- resources ------------------------------------------------------------------------------------------------
 
 
-def _source() -> ft.SourceWeights:
-    """The pre-trained source model (`core.weights.registry`: loaded once, shared)."""
+def source_model() -> ft.SourceWeights:
+    """The pre-trained source model (`core.weights.registry`: loaded once, shared by both sub-tabs)."""
     from core.weights.hub import WeightsError
     from core.weights.registry import load_model
 
@@ -125,35 +129,18 @@ def _letter_samples() -> np.ndarray:
 # --- inputs ---------------------------------------------------------------------------------------------------
 
 
-def _number(value: Any, name: str, default: float) -> float:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return float(default)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise gr.Error(f"{name} must be a number, got {value!r}.") from None
-    if not math.isfinite(number):
-        raise gr.Error(f"{name} must be a finite number, got {value!r}.")
-    return number
-
-
-def _integer(value: Any, name: str, default: int) -> int:
-    number = _number(value, name, default)
-    if number != int(number):
-        raise gr.Error(f"{name} must be a whole number, got {value!r}.")
-    return int(number)
-
-
 def parse_config(examples_per_class: Any = None, epochs: Any = None, lr: Any = None, output_lr_mult: Any = None,
                  freeze_body: Any = None, seed: Any = None) -> ft.FinetuneConfig:
     """The tab's inputs (None = the default) -> a validated `FinetuneConfig`; bad values -> `gr.Error`."""
     config = ft.FinetuneConfig(
-        examples_per_class=_integer(examples_per_class, "Labelled examples per class", DEFAULTS.examples_per_class),
-        epochs=_integer(epochs, "Epochs", DEFAULTS.epochs),
-        lr=_number(lr, "Learning rate", DEFAULTS.lr),
-        output_lr_mult=_number(output_lr_mult, "Output layer's learning-rate multiplier", DEFAULTS.output_lr_mult),
+        examples_per_class=inputs.whole(examples_per_class, "Labelled examples per class",
+                                        default=DEFAULTS.examples_per_class),
+        epochs=inputs.whole(epochs, "Epochs", default=DEFAULTS.epochs),
+        lr=inputs.number(lr, "Learning rate", default=DEFAULTS.lr),
+        output_lr_mult=inputs.number(output_lr_mult, "Output layer's learning-rate multiplier",
+                                     default=DEFAULTS.output_lr_mult),
         freeze_body=DEFAULTS.freeze_body if freeze_body is None else bool(freeze_body),
-        seed=DEFAULTS.seed if seed is None or seed == "" else parse_seed(seed),
+        seed=DEFAULTS.seed if seed is None or seed == "" else inputs.seed(seed),
     )
     with user_errors():
         return config.validate()
@@ -334,11 +321,6 @@ def _loss_plot(frame: pd.DataFrame, epochs: int) -> gr.LinePlot:
     return gr.LinePlot(frame, x_lim=[1, max(epochs, MIN_EPOCH_AXIS)])
 
 
-@lru_cache(maxsize=4)
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
-
-
 def _mark(draw: ImageDraw.ImageDraw, x: int, y: int, right: bool) -> None:
     """A drawn check mark or cross in a 12x12 box at (x, y)."""
     if right:
@@ -363,9 +345,9 @@ def predictions_grid(images: np.ndarray, truth: np.ndarray, predictions: dict[st
     draw = ImageDraw.Draw(canvas)
     title = (f"Test predictions.  Fine-tuned (FT): {100 * accuracy['fine_tuned']:.1f}% of the 500 test digits right;"
              f"  from scratch (SC): {100 * accuracy['scratch']:.1f}%")
-    draw.text((8, 6), title, fill=(15, 23, 42), font=_font(18))
+    draw.text((8, 6), title, fill=(15, 23, 42), font=drawing.font(18))
     draw.text((8, 34), f"The first {rows} test images of each digit; the label is the predicted class "
-              "(green = right, red = wrong).", fill=(71, 85, 105), font=_font(15))
+              "(green = right, red = wrong).", fill=(71, 85, 105), font=drawing.font(15))
     for i, image in enumerate(images):
         x0 = 8 + (i // rows) * cell_w
         y0 = top + (i % rows) * cell_h
@@ -379,18 +361,23 @@ def predictions_grid(images: np.ndarray, truth: np.ndarray, predictions: dict[st
             right = predicted == int(truth[i])
             y = y0 + side + 3 + j * 24
             draw.rounded_rectangle([x0, y, x0 + cell_w - 10, y + 21], radius=4, fill=RIGHT if right else WRONG)
-            draw.text((x0 + 5, y + 2), f"{'FT' if j == 0 else 'SC'}: {predicted}", fill=(255, 255, 255), font=_font(15))
+            draw.text((x0 + 5, y + 2), f"{'FT' if j == 0 else 'SC'}: {predicted}", fill=(255, 255, 255),
+                      font=drawing.font(15))
             _mark(draw, x0 + cell_w - 30, y + 5, right)
     return np.asarray(canvas)
 
 
-def _grid_placeholder(config: ft.FinetuneConfig) -> np.ndarray:
-    """What the prediction grid shows while a run trains. Returns (H, W, 3) uint8."""
+def _grid_placeholder(config: ft.FinetuneConfig, training: bool = True) -> np.ndarray:
+    """What the prediction grid shows while a run trains (or, `training=False`, before any run).
+    Returns (H, W, 3) uint8."""
     canvas = Image.new("RGB", (876, 120), (248, 250, 252))
     draw = ImageDraw.Draw(canvas)
-    draw.text((16, 30), f"Training {config.epochs} epochs… the test predictions of both models appear here "
-              "after the last epoch.", fill=(71, 85, 105), font=_font(17))
-    draw.text((16, 64), "(Stop keeps the curves so far.)", fill=(100, 116, 139), font=_font(15))
+    first = (f"Training {config.epochs} epochs… the test predictions of both models appear here after the last "
+             "epoch." if training else "Press Train both: the test predictions of both models appear here after "
+             f"its {config.epochs} epochs.")
+    draw.text((16, 30), first, fill=(71, 85, 105), font=drawing.font(17))
+    draw.text((16, 64), "(Stop keeps the curves so far.)" if training else "(Nothing trains until you press it.)",
+              fill=(100, 116, 139), font=drawing.font(15))
     return np.asarray(canvas)
 
 
@@ -443,7 +430,7 @@ def finetune(examples_per_class: Any = DEFAULTS.examples_per_class, epochs: Any 
     """Train the fine-tuned and the scratch model side by side; yield (diagram, accuracy plot, loss plot,
     predictions grid, JSON, status) after every epoch; the grid comes with the last epoch."""
     config = parse_config(examples_per_class, epochs, lr, output_lr_mult, freeze_body, seed)
-    source_state, mean, std = _source()
+    source_state, mean, std = source_model()
     diagram = diagram_html(config)
     empty_accuracy, empty_loss = curve_frames({})
     progress(0, desc="starting")
@@ -470,15 +457,58 @@ def finetune(examples_per_class: Any = DEFAULTS.examples_per_class, epochs: Any 
                _status(config, curves, state.epoch, state.seconds, done=state.done))
 
 
-def first_view() -> tuple:
-    """On page load: the diagram and the default run precomputed by `python -m core.evaluate finetune_source`."""
-    config = DEFAULTS
+def generalization_choices(name: str) -> tuple[str, ...]:
+    """The "Augmentation's effect" part's choices ("start" or "augmentation"), as `demos.generalization` lists them
+    (a cheap import: Albumentations loads on first use)."""
+    from demos import generalization
+
+    return generalization.STARTS if name == "start" else generalization.AUGMENTATIONS
+
+
+# --- the view: both sub-tabs' settings, one link -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinetuneView(View):
+    """The tab's state: the transfer race's settings, the "Augmentation's effect" part's settings (its custom
+    pipeline is not part of a link), and the sub-tab shown (``part``). A link never starts a training."""
+
+    PARTS: ClassVar[tuple[str, ...]] = ("transfer", "generalization")
+
+    examples: int = param(DEFAULTS.examples_per_class, low=1, high=ft.MAX_EXAMPLES_PER_CLASS,
+                          label="labelled examples per class")
+    epochs: int = param(DEFAULTS.epochs, low=1, high=ft.MAX_EPOCHS, label="epochs")
+    lr: float = param(DEFAULTS.lr, low=1e-7, high=0.1, label="learning rate η")
+    output_lr_mult: float = param(DEFAULTS.output_lr_mult, low=1e-3, high=1000.0, label="output layer ×α")
+    freeze: bool = param(DEFAULTS.freeze_body, label="freeze the copied layers")
+    seed: int = param(DEFAULTS.seed, low=0, high=inputs.MAX_SEED, label="seed")
+    start: str = param("scratch", choices=generalization_choices("start"), label="start from")
+    augmentation: str = param("default", choices=generalization_choices("augmentation"), label="augmentation")
+    aug_seed: int = param(0, low=0, high=inputs.MAX_SEED, label="augmentation's effect seed")
+
+    def config(self) -> ft.FinetuneConfig:
+        return ft.FinetuneConfig(examples_per_class=self.examples, epochs=self.epochs, lr=self.lr,
+                                 output_lr_mult=self.output_lr_mult, freeze_body=self.freeze, seed=self.seed)
+
+    def validate(self) -> None:
+        try:
+            self.config().validate()
+        except ValueError as error:
+            raise ViewValueError(str(error).rstrip(".")) from None
+
+
+def transfer_view(config: ft.FinetuneConfig) -> tuple:
+    """The Transfer sub-tab before a run: the diagram of `config`; with the default settings the default run
+    precomputed by `python -m core.evaluate finetune_source` (the model card), otherwise empty curves and a grid
+    that says how to start. (diagram, accuracy plot, loss plot, grid, JSON, status), as `finetune` yields them."""
     diagram = diagram_html(config)
-    run = _card().get("card", {}).get("default_run")
+    run = _card().get("card", {}).get("default_run") if config == DEFAULTS else None
     if not run:
         accuracy, loss = curve_frames({})
-        return (diagram, _accuracy_plot(accuracy, config.epochs), _loss_plot(loss, config.epochs), None, None,
-                "Press **Train both** to fine-tune and train from scratch side by side.")
+        return (diagram, _accuracy_plot(accuracy, config.epochs), _loss_plot(loss, config.epochs),
+                _grid_placeholder(config, training=False), {"note": "no run yet: press Train both"},
+                "Press **Train both** to fine-tune and train from scratch side by side. A link opens these settings; "
+                "training starts only when you press the button.")
     curves = run["curves"]
     accuracy, loss = curve_frames(curves)
     grid = _grid_for(run["preview_predictions"], {k: curves[k]["test_accuracy"][-1] for k in curves})
@@ -486,6 +516,27 @@ def first_view() -> tuple:
     return (diagram, _accuracy_plot(accuracy, config.epochs), _loss_plot(loss, config.epochs), grid,
             result_json(config, curves, epochs_done, run["seconds"], precomputed=True),
             _status(config, curves, epochs_done, run["seconds"], done=True, precomputed=True))
+
+
+def show(view: FinetuneView) -> tuple:
+    """Both sub-tabs for one view, before any training (a link never starts one): `transfer_view`, then the
+    "Augmentation's effect" part (`demos.generalization.show`); the sub-tab selection is left to the router."""
+    from demos import generalization
+
+    return (*transfer_view(view.config()), *generalization.show(view.start, view.augmentation, view.aug_seed),
+            gr.skip())
+
+
+def receive(view: FinetuneView, extras: dict[str, Any]) -> tuple:
+    """A hand-off with ``extras["pipeline"]``, an Albumentations JSON pipeline (the Augmentation tab's export):
+    the "Augmentation's effect" part with augmentation "custom" and that pipeline, checked by
+    `core.training.generalization` (a bad one is a `gr.Error`). The values of the outputs, then of the inbox
+    (the pipeline's code box). The sending tab's view should say ``augmentation="custom"``."""
+    from demos import generalization
+
+    received = generalization.receive(view.start, view.aug_seed, extras.get("pipeline"))
+    *part, text = received
+    return (*transfer_view(view.config()), *part, gr.Tabs(selected="generalization"), text)
 
 
 def _warm_up() -> None:
@@ -498,35 +549,41 @@ def _warm_up() -> None:
         _card()
 
 
-def build() -> None:
+def build() -> TabUI:
     from demos import generalization  # the "Augmentation's effect" sub-tab
 
-    with gr.Tabs(elem_id="finetune-subtabs"):
-        with gr.Tab("Transfer", id="finetune-transfer"):
-            _build_transfer()
-        generalization.build_tab()
+    view = FinetuneView()
+    with gr.Tabs(elem_id="finetune-subtabs") as parts:
+        with gr.Tab("Transfer", id="transfer"):
+            transfer_controls, transfer_outputs = _build_transfer(view)
+        with gr.Tab(generalization.TITLE, id="generalization", elem_id="generalization-tab"):
+            part = generalization.build_tab(view.start, view.augmentation, view.aug_seed)
+    return TabUI(FinetuneView, controls=[*transfer_controls, *part.controls],
+                 outputs=[*transfer_outputs, *part.outputs, parts], show=show, parts=parts,
+                 inbox={"pipeline": part.pipeline}, receive=receive)
 
 
-def _build_transfer() -> None:
+def _build_transfer(view: FinetuneView) -> tuple[list, list]:
+    """The Transfer sub-tab: (its view controls, in field order; the outputs `transfer_view` fills)."""
     threading.Thread(target=_warm_up, name="finetune-warm-up", daemon=True).start()
     header("Fine-tuning: the four steps of transfer learning, live", EXPLANATION, LINK)
     with gr.Accordion("Details: data, model, optimiser, why it helps", open=False):
         gr.Markdown(DETAILS)
-    # filled on page load (building the diagram imports timm: nothing heavy happens while the app starts)
+    # drawn when the tab is first shown (building the diagram imports timm: nothing heavy while the app starts)
     diagram = gr.HTML("<p>Drawing the model…</p>", elem_id="finetune-diagram", min_height=300)
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
-            examples = gr.Slider(1, ft.MAX_EXAMPLES_PER_CLASS, DEFAULTS.examples_per_class, step=1,
+            examples = gr.Slider(1, ft.MAX_EXAMPLES_PER_CLASS, view.examples, step=1,
                                  label="Labelled examples per class", elem_id="finetune-examples")
-            epochs = gr.Slider(1, ft.MAX_EPOCHS, DEFAULTS.epochs, step=1, label="Epochs", elem_id="finetune-epochs")
+            epochs = gr.Slider(1, ft.MAX_EPOCHS, view.epochs, step=1, label="Epochs", elem_id="finetune-epochs")
             with gr.Row():
-                lr = gr.Number(DEFAULTS.lr, label="Learning rate η", min_width=100, elem_id="finetune-lr")
-                mult = gr.Number(DEFAULTS.output_lr_mult, label="Output layer ×α", min_width=100,
+                lr = gr.Number(view.lr, label="Learning rate η", min_width=100, elem_id="finetune-lr")
+                mult = gr.Number(view.output_lr_mult, label="Output layer ×α", min_width=100,
                                  elem_id="finetune-mult")
             with gr.Row():
-                freeze = gr.Checkbox(DEFAULTS.freeze_body, label="Freeze the copied layers", min_width=140,
+                freeze = gr.Checkbox(view.freeze, label="Freeze the copied layers", min_width=140,
                                      elem_id="finetune-freeze")
-                seed = gr.Number(DEFAULTS.seed, precision=0, label="Seed", min_width=80, elem_id="finetune-seed")
+                seed = gr.Number(view.seed, precision=0, label="Seed", min_width=80, elem_id="finetune-seed")
             with gr.Row():
                 train_button = gr.Button("Train both", variant="primary", elem_id="finetune-train")
                 stop_button = gr.Button("Stop", variant="stop", elem_id="finetune-stop")
@@ -544,19 +601,13 @@ def _build_transfer() -> None:
         with gr.Column(scale=1, min_width=260):
             result = gr.JSON(label="Curves (API: finetune)", elem_id="finetune-json", height=440)
 
-    inputs = [examples, epochs, lr, mult, freeze, seed]
+    controls = [examples, epochs, lr, mult, freeze, seed]
     outputs = [diagram, accuracy_plot, loss_plot, grid, result, status]
-    run = train_button.click(finetune, inputs, outputs, api_name="finetune", concurrency_limit=CONCURRENT_RUNS,
+    run = train_button.click(finetune, controls, outputs, api_name="finetune", concurrency_limit=CONCURRENT_RUNS,
                              concurrency_id="finetune_train", show_progress_on=[status])
     stop_button.click(None, None, None, cancels=[run], api_visibility="private")
-    gr.on([freeze.change, lr.blur, mult.blur, examples.release, epochs.release, seed.blur], preview_diagram, inputs,
+    # .input, .blur, .release: not .change, which also fires when a link sets the controls (the router draws then)
+    gr.on([freeze.input, lr.blur, mult.blur, examples.release, epochs.release, seed.blur], preview_diagram, controls,
           diagram, api_name="finetune_diagram_ui", api_visibility="private", show_progress="hidden",
           trigger_mode="always_last")
-    gr.on([_root_load()], first_view, None, outputs, api_name="finetune_load_ui", api_visibility="private",
-          show_progress="hidden")
-
-
-def _root_load():
-    from gradio.context import Context
-
-    return Context.root_block.load
+    return controls, outputs

@@ -9,8 +9,8 @@ API: `generalization(start, augmentation, seed)`: one run; `start` is "scratch" 
 `train_accuracy`, `test_accuracy`, `gap` (lists per epoch), `final_test_accuracy`, `final_train_accuracy`,
 `final_gap`, `seconds`, `config`, `notes`.
 
-Hand-off from the Augmentation tab: `use_pipeline(json_text)` returns the values of `SubTab.handoff_outputs`
-(the augmentation choice set to custom, the pipeline's JSON, the preview of what it does to digits).
+Hand-off from the Augmentation tab: the Fine-tuning tab's `receive` shows this sub-tab with the pipeline handed
+over (`receive` here); `use_pipeline(json_text)` is the sub-tab's own "Use this pipeline" button.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import gradio as gr
 import numpy as np
 from PIL import Image, ImageDraw
 
-from demos.common import (LazyResource, book_link, header, parse_seed, pil_font, to_jsonable, torch_threads,
-                          user_errors)
+from demos import drawing, inputs
+from demos.common import LazyResource, book_link, column_widths, header, to_jsonable, torch_threads
+from demos.inputs import user_errors
 
 TITLE = "Augmentation's effect"
 
@@ -96,7 +97,8 @@ def parse_start(start: Any) -> str:
 
 
 def _parse_seed(seed: Any) -> int:
-    return 0 if seed is None or seed == "" else parse_seed(seed)
+    """The seed input; empty means 0 (the API's default)."""
+    return inputs.whole(seed, "Seed", low=0, high=inputs.MAX_SEED, default=0)
 
 
 def resolve(augmentation: Any) -> dict | None:
@@ -133,9 +135,9 @@ def _config(start: str, seed: int) -> Any:
 
 
 def _source() -> tuple[dict, float, float]:
-    from demos.finetune import SOURCE  # the Fine-tuning tab's lazily loaded source model
+    from demos.finetune import source_model  # the Fine-tuning tab's source model, loaded once
 
-    return SOURCE.get()
+    return source_model()
 
 
 # --- the API ----------------------------------------------------------------------------------------------
@@ -180,7 +182,7 @@ def preview_picture(pipeline: dict | None, seed: int = 0, draws: int = 3) -> np.
     draw = ImageDraw.Draw(canvas)
     for r, (name, images) in enumerate(rows):
         y = top + r * (cell + pad)
-        draw.text((4, y + cell // 2 - 8), name, fill=(51, 65, 85), font=pil_font(14))
+        draw.text((4, y + cell // 2 - 8), name, fill=(51, 65, 85), font=drawing.font(14))
         for c, image in enumerate(images):
             x = left + c * (cell + pad)
             tile = Image.fromarray(np.uint8(255 * (1 - np.clip(image, 0, 1)))).resize((cell, cell), Image.NEAREST)
@@ -478,82 +480,125 @@ def empty_view() -> tuple[str, list, str]:
 # --- layout -----------------------------------------------------------------------------------------------
 
 
+STARTS = ("scratch", "pretrained")
+"""`core.training.generalization.STARTS`, written here so that the view's choices need no Albumentations import."""
+AUGMENTATIONS = tuple(value for _, value in AUGMENTATION_CHOICES)
+
+NOT_TRAINED = ("A link opens these settings; training starts only when you press **Train both** (about half a "
+               "minute).")
+CUSTOM_NOT_IN_LINK = ("*A custom pipeline is not part of a link*: paste yours (the Augmentation tab's JSON export) "
+                      "into **Custom pipeline** and press *Use this pipeline*; until then the preview shows the "
+                      "default pipeline.")
+
+
+NO_RUN = {"without": None, "with": None, "note": "no run yet: press Train both"}
+"""The JSON box before a run (an empty JSON box is an unnamed element to a screen reader: axe's
+aria-prohibited-attr)."""
+
+
+def show(start: str, augmentation: str, seed: int) -> tuple:
+    """The sub-tab before training for these settings: the empty plot and table, the status, no answer and no JSON
+    yet, the preview of the augmentation (the default pipeline's for "custom", which a link cannot carry) and the
+    custom pipeline's accordion (open for "custom"). The values of `SubTab.outputs`."""
+    plot, rows, status = empty_view()
+    custom = augmentation == "custom"
+    picture, notes = preview("default" if custom else augmentation, None, seed)
+    if custom:
+        notes = CUSTOM_NOT_IN_LINK
+    return (plot, rows, f"{status} {NOT_TRAINED}", "", NO_RUN, picture, notes, gr.Accordion(open=custom))
+
+
+def receive(start: str, seed: int, json_text: Any) -> tuple:
+    """A hand-off (the Augmentation tab's pipeline): the sub-tab before training with augmentation "custom" and
+    this pipeline, checked as `use_pipeline` checks it (`gr.Error` on a bad one). The values of `SubTab.outputs`,
+    then the pipeline's JSON for the code box."""
+    choice, text, picture, notes, opened = use_pipeline(json_text)
+    if choice != "custom":
+        raise gr.Error("augmentation: the pipeline handed over is 'none'; choose none in the Augmentation menu "
+                       "instead.")
+    plot, rows, status = empty_view()
+    return (plot, rows, f"{status} {NOT_TRAINED}", "", NO_RUN, picture, notes, opened, text)
+
+
 @dataclass
 class SubTab:
-    """The sub-tab's components a hand-off needs: `use_pipeline`'s outputs, and the tab to select (its id is
-    "finetune-generalization" in the Fine-tuning tab's `gr.Tabs`)."""
+    """What the Fine-tuning tab needs of this sub-tab: its view controls (start, augmentation, seed), the outputs
+    `show` fills, the pipeline's code box (a hand-off's inbox) and `use_pipeline`'s outputs."""
 
-    tab: gr.Tab
-    augmentation: gr.Dropdown
+    controls: list
+    outputs: list
     pipeline: gr.Code
     handoff_outputs: list
 
 
-def build_tab() -> SubTab:
-    """The "Augmentation's effect" sub-tab (call inside a `gr.Tabs`)."""
+def build_tab(start_value: str = "scratch", augmentation_value: str = "default", seed_value: int = 0) -> SubTab:
+    """The "Augmentation's effect" sub-tab's contents (call inside its `gr.Tab`), its controls at these values."""
     config = _gen().GeneralizationConfig()
-    plot0, rows0, status0 = empty_view()
-    picture0, notes0 = preview("default", None, 0)  # a few milliseconds: what the default pipeline does
-    with gr.Tab(TITLE, id="finetune-generalization", elem_id="generalization-tab") as tab:
-        header("Augmentation's effect on generalisation, live", EXPLANATION, LINK)
-        with gr.Accordion("Details: data, model, training, the default pipeline", open=False):
-            gr.Markdown(DETAILS_TEMPLATE.format(
-                k=config.examples_per_class, n=10 * config.examples_per_class, lr=config.lr,
-                body_lr=config.lr * config.body_lr_mult, epochs=config.epochs, batch=config.batch_size,
-                wd=config.weight_decay))
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=2, min_width=300):
-                start = gr.Radio(START_CHOICES, value="scratch", label="Start from", elem_id="generalization-start")
-                with gr.Row():
-                    choice = gr.Dropdown(AUGMENTATION_CHOICES, value="default", label="Augmentation", scale=3,
-                                         min_width=150, elem_id="generalization-augmentation")
-                    seed = gr.Number(0, precision=0, minimum=0, label="Seed", scale=1, min_width=80,
-                                     elem_id="generalization-seed")
-                with gr.Row():
-                    run_button = gr.Button("Train both", variant="primary", elem_id="generalization-run")
-                    stop_button = gr.Button("Stop", variant="stop", elem_id="generalization-stop")
-                with gr.Accordion("Custom pipeline (Albumentations JSON)", open=False,
-                                  elem_id="generalization-custom") as custom:
-                    pipeline = gr.Code(default_pipeline_text(), language="json", interactive=True, lines=6,
-                                       max_lines=16, elem_id="generalization-pipeline",
-                                       label="Paste the Augmentation tab's JSON export (or edit the default)")
-                    use_button = gr.Button("Use this pipeline", elem_id="generalization-use")
-            with gr.Column(scale=5):
-                with gr.Group():
-                    gr.Markdown("**Predict first** — the answer appears after the run", padding=True)
-                    with gr.Row(equal_height=True):
-                        predict_accuracy = gr.Radio(PREDICTION_CHOICES, value=None, min_width=240,
-                                                    elem_id="generalization-predict-acc",
-                                                    label="Which run ends with the higher held-out accuracy?")
-                        predict_gap = gr.Radio(PREDICTION_CHOICES, value=None, min_width=240,
-                                               elem_id="generalization-predict-gap",
-                                               label="Which run ends with the larger gap (train − held-out)?")
-                status = gr.Markdown(status0, elem_id="generalization-status")
-                plot = gr.HTML(plot0, elem_id="generalization-plot", min_height=200)
-                answer = gr.Markdown("", elem_id="generalization-reveal")
-                table = gr.Dataframe(rows0, headers=TABLE_HEADERS, interactive=False, wrap=True,
-                                     label="Final numbers (percent)", elem_id="generalization-table")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                picture = gr.Image(picture0, label="One labelled digit per class (top) and what the augmentation makes of it",
-                                   type="numpy",
-                                   format="png", interactive=False, height=300, elem_id="generalization-preview")
-                notes = gr.Markdown(notes0, elem_id="generalization-notes")
-            with gr.Column(scale=2, min_width=260):
-                result = gr.JSON(label="Both runs (API: generalization, one run per call)", height=340,
-                                 elem_id="generalization-json")
+    # the first values (a few milliseconds): the page is complete before the router draws the link's view
+    plot0, rows0, status0, _, result0, picture0, notes0, _ = show(start_value, augmentation_value, seed_value)
+    header("Augmentation's effect on generalisation, live", EXPLANATION, LINK)
+    with gr.Accordion("Details: data, model, training, the default pipeline", open=False):
+        gr.Markdown(DETAILS_TEMPLATE.format(
+            k=config.examples_per_class, n=10 * config.examples_per_class, lr=config.lr,
+            body_lr=config.lr * config.body_lr_mult, epochs=config.epochs, batch=config.batch_size,
+            wd=config.weight_decay))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            start = gr.Radio(START_CHOICES, value=start_value, label="Start from", elem_id="generalization-start")
+            with gr.Row():
+                choice = gr.Dropdown(AUGMENTATION_CHOICES, value=augmentation_value, label="Augmentation", scale=3,
+                                     min_width=150, elem_id="generalization-augmentation")
+                seed = gr.Number(seed_value, precision=0, minimum=0, label="Seed", scale=1, min_width=80,
+                                 elem_id="generalization-seed")
+            with gr.Row():
+                run_button = gr.Button("Train both", variant="primary", elem_id="generalization-run")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="generalization-stop")
+            with gr.Accordion("Custom pipeline (Albumentations JSON)", open=augmentation_value == "custom",
+                              elem_id="generalization-custom") as custom:
+                pipeline = gr.Code(default_pipeline_text(), language="json", interactive=True, lines=6,
+                                   max_lines=16, elem_id="generalization-pipeline",
+                                   label="Paste the Augmentation tab's JSON export (or edit the default)")
+                use_button = gr.Button("Use this pipeline", elem_id="generalization-use")
+        with gr.Column(scale=5):
+            with gr.Group():
+                gr.Markdown("**Predict first** — the answer appears after the run", padding=True)
+                with gr.Row(equal_height=True):
+                    predict_accuracy = gr.Radio(PREDICTION_CHOICES, value=None, min_width=240,
+                                                elem_id="generalization-predict-acc",
+                                                label="Which run ends with the higher held-out accuracy?")
+                    predict_gap = gr.Radio(PREDICTION_CHOICES, value=None, min_width=240,
+                                           elem_id="generalization-predict-gap",
+                                           label="Which run ends with the larger gap (train − held-out)?")
+            status = gr.Markdown(status0, elem_id="generalization-status")
+            plot = gr.HTML(plot0, elem_id="generalization-plot", min_height=200)
+            answer = gr.Markdown("", elem_id="generalization-reveal")
+            # fixed widths: measured in a hidden sub-tab, Gradio squeezed the headers one letter a line on a phone
+            table = gr.Dataframe(rows0, headers=TABLE_HEADERS, interactive=False, wrap=True,
+                                 column_widths=column_widths(20, 7, 10, 12, 15, 6, 7),
+                                 label="Final numbers (percent)", elem_id="generalization-table")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            picture = gr.Image(picture0,
+                               label="One labelled digit per class (top) and what the augmentation makes of it",
+                               type="numpy", format="png", interactive=False, height=300,
+                               elem_id="generalization-preview")
+            notes = gr.Markdown(notes0, elem_id="generalization-notes")
+        with gr.Column(scale=2, min_width=260):
+            result = gr.JSON(result0, label="Both runs (API: generalization, one run per call)", height=340,
+                             elem_id="generalization-json")
 
-        ui = dict(api_visibility="private")
-        run = run_button.click(compare, [start, choice, pipeline, seed, predict_accuracy, predict_gap],
-                               [plot, table, status, answer, result], concurrency_limit=CONCURRENT_RUNS,
-                               concurrency_id=CONCURRENCY_ID, show_progress_on=[status], **ui)
-        stop_button.click(None, None, None, cancels=[run], **ui)
-        gr.on([choice.input, seed.blur], preview, [choice, pipeline, seed], [picture, notes], show_progress="hidden",
-              trigger_mode="always_last", **ui)
-        choice.input(lambda value: gr.Accordion(open=True) if value == "custom" else gr.skip(), choice, custom,
-                     show_progress="hidden", **ui)
-        handoff_outputs = [choice, pipeline, picture, notes, custom]
-        use_button.click(use_pipeline, pipeline, handoff_outputs, **ui)
-        gr.api(generalization, api_name="generalization", concurrency_limit=CONCURRENT_RUNS,
-               concurrency_id=CONCURRENCY_ID)
-    return SubTab(tab=tab, augmentation=choice, pipeline=pipeline, handoff_outputs=handoff_outputs)
+    ui = dict(api_visibility="private")
+    run = run_button.click(compare, [start, choice, pipeline, seed, predict_accuracy, predict_gap],
+                           [plot, table, status, answer, result], concurrency_limit=CONCURRENT_RUNS,
+                           concurrency_id=CONCURRENCY_ID, show_progress_on=[status], **ui)
+    stop_button.click(None, None, None, cancels=[run], **ui)
+    gr.on([choice.input, seed.submit, seed.blur], preview, [choice, pipeline, seed], [picture, notes],
+          show_progress="hidden", trigger_mode="always_last", **ui)
+    choice.input(lambda value: gr.Accordion(open=True) if value == "custom" else gr.skip(), choice, custom,
+                 show_progress="hidden", **ui)
+    handoff_outputs = [choice, pipeline, picture, notes, custom]
+    use_button.click(use_pipeline, pipeline, handoff_outputs, **ui)
+    gr.api(generalization, api_name="generalization", concurrency_limit=CONCURRENT_RUNS,
+           concurrency_id=CONCURRENCY_ID)
+    return SubTab(controls=[start, choice, seed], outputs=[plot, table, status, answer, result, picture, notes, custom],
+                  pipeline=pipeline, handoff_outputs=handoff_outputs)

@@ -69,10 +69,113 @@ def test_a_small_frozen_run_streams_one_update_per_epoch(client):
     (dict(lr=0.1, output_lr_mult=100), "would diverge"),
     (dict(epochs=500), "maximum"),
     (dict(examples_per_class=0), "minimum"),
-    (dict(seed=-3), "Seed must be between"),
+    (dict(seed=-3), "Seed must be a whole number between"),
 ])
 def test_bad_inputs_get_a_clear_message_and_the_server_keeps_serving(client, kwargs, message):
     with pytest.raises(Exception) as error:
         client.predict(**kwargs, api_name="/finetune")
     assert message in str(error.value)
     assert client.predict(examples_per_class=1, epochs=1, api_name="/finetune")[4]["epochs_done"] == 1
+
+
+# --- every view a link -------------------------------------------------------------------------------------
+
+
+def test_the_views_defaults_are_the_controls_first_values():
+    import gradio as gr
+
+    import demos.finetune as tab
+    from core.training import generalization as gen
+    from demos import generalization
+
+    with gr.Blocks():
+        ui = tab.build()
+    assert [control.value for control in ui.controls] == list(tab.FinetuneView().values())
+    assert tab.FinetuneView().config() == DEFAULTS
+    assert generalization.STARTS == gen.STARTS  # written out so that the view needs no Albumentations
+    assert list(ui.inbox) == ["pipeline"] and ui.receive is tab.receive
+
+
+def test_a_link_round_trips_the_view():
+    from urllib.parse import parse_qsl
+
+    from demos.finetune import FinetuneView
+
+    view = FinetuneView(examples=2, epochs=3, lr=0.003, output_lr_mult=5.0, freeze=True, seed=7, start="pretrained",
+                        augmentation="none", aug_seed=4)
+    link = view.link()
+    assert link == ("?tab=finetune&examples=2&epochs=3&lr=0.003&output_lr_mult=5&freeze=1&seed=7&start=pretrained"
+                    "&augmentation=none&aug_seed=4")
+    assert FinetuneView.from_query(dict(parse_qsl(link.lstrip("?")))) == (view, [])
+    # settings that would diverge keep the defaults, with a notice that says why
+    view, notices = FinetuneView.from_query({"lr": "0.1", "output_lr_mult": "100"})
+    assert view == FinetuneView() and "would diverge" in notices[0]
+
+
+def test_show_opens_the_settings_without_training_and_equals_the_endpoint(client):
+    """A link's view: the diagram of its settings (as the /finetune endpoint's first update draws it), empty curves
+    and no JSON until Train both; the default view is the precomputed default run (the model card's)."""
+    from demos.finetune import FinetuneView, show
+
+    view = FinetuneView(examples=2, epochs=1, freeze=True, seed=7, start="pretrained", augmentation="none")
+    (diagram, accuracy, loss, grid, result, status, plot, table, g_status, answer, g_result, picture, notes,
+     accordion, parts) = show(view)
+    assert "fine_tuned" not in result and "starts only when you press" in status and accuracy.value["data"] == []
+    job = client.submit(examples_per_class=2, epochs=1, freeze_body=True, seed=7, api_name="/finetune")
+    job.result(timeout=120)
+    assert job.outputs()[0][0] == diagram and "frozen" in diagram
+    assert g_result["with"] is None and "starts only when you press" in g_status and answer == ""
+    assert "No augmentation" in notes and accordion.open is False
+    default = show(FinetuneView())
+    card = hub.load_card(ft.SOURCE_WEIGHTS)["card"]["default_run"]["curves"]
+    assert default[4]["precomputed"]
+    assert default[4]["fine_tuned"]["test_accuracy"] == pytest.approx(card["fine_tuned"]["test_accuracy"], abs=1e-6)
+
+
+def test_a_custom_link_says_the_pipeline_does_not_travel():
+    from demos.finetune import FinetuneView, show
+    from demos.generalization import CUSTOM_NOT_IN_LINK
+
+    shown = show(FinetuneView(augmentation="custom"))
+    assert shown[12] == CUSTOM_NOT_IN_LINK and shown[13].open is True
+
+
+def test_receive_shows_the_handed_pipeline_in_the_augmentation_part():
+    """The lead's hand-off from the Augmentation tab: its JSON export becomes the custom pipeline, checked."""
+    import json
+
+    import gradio as gr
+
+    from core.data import augment as aug
+    from demos.finetune import FinetuneView, receive
+
+    exported = aug.to_json(aug.preset(aug.DEFAULT_PRESET))
+    view = FinetuneView(augmentation="custom", aug_seed=3)
+    out = receive(view, {"pipeline": exported})
+    *outputs, parts, text = out
+    assert len(outputs) == 14 and parts.selected == "generalization"
+    assert json.loads(text) == aug.parse_pipeline(exported)
+    picture, notes, accordion = outputs[11], outputs[12], outputs[13]
+    assert picture.shape[0] > 100 and accordion.open is True and "starts only when you press" in outputs[8]
+    for bad, message in (("{oops", "not valid JSON"), ('{"__class_fullname__": "Sparkle"}', "Sparkle"), ("", "empty")):
+        with pytest.raises(gr.Error, match=message):
+            receive(view, {"pipeline": bad})
+
+
+@pytest.mark.parametrize("variant", range(6))
+def test_every_lecture_link_into_the_tab_opens_its_view_without_notices(variant):
+    from urllib.parse import parse_qsl
+
+    from core.lecture import STEPS, lecture_step
+    from demos.finetune import FinetuneView
+
+    steps = [step for step in range(1, len(STEPS) + 1) if lecture_step(step, 0)["link_tab"] == "finetune"]
+    assert steps
+    for step in steps:
+        shown = lecture_step(step, variant)
+        query = dict(parse_qsl(shown["link"].lstrip("?")))
+        view, notices = FinetuneView.from_query(query)
+        part, part_notices = FinetuneView.part_from_query(query)
+        assert notices == [] and part_notices == [], (step, notices, part_notices)
+        assert view.freeze is shown["link_params"]["freeze"]
+        assert part == shown["link_params"].get("part")

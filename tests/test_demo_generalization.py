@@ -43,7 +43,7 @@ def test_a_pretrained_run_with_the_augmentation_tab_export(client):
     (("scratch", '{"__class_fullname__": "CenterCrop", "height": 100, "width": 100}', 0),
      "augmentation: The pipeline cannot run on the 32x32 digit images"),
     (("scratch", "flips please", 0), "augmentation: The augmentation must be 'none', 'default'"),
-    (("scratch", "none", -3), "Seed must be between"),
+    (("scratch", "none", -3), "Seed must be a whole number between"),
 ])
 def test_bad_values_get_a_clear_message_naming_the_input(client, args, message):
     with pytest.raises(Exception) as error:

@@ -68,7 +68,8 @@ def augmentation(preset: str) -> LabLink:
 
 
 def finetune(freeze: bool = False) -> LabLink:
-    """The fine-tuning tab: fine-tuned vs scratch, with or without freezing the copied layers."""
+    """The fine-tuning tab's Transfer part: fine-tuned vs scratch, with or without freezing the copied layers
+    (`demos.finetune.FinetuneView`; a link shows the settings and never starts a training)."""
     return LabLink("finetune", {"freeze": freeze})
 
 

@@ -91,3 +91,37 @@ def test_finetune_bad_learning_rate_shows_a_clear_message(page: Page):
         "() => [...document.querySelectorAll('.toast-body')].some(e => e.innerText.includes('learning rate'))",
         timeout=20_000)
     assert any("learning rate must be in (0, 0.1]" in message for message in error_messages(page)), error_messages(page)
+
+
+def test_a_link_opens_both_parts_settings_without_training(browser, app_url):
+    """?tab=finetune&...&part=generalization selects "Augmentation's effect" with the link's settings, and the
+    Transfer part shows the link's settings in its diagram; nothing trains; a control change writes the address."""
+    from tests.browser.ui import wait_until_ready
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}?tab=finetune&epochs=3&freeze=1&augmentation=none&aug_seed=2&part=generalization",
+                  wait_until="domcontentloaded")
+        wait_until_ready(page)
+        tab = page.get_by_role("tab", name="Augmentation's effect", exact=True)
+        assert tab.get_attribute("aria-selected") == "true"
+        expect(page.locator("#generalization-augmentation input")).to_have_value("none")
+        expect(page.locator("#generalization-seed input")).to_have_value("2")
+        expect(page.locator("#generalization-notes")).to_contain_text("No augmentation")
+        expect(page.locator("#generalization-status")).to_contain_text("training starts only when you press")
+        box = page.locator("#generalization-seed input")
+        box.fill("5")
+        box.press("Enter")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('aug_seed') === '5'", timeout=15_000)
+
+        open_tab(page, "Transfer")
+        assert "part" not in page.evaluate("location.search")
+        expect(page.locator("#finetune-freeze input[type=checkbox]")).to_be_checked()
+        expect(page.locator("#finetune-epochs input[type=number]")).to_have_value("3")
+        expect(page.locator("#finetune-diagram")).to_contain_text("frozen: the copied layers keep")
+        expect(page.locator("#finetune-diagram")).to_contain_text("for 3 epochs")
+        expect(page.locator("#finetune-status")).to_contain_text("training starts only when you press")
+        assert_no_error(page)
+    finally:
+        context.close()

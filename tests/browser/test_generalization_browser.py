@@ -28,11 +28,11 @@ def _open(page: Page) -> None:
 
 
 def _table(page: Page) -> dict[str, list[str]]:
-    """The final-numbers table as {run: [cells...]}."""
-    rows = page.locator("#generalization-table tbody tr")
+    """The final-numbers table as {run: [cells...]} (Gradio 6 draws a table's rows as `role=row` elements of
+    `role=gridcell` cells; its `tbody` only sizes the columns)."""
     table = {}
-    for i in range(rows.count()):
-        cells = [c.inner_text().strip() for c in rows.nth(i).locator("td").all()]
+    for row in page.locator("#generalization-table [role=row]").all():
+        cells = [text.strip() for text in row.locator("[role=gridcell]").all_inner_texts()]
         if cells:
             table[cells[0]] = cells[1:]
     return table

@@ -32,7 +32,7 @@ SUBTABS: dict[str, list[str]] = {
     "demos.segmentation": ["coarse scores → upsampled", "upsampling explained", "learned upsampling"],
     "demos.gan_lab": ["WGAN Figure 1: EM vs JS"],
     "demos.generative": ["Interpolation", "CGAN", "CycleGAN", "ProGAN"],
-    "demos.finetune": [],
+    "demos.finetune": ["Augmentation's effect"],
 }
 """The sub-tabs of each tab (the first is open by default and checked as the tab's default view)."""
 
