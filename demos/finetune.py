@@ -506,7 +506,7 @@ def transfer_view(config: ft.FinetuneConfig) -> tuple:
     if not run:
         accuracy, loss = curve_frames({})
         return (diagram, _accuracy_plot(accuracy, config.epochs), _loss_plot(loss, config.epochs),
-                _grid_placeholder(config, training=False), None,
+                _grid_placeholder(config, training=False), {"note": "no run yet: press Train both"},
                 "Press **Train both** to fine-tune and train from scratch side by side. A link opens these settings; "
                 "training starts only when you press the button.")
     curves = run["curves"]

@@ -491,6 +491,11 @@ CUSTOM_NOT_IN_LINK = ("*A custom pipeline is not part of a link*: paste yours (t
                       "default pipeline.")
 
 
+NO_RUN = {"without": None, "with": None, "note": "no run yet: press Train both"}
+"""The JSON box before a run (an empty JSON box is an unnamed element to a screen reader: axe's
+aria-prohibited-attr)."""
+
+
 def show(start: str, augmentation: str, seed: int) -> tuple:
     """The sub-tab before training for these settings: the empty plot and table, the status, no answer and no JSON
     yet, the preview of the augmentation (the default pipeline's for "custom", which a link cannot carry) and the
@@ -500,7 +505,7 @@ def show(start: str, augmentation: str, seed: int) -> tuple:
     picture, notes = preview("default" if custom else augmentation, None, seed)
     if custom:
         notes = CUSTOM_NOT_IN_LINK
-    return (plot, rows, f"{status} {NOT_TRAINED}", "", None, picture, notes, gr.Accordion(open=custom))
+    return (plot, rows, f"{status} {NOT_TRAINED}", "", NO_RUN, picture, notes, gr.Accordion(open=custom))
 
 
 def receive(start: str, seed: int, json_text: Any) -> tuple:
@@ -512,7 +517,7 @@ def receive(start: str, seed: int, json_text: Any) -> tuple:
         raise gr.Error("augmentation: the pipeline handed over is 'none'; choose none in the Augmentation menu "
                        "instead.")
     plot, rows, status = empty_view()
-    return (plot, rows, f"{status} {NOT_TRAINED}", "", None, picture, notes, opened, text)
+    return (plot, rows, f"{status} {NOT_TRAINED}", "", NO_RUN, picture, notes, opened, text)
 
 
 @dataclass
@@ -530,7 +535,7 @@ def build_tab(start_value: str = "scratch", augmentation_value: str = "default",
     """The "Augmentation's effect" sub-tab's contents (call inside its `gr.Tab`), its controls at these values."""
     config = _gen().GeneralizationConfig()
     # the first values (a few milliseconds): the page is complete before the router draws the link's view
-    plot0, rows0, status0, _, _, picture0, notes0, _ = show(start_value, augmentation_value, seed_value)
+    plot0, rows0, status0, _, result0, picture0, notes0, _ = show(start_value, augmentation_value, seed_value)
     header("Augmentation's effect on generalisation, live", EXPLANATION, LINK)
     with gr.Accordion("Details: data, model, training, the default pipeline", open=False):
         gr.Markdown(DETAILS_TEMPLATE.format(
@@ -579,7 +584,7 @@ def build_tab(start_value: str = "scratch", augmentation_value: str = "default",
                                elem_id="generalization-preview")
             notes = gr.Markdown(notes0, elem_id="generalization-notes")
         with gr.Column(scale=2, min_width=260):
-            result = gr.JSON(label="Both runs (API: generalization, one run per call)", height=340,
+            result = gr.JSON(result0, label="Both runs (API: generalization, one run per call)", height=340,
                              elem_id="generalization-json")
 
     ui = dict(api_visibility="private")

@@ -709,8 +709,8 @@ def _build_interpolation(view: GenerativeView) -> tuple[list, list]:
     api_inputs = [gr.Radio(list(INTERPOLATE_MODELS), value="dcgan", visible=False, label="model"),
                   gr.Number(visible=False), gr.Number(visible=False), gr.Number(visible=False),
                   gr.Radio(["linear", "slerp"], value="slerp", visible=False, label="mode")]
-    gr.Button(visible=False).click(gan_interpolate, api_inputs, [_gallery("interpolation", 4), gr.JSON(visible=False)],
-                                   api_name="gan_interpolate")
+    api_outputs = [gr.Gallery(format="png", visible=False), gr.JSON(visible=False)]
+    gr.Button(visible=False).click(gan_interpolate, api_inputs, api_outputs, api_name="gan_interpolate")
     return [seed_a, seed_b, steps, mode, model], outputs
 
 
@@ -748,7 +748,8 @@ def _build_cgan(view: GenerativeView) -> tuple[list, list]:
     # the public endpoint of every model: (model, seed, n, label) -> (gallery, JSON)
     gr.Button(visible=False).click(gan_sample, [model, gr.Number(visible=False), gr.Number(visible=False),
                                                 gr.Number(visible=False)],
-                                   [_gallery("samples", 4), gr.JSON(visible=False)], api_name="gan_sample")
+                                   [gr.Gallery(format="png", visible=False), gr.JSON(visible=False)],
+                                   api_name="gan_sample")
     return [digit, seed, n, rows], [grid, data, note, all_grid, all_json]
 
 
@@ -781,8 +782,8 @@ def _build_cyclegan(view: GenerativeView) -> tuple[list, list, gr.Image]:
     # the public endpoint: (image, direction) -> (gallery, JSON); the radio checks the direction
     api_inputs = [image_upload(visible=False), gr.Radio(list(DIRECTION_LABELS), value="A->B", visible=False,
                                                         label="direction")]
-    gr.Button(visible=False).click(cyclegan_translate, api_inputs, [_gallery("translation", 3), gr.JSON(visible=False)],
-                                   api_name="cyclegan_translate")
+    api_outputs = [gr.Gallery(format="png", visible=False), gr.JSON(visible=False)]
+    gr.Button(visible=False).click(cyclegan_translate, api_inputs, api_outputs, api_name="cyclegan_translate")
     return [sample, night, direction], outputs, upload
 
 

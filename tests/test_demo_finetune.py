@@ -120,11 +120,11 @@ def test_show_opens_the_settings_without_training_and_equals_the_endpoint(client
     view = FinetuneView(examples=2, epochs=1, freeze=True, seed=7, start="pretrained", augmentation="none")
     (diagram, accuracy, loss, grid, result, status, plot, table, g_status, answer, g_result, picture, notes,
      accordion, parts) = show(view)
-    assert result is None and "starts only when you press" in status and accuracy.value["data"] == []
+    assert "fine_tuned" not in result and "starts only when you press" in status and accuracy.value["data"] == []
     job = client.submit(examples_per_class=2, epochs=1, freeze_body=True, seed=7, api_name="/finetune")
     job.result(timeout=120)
     assert job.outputs()[0][0] == diagram and "frozen" in diagram
-    assert g_result is None and "starts only when you press" in g_status and answer == ""
+    assert g_result["with"] is None and "starts only when you press" in g_status and answer == ""
     assert "No augmentation" in notes and accordion.open is False
     default = show(FinetuneView())
     card = hub.load_card(ft.SOURCE_WEIGHTS)["card"]["default_run"]["curves"]
