@@ -45,6 +45,9 @@ LINKS: dict[str, LinkCase] = {
     "gan_lab": LinkCase("theta=-0.3&wgan_steps=60&part=wgan", _set_number("wgan-seed", "2"), "wgan_seed", "2"),
     "generative": LinkCase("pg_seed=9&stage=2&alpha=0.25&part=progan", _set_number("gen-progan-seed", "11"),
                            "pg_seed", "11"),
+    "nms": LinkCase("source=clutter&seed=3&iou=0.4&class_aware=1&step=2", _set_number("nms-step", "1"), "step", "1"),
+    "detection": LinkCase("seed=2000007&score=0.5&part=ssd", _set_number("detection-seed", "2000003"), "seed",
+                          "2000003"),
     "finetune": LinkCase("augmentation=none&aug_seed=2&part=generalization", _set_number("generalization-seed", "3"),
                          "aug_seed", "3"),
 }
