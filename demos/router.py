@@ -14,6 +14,8 @@ and the hand-offs it starts. `connect` wires, once every tab is built (so build 
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, Callable, Mapping, Sequence
@@ -183,7 +185,8 @@ def _connect_tab(tab_id: str, tab_block: gr.Tab, ui: TabUI, rendered: gr.State) 
 
     tab_block.select(None, js=show_tab_js(tab_id))  # first: the address bar names the tab before the request leaves
     tab_block.select(first_pictures, inputs=[rendered, *ui.controls], outputs=outputs,
-                     api_visibility="private", show_progress="minimal")
+                     api_visibility="private", show_progress="minimal").then(
+        None, js=f"() => {{ window.labView && window.labView.drawn({json.dumps(tab_id)}); }}")
     inputs = [*ui.controls, *([ui.upload] if ui.upload is not None else [])]
     triggers = [control.change for control in inputs]
     gr.on(triggers, None, inputs=inputs, js=sync_js(ui.view, 0 if ui.upload is not None else None))

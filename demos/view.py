@@ -394,7 +394,13 @@ window.labView = (() => {
       }
     },
     show(tab) { if (loaded) write(tab); },
-    ready(tab) { loaded = true; write(tab); document.body.dataset.labView = "ready"; },
+    ready(tab) { loaded = true; write(tab); document.body.dataset.labView = "ready"; this.drawn(tab); },
+    // the tabs whose first pictures are drawn, in <body data-lab-drawn="tab ...">: what tests and tools wait for
+    drawn(tab) {
+      const tabs = new Set((document.body.dataset.labDrawn || "").split(" ").filter(Boolean));
+      tabs.add(tab);
+      document.body.dataset.labDrawn = [...tabs].join(" ");
+    },
     link,
     async copy(tab) {
       const url = link(tab);

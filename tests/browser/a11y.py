@@ -10,6 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from tests.browser.ui import wait_until_drawn
+
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
 """The rule sets run: WCAG 2.0 and 2.1, levels A and AA."""
 
@@ -66,6 +68,7 @@ def select_tab(page: Any, name: str) -> None:
     tab.click()
     handle = tab.element_handle()
     page.wait_for_function("(el) => el.getAttribute('aria-selected') === 'true'", arg=handle, timeout=30_000)
+    wait_until_drawn(page)  # a tab's first pictures are computed when it is first opened
     wait_until_quiet(page)
 
 

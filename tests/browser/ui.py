@@ -24,6 +24,16 @@ def open_tab(page: Page, title: str) -> None:
         visible = [candidate for candidate in tab.all() if candidate.is_visible()] or [tab.first]
     visible[0].click()
     expect(visible[0]).to_have_attribute("aria-selected", "true", timeout=10_000)
+    wait_until_drawn(page)
+
+
+def wait_until_drawn(page: Page, timeout_ms: int = 180_000) -> None:
+    """Wait until the router has drawn the first pictures of the tab the address bar names (a tab's pictures are
+    computed when it is first opened; `demos.view` lists the drawn tabs in <body data-lab-drawn>)."""
+    page.wait_for_function("""() => {
+        const tab = new URLSearchParams(location.search).get("tab");
+        return !tab || !window.labView || (document.body.dataset.labDrawn || "").split(" ").includes(tab);
+    }""", timeout=timeout_ms)
 
 
 def wait_until_idle(page: Page, timeout_ms: int = 60_000) -> None:
