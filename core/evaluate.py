@@ -23,6 +23,8 @@ EVALUATORS: dict[str, str] = {
     "faster_rcnn": "core.models.faster_rcnn:evaluate",  # issue 5
     "ssd": "core.models.ssd:evaluate",  # issue 5
     "fcn": "core.models.fcn:evaluate",  # issue 6
+    "rcnn": "core.training.rcnn:evaluate",  # issue 16
+    "fast_rcnn": "core.training.fast_rcnn:evaluate",  # issue 16
 }
 """Model name -> "module:function" that evaluates it. Each model's issue adds one line."""
 

@@ -33,6 +33,8 @@ TRAINERS: dict[str, str] = {
     "faster_rcnn": "core.models.faster_rcnn:train",  # issue 5
     "ssd": "core.models.ssd:train",  # issue 5
     "fcn": "core.models.fcn:train",  # issue 6
+    "rcnn": "core.training.rcnn:train",  # issue 16
+    "fast_rcnn": "core.training.fast_rcnn:train",  # issue 16
 }
 """Model name -> "module:function" that trains it. Each model's issue adds one line."""
 
