@@ -32,6 +32,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
+from demos.rcnn_family import build_subtab as build_family_subtab, run_model as run_family_model
 from demos.common import (
     LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, read_image, sample_names, to_jsonable,
     user_errors,
@@ -39,10 +40,12 @@ from demos.common import (
 
 TITLE = "Detection"
 
-MODELS: tuple[str, ...] = ("ssd", "faster_rcnn")
+MODELS: tuple[str, ...] = ("ssd", "faster_rcnn", "rcnn", "fast_rcnn")
 """Model names of the API (``/detect``'s ``model`` input)."""
 
-MODEL_LABELS = {"ssd": "SSD (single shot, 5 scales)", "faster_rcnn": "Faster R-CNN (RPN + RoI heads, FPN)"}
+MODEL_LABELS = {"ssd": "SSD (single shot, 5 scales)", "faster_rcnn": "Faster R-CNN (RPN + RoI heads, FPN)",
+                "rcnn": "R-CNN (selective search, CNN per region, SVMs)",
+                "fast_rcnn": "Fast R-CNN (selective search, RoI pooling)"}
 
 GENERATED = "generated scene (seed)"
 PASTED = "objects pasted onto a photo"
@@ -191,6 +194,8 @@ class Result:
 
 def run_model(model: str, image: np.ndarray, score_threshold: float, iou_threshold: float) -> Result:
     """One forward pass of `model` on (H, W, 3) uint8 `image` with the given thresholds."""
+    if model in ("rcnn", "fast_rcnn"):
+        return run_family_model(model, image, score_threshold, iou_threshold)
     if model == "ssd":
         from core.models.ssd import detect
 
@@ -912,6 +917,7 @@ def build(tabs: gr.Tabs | None = None) -> None:
                         roi_text = gr.Markdown(elem_id="detection-roi-text")
                     with gr.Accordion("numbers (JSON)", open=False):
                         roi_numbers = gr.JSON(show_label=False, height=200)
+                build_family_subtab()
 
     main_inputs = [source, seed, sample, upload, model, score, iou]
     main_outputs = [picture, table, summary, numbers, state]

@@ -245,6 +245,7 @@ def detect_timed(
     score_threshold: float = 0.5,
     iou_threshold: float | None = None,
     proposals: np.ndarray | None = None,
+    max_proposals: int | None = None,
 ) -> TimedDetections:
     """Fast R-CNN on one image, stage by stage and timed (arguments as `core.models.rcnn.detect_timed`).
 
@@ -257,10 +258,13 @@ def detect_timed(
     device = next(model.parameters()).device
     clock = StageClock()
     prepared, scale = prepare(image)
+    limit = config.max_proposals if max_proposals is None else min(int(max_proposals), config.max_proposals)
+    if limit < 1:
+        raise ValueError(f"max_proposals must be at least 1, got {max_proposals}")
     if proposals is None:
-        boxes = proposals_for(prepared, min_side=config.min_side, max_proposals=config.max_proposals)
+        boxes = proposals_for(prepared, min_side=config.min_side, max_proposals=limit)
     else:
-        boxes = select_proposals(proposals, config.min_side, config.max_proposals)
+        boxes = select_proposals(proposals, config.min_side, limit)
     clock.lap("proposals")
     features = model.features(normalise(prepared, device)[None])  # (1, C, h, w)
     clock.lap("features")

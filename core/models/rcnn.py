@@ -367,6 +367,7 @@ def detect_timed(
     score_threshold: float = 0.5,
     iou_threshold: float | None = None,
     proposals: np.ndarray | None = None,
+    max_proposals: int | None = None,
 ) -> TimedDetections:
     """R-CNN on one image, stage by stage and timed.
 
@@ -377,6 +378,8 @@ def detect_timed(
         iou_threshold: class-wise NMS IoU (None: the model's ``config.nms_iou``).
         proposals: (N, 4) selective-search boxes of the *prepared* image to use instead of computing them
             (evaluation reads them from the proposal cache); the proposals stage then costs nothing.
+        max_proposals: use only the best-ranked ones (None: ``config.max_proposals``) — how the features stage
+            grows with the number of regions.
 
     Returns:
         `TimedDetections` (boxes in pixels of `image`; ``cnn_forward_passes`` = the number of regions).
@@ -386,10 +389,13 @@ def detect_timed(
     check_thresholds(score_threshold, iou)
     clock = StageClock()
     prepared, scale = prepare(image)
+    limit = config.max_proposals if max_proposals is None else min(int(max_proposals), config.max_proposals)
+    if limit < 1:
+        raise ValueError(f"max_proposals must be at least 1, got {max_proposals}")
     if proposals is None:
-        boxes = proposals_for(prepared, min_side=config.min_side, max_proposals=config.max_proposals)
+        boxes = proposals_for(prepared, min_side=config.min_side, max_proposals=limit)
     else:
-        boxes = select_proposals(proposals, config.min_side, config.max_proposals)
+        boxes = select_proposals(proposals, config.min_side, limit)
     clock.lap("proposals")
     pool5, fc7 = region_features(model, prepared, boxes)
     clock.lap("features")

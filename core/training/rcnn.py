@@ -81,6 +81,27 @@ def measure_on_photos(detect_fn: DetectFn) -> dict[str, Any]:
     return meter.compute()
 
 
+def proposal_quality(split: str = "test", count: int | None = None) -> dict[str, Any]:
+    """Selective search's recall against the ground truth of `split` (all its proposals, from the cache):
+    ``proposals_recall_50``, ``proposals_recall_70`` (share of objects some proposal overlaps by IoU >= 0.5 / 0.7),
+    ``proposals_mabo`` (mean best overlap), ``proposals_per_image`` (mean count)."""
+    from core.data.proposals import scene_proposals
+    from core.data.scenes import split_seeds
+    from core.models.faster_rcnn import _cached_scene
+    from core.ops.selective_search import proposal_recall
+
+    found, truth = [], []
+    for seed in split_seeds(split, count):
+        found.append(scene_proposals(int(seed)))
+        truth.append(_cached_scene(int(seed)).boxes)
+    recall = proposal_recall(found, truth)
+    return {"proposals_recall_50": recall["recall_50"], "proposals_recall_70": recall["recall_70"],
+            "proposals_mabo": recall["mabo"], "proposals_objects": recall["objects"],
+            "proposals_per_image": float(np.mean([len(f) for f in found])),
+            "proposals_note": f"selective search (core.data.proposals.PROPOSAL_STRATEGIES) on all {split} scenes, "
+                              "every proposal, before the models' min-side filter"}
+
+
 def evaluate_and_record(name: str, detect_fn: DetectFn, split: str = "test", count: int | None = None) -> dict[str, Any]:
     """Measure a detector on `split` and write the numbers into ``weights/<name>.json`` (``<split>_*``); on the
     whole test split also the unseen photos (``photos_*``) and the fixed subset (``test_subset_*``)."""
@@ -104,6 +125,7 @@ def evaluate_and_record(name: str, detect_fn: DetectFn, split: str = "test", cou
         record["photos_scenes"] = PHOTO_SCENES
         record["photos_backgrounds"] = (f"scikit-image {', '.join(UNSEEN_PHOTOS)} (not training backgrounds), at "
                                         "their own sizes, in turn; test seeds; proposals computed live")
+        record.update(proposal_quality("test"))
         subset = measure(detect_fn, "test", SUBSET_COUNT, cached=False)
         metrics["subset"] = subset
         record.update({"test_subset_map_50": subset["map_50"], "test_subset_map": subset["map"],
