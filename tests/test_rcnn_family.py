@@ -53,7 +53,8 @@ def test_warp_regions_shows_the_box_with_context_pixels():
     # near the border the outside reads as 0 (the mean after normalisation)
     corner = rcnn.warp_regions(ramp, torch.tensor([[0.0, 0.0, 16.0, 16.0]]), size=32, padding=8)
     assert float(corner[0, :, :6, :6].abs().max()) == 0.0
-    np.testing.assert_allclose(corner[0, :, 8:, 8:].numpy(), ramp[:, :24, :24].numpy(), atol=1e-4)
+    # inside (away from the first row and column, where roi_align clamps its samples instead of extrapolating)
+    np.testing.assert_allclose(corner[0, :, 9:, 9:].numpy(), ramp[:, 1:24, 1:24].numpy(), atol=1e-4)
 
 
 def test_offsets_round_trip_and_decode_clips():
@@ -79,8 +80,9 @@ def test_finish_is_classwise_nms_above_the_threshold():
     flat_labels = torch.tensor([0, 1] * 3)
     over = flat_scores > 0.1
     keep = batched_nms(flat_boxes[over], flat_scores[over], flat_labels[over], 0.5)
-    assert kept_scores.tolist() == flat_scores[over][keep].tolist() == pytest.approx([0.9, 0.7, 0.6, 0.2])
-    assert kept_labels.tolist() == [0, 1, 1, 1]
+    # class 0: 0.9 suppresses 0.8 (IoU 0.68), 0.05 is below the threshold; class 1: 0.6 suppresses 0.2 (IoU 0.82)
+    assert kept_scores.tolist() == flat_scores[over][keep].tolist() == pytest.approx([0.9, 0.7, 0.6])
+    assert kept_labels.tolist() == [0, 1, 1]
 
 
 # --- R-CNN -------------------------------------------------------------------------------------------------------
@@ -190,7 +192,7 @@ def test_fast_rcnn_loss_is_cross_entropy_plus_smooth_l1_of_the_true_class():
             for k in range(4):
                 d = abs(float(offsets[i, classes[i] - 1, k] - regression[i, k]))
                 total += 0.5 * d * d if d < 1 else d - 0.5
-    assert float(loss) == pytest.approx(total / len(rois), rel=1e-4)
+    assert float(loss.detach()) == pytest.approx(total / len(rois), rel=1e-4)
     assert logs["rois"] == len(rois) and logs["foreground"] == int((classes > 0).sum())
 
 
