@@ -13,6 +13,7 @@ Endpoint contract: ``/rcnn_family(image)`` -> ``{"rcnn": {...}, "fast_rcnn": {..
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import gradio as gr
@@ -43,19 +44,30 @@ PROPOSAL_COLOR = "#ffd600"
 CONCURRENCY_ID = "rcnn_family"
 """The view and the API share one slot: R-CNN keeps both cores busy for seconds, a second run would only wait."""
 
-TABLE_HEADERS = ["model", "proposals", "CNN forward passes", "proposals s", "features s", "classify s", "NMS s",
-                 "total s", "detections", "test mAP@0.5", "test mAP@[.5:.95]"]
+TABLE_HEADERS = ["model", "proposals", "CNN passes", "proposals s", "features s", "classify s", "NMS s", "total s",
+                 "detections", "mAP@0.5", "mAP"]
+"""The table's columns; the two mAP columns are the test split's (500 scenes), from each model's card."""
 
 
 def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+WARMUP_RUNS = 2
+"""Runs on a blank image when a model loads, so that the first comparison a student sees is not slowed by
+oneDNN building its kernels (the timings are the point of the view)."""
+
+
 def _loader(name: str):
     def load():
         from core.models import rcnn_family
 
-        return rcnn_family.load(name, _device())
+        model = rcnn_family.load(name, _device())
+        blank = np.full((256, 256, 3), 127, np.uint8)
+        blank[64:192, 64:192] = 40  # one square: a few proposals
+        for _ in range(WARMUP_RUNS):
+            rcnn_family.detect_timed(name, model, blank, DEFAULT_SCORE)
+        return model
 
     return load
 
@@ -166,7 +178,7 @@ def picture(image: np.ndarray, timed: Any, shown: int) -> np.ndarray:
 
 def caption(name: str, item: dict[str, Any], shown: int) -> str:
     drawn = min(shown, item["proposals"])
-    where = "the RPN's RoIs" if name == "faster_rcnn" else "selective-search proposals"
+    where = "RoIs from its RPN" if name == "faster_rcnn" else "selective-search proposals"
     s = item["seconds"]
     return (f"**{TITLES[name]}** · {item['proposals']:,} {where} (best-ranked {drawn} drawn, thin yellow) · "
             f"**{item['cnn_forward_passes']:,}** CNN forward pass{'es' if item['cnn_forward_passes'] != 1 else ''} · "
@@ -238,6 +250,77 @@ def family_endpoint(image: Any):
     return to_jsonable(numbers)
 
 
+# --- selective search, step by step --------------------------------------------------------------------------
+
+SEARCH_STRATEGY_TEXT = "HSV, k = 100, colour + texture + size + fill (the paper's single strategy)"
+
+
+@lru_cache(maxsize=8)
+def _hierarchy(key: bytes, shape: tuple[int, ...]):
+    """The grouping of one prepared image (cached by its bytes: the slider only redraws)."""
+    from core.ops.selective_search import SINGLE, group_regions
+
+    image = np.frombuffer(key, np.uint8).reshape(shape)
+    return group_regions(image, SINGLE[0])
+
+
+def _region_colours(count: int) -> np.ndarray:
+    """(count, 3) uint8 colours that tell neighbouring regions apart (golden-angle hues; they mean nothing)."""
+    import colorsys
+
+    return np.array([colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.75, 0.95) for i in range(count)]) * 255
+
+
+def search_step_view(source: str, seed: Any, upload: Any, percent: Any):
+    """(picture of the regions after a share of the merges with the last merge boxed, caption)."""
+    from core.models.rcnn import prepare
+    from torchvision.utils import draw_bounding_boxes
+
+    image, description = _input(source, seed, upload)
+    share = _check_count(percent, "Merges done", 0, 100)
+    with user_errors():
+        prepared, _ = prepare(image)
+        hierarchy = _hierarchy(prepared.tobytes(), prepared.shape)
+    n = hierarchy.num_initial
+    step = round(share / 100 * (n - 1))
+    labels = hierarchy.labels_at(step)
+    colours = _region_colours(hierarchy.num_regions)
+    overlay = (0.45 * prepared + 0.55 * colours[labels]).astype(np.uint8)
+    factor = max(1.0, DISPLAY_SIDE / min(overlay.shape[:2]))
+    tensor = torch.from_numpy(np.ascontiguousarray(overlay)).permute(2, 0, 1)
+    if factor != 1.0:
+        size = (round(overlay.shape[0] * factor), round(overlay.shape[1] * factor))
+        tensor = torch.nn.functional.interpolate(tensor[None], size=size, mode="nearest")[0]
+    current = np.unique(labels)
+    text = [f"**{description}**, as selective search sees it ({prepared.shape[1]}×{prepared.shape[0]} px), "
+            f"strategy {SEARCH_STRATEGY_TEXT}: **{n}** Felzenszwalb regions, **{n - 1}** merges in all. "
+            f"After **{step}** merge{'s' if step != 1 else ''}: **{len(current)}** region{'s' if len(current) != 1 else ''}."]
+    if step > 0:
+        a, b, t = (int(v) for v in hierarchy.merges[step - 1])
+        colour, texture, size, fill = hierarchy.components[step - 1]
+        box = hierarchy.boxes[t]
+        from demos.detection import FONT, _font_size
+
+        tensor = draw_bounding_boxes(tensor, torch.tensor(box[None] * factor, dtype=torch.float32),
+                                     labels=[f"merge {step}: {a} + {b} -> {t}"], colors=["#ffffff"], width=3,
+                                     font=FONT, font_size=_font_size(tensor) if FONT else None)
+        text.append(f"Merge {step} joined regions {a} and {b} (the most similar neighbours) into region {t}, box "
+                    f"[{', '.join(f'{v:.0f}' for v in box)}] (white): $s$ = {hierarchy.similarity[step - 1]:.3f} = "
+                    f"colour {colour:.3f} + texture {texture:.3f} + size {size:.3f} + fill {fill:.3f}.")
+    text.append("Every region that ever exists, the initial ones and each merge's, gives one proposal box.")
+    return tensor.permute(1, 2, 0).numpy(), "\n\n".join(text)
+
+
+SEARCH_EXPLANATION = r"""
+Felzenszwalb's graph segmentation over-segments the image; then the two most similar *neighbouring* regions are
+merged, again and again, until one region is left. Similarity $s(a,b) = s_\text{colour} + s_\text{texture} +
+s_\text{size} + s_\text{fill}$: histogram intersections $\sum_k \min(C_a^k, C_b^k)$ of colour and texture, plus
+bonuses for merging small regions first and for pairs that fill their joint box. Colours below only tell the
+current regions apart. The proposals above use 8 such strategies (HSV and Lab, k = 50 and 100, with and without
+colour), deduplicated.
+"""
+
+
 # --- UI ------------------------------------------------------------------------------------------------------
 
 EXPLANATION = r"""
@@ -262,36 +345,49 @@ def build_subtab() -> None:
     with gr.Tab("R-CNN family", elem_id="detection-family-tab") as tab:
         gr.Markdown(EXPLANATION + LINK, latex_delimiters=LATEX)
         with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=260):
-                source = gr.Radio(SOURCES, value=GENERATED, label="input", elem_id="family-source")
-                seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="scene seed",
-                                 info=f"test split: {SPLITS['test'].start}–{SPLITS['test'].stop - 1}",
-                                 elem_id="family-seed")
-                upload = image_upload(label="or your image", height=110, sources=["upload", "clipboard"],
-                                      elem_id="family-upload")
-                limit = gr.Slider(10, MAX_PROPOSALS, value=MAX_PROPOSALS, step=10,
-                                  label="proposals classified by R-CNN and Fast R-CNN (best-ranked; max = all)",
-                                  elem_id="family-limit")
-                shown = gr.Slider(0, 300, value=DEFAULT_SHOWN, step=10, label="proposals drawn per picture",
-                                  elem_id="family-shown")
-                score = gr.Slider(0.05, 0.95, value=DEFAULT_SCORE, step=0.05, label="score threshold",
-                                  elem_id="family-score")
-                run = gr.Button("Compare the three", variant="primary", elem_id="family-run")
-            with gr.Column(scale=4, min_width=300):
-                summary = gr.Markdown("Press *Compare the three* (R-CNN takes a few seconds: that is the point).",
-                                      elem_id="family-summary")
-                table = gr.Dataframe(headers=TABLE_HEADERS, label="per model: counts, seconds per stage, test mAP",
-                                     interactive=False, wrap=True, elem_id="family-table")
-                with gr.Row(equal_height=False):
-                    pictures, captions = [], []
-                    for name in FAMILY:
-                        with gr.Column(min_width=280):
-                            pictures.append(gr.Image(type="numpy", format="jpeg", label=TITLES[name],
-                                                     interactive=False, height=360, elem_id=f"family-picture-{name}",
-                                                     buttons=["download", "fullscreen"]))
-                            captions.append(gr.Markdown(elem_id=f"family-caption-{name}"))
-                with gr.Accordion("numbers (JSON)", open=False):
-                    numbers = gr.JSON(show_label=False, height=260, elem_id="family-json")
+            source = gr.Radio(SOURCES, value=GENERATED, label="input", elem_id="family-source", min_width=180)
+            seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="scene seed",
+                             info=f"test split: {SPLITS['test'].start}–{SPLITS['test'].stop - 1}",
+                             elem_id="family-seed", min_width=160)
+            upload = image_upload(label="or your image", height=100, sources=["upload", "clipboard"],
+                                  elem_id="family-upload", min_width=180)
+        with gr.Row(equal_height=False):
+            limit = gr.Slider(10, MAX_PROPOSALS, value=MAX_PROPOSALS, step=10,
+                              label="proposals classified by R-CNN, Fast R-CNN (max = all)",
+                              elem_id="family-limit", min_width=220)
+            shown = gr.Slider(0, 300, value=DEFAULT_SHOWN, step=10, label="proposals drawn per picture",
+                              elem_id="family-shown", min_width=180)
+            score = gr.Slider(0.05, 0.95, value=DEFAULT_SCORE, step=0.05, label="score threshold",
+                              elem_id="family-score", min_width=180)
+            run = gr.Button("Compare the three", variant="primary", elem_id="family-run", min_width=160, scale=0)
+        summary = gr.Markdown("Press *Compare the three* (R-CNN takes a few seconds: that is the point).",
+                              elem_id="family-summary")
+        table = gr.Dataframe(headers=TABLE_HEADERS, label="per model: counts, seconds per stage, test-split mAP",
+                             interactive=False, wrap=True, elem_id="family-table")
+        with gr.Row(equal_height=False):
+            pictures, captions = [], []
+            for name in FAMILY:
+                with gr.Column(min_width=240):
+                    pictures.append(gr.Image(type="numpy", format="jpeg", label=TITLES[name], interactive=False,
+                                             height=320, elem_id=f"family-picture-{name}",
+                                             buttons=["download", "fullscreen"]))
+                    captions.append(gr.Markdown(elem_id=f"family-caption-{name}"))
+        with gr.Accordion("numbers (JSON)", open=False):
+            numbers = gr.JSON(show_label=False, height=260, elem_id="family-json")
+        with gr.Accordion("Selective search, step by step", open=True):
+            gr.Markdown(SEARCH_EXPLANATION, latex_delimiters=LATEX)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=1, min_width=240):
+                    progress = gr.Slider(0, 100, value=50, step=1, label="merges done (% of all)",
+                                         elem_id="family-search-progress")
+                    search_caption = gr.Markdown(elem_id="family-search-caption")
+                search_picture = gr.Image(type="numpy", format="png", label="regions after this many merges",
+                                          interactive=False, height=360, elem_id="family-search-picture", scale=2,
+                                          min_width=260)
+        # /rcnn_family: the API contract (hidden components, inside the tab: gr.Tabs holds only tabs)
+        api_image = image_upload(visible=False)
+        api_json = gr.JSON(visible=False)
+        api_button = gr.Button(visible=False)
 
     inputs = [source, seed, upload, limit, shown, score]
     outputs = [summary, table, *pictures, *captions, numbers]
@@ -300,9 +396,10 @@ def build_subtab() -> None:
     gr.on([tab.select, seed.submit, source.input, limit.release, score.release, upload.change], family_view,
           inputs=inputs, outputs=outputs, api_name="rcnn_family_view_ui", api_visibility="private",
           trigger_mode="always_last", concurrency_limit=1, concurrency_id=CONCURRENCY_ID, show_progress="minimal")
+    search_inputs = [source, seed, upload, progress]
+    gr.on([tab.select, progress.release, seed.submit, source.input, upload.change], search_step_view,
+          inputs=search_inputs, outputs=[search_picture, search_caption], api_name="rcnn_family_search_ui",
+          api_visibility="private", trigger_mode="always_last", show_progress="minimal")
 
-    api_image = image_upload(visible=False)
-    api_json = gr.JSON(visible=False)
-    api_button = gr.Button(visible=False)
     api_button.click(family_endpoint, inputs=api_image, outputs=api_json, api_name="rcnn_family",
                      concurrency_limit=1, concurrency_id=CONCURRENCY_ID)

@@ -140,10 +140,10 @@ def evaluate_and_record(name: str, detect_fn: DetectFn, split: str = "test", cou
 
 # --- R-CNN training --------------------------------------------------------------------------------------------------
 
-TRAIN_COUNT = 1200
+TRAIN_COUNT = 600
 """Fine-tuning scenes (the first "train" seeds); their ground-truth boxes are also the SVMs' positives."""
 
-SVM_COUNT = 250
+SVM_COUNT = 200
 """Scenes whose every proposal is a candidate negative for the SVMs (hard-negative mining) and trains the
 box regressors (the first "train" seeds)."""
 
@@ -158,7 +158,7 @@ BODY_LR_FACTOR = 0.1
 WEIGHT_DECAY = 1e-4
 WARMUP_STEPS = 50
 FINAL_LR_FRACTION = 0.02
-FINETUNE_BUDGET_S = 22 * 60
+FINETUNE_BUDGET_S = 60 * 60
 
 SVM_NEGATIVE_IOU = 0.3  # negatives: proposals with IoU below this with every object of the class
 SVM_POSITIVE_WEIGHT = 2.0  # the paper's weight of the positive class
