@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
-from demos.common import LATEX, LazyResource, book_link, image_upload, on_gpu, parse_seed, read_image, to_jsonable, user_errors
-
-FAMILY: tuple[str, ...] = ("rcnn", "fast_rcnn", "faster_rcnn")
-TITLES = {"rcnn": "R-CNN", "fast_rcnn": "Fast R-CNN", "faster_rcnn": "Faster R-CNN"}
-STAGES: tuple[str, ...] = ("proposals", "features", "classify", "nms")
+from core.models.rcnn import STAGES
+from core.models.rcnn_family import FAMILY, TITLES
+from demos.common import (
+    LATEX, LazyResource, book_link, image_upload, on_gpu, parse_seed, read_image, to_jsonable, user_errors,
+)
 
 GENERATED = "generated scene (seed)"
 UPLOADED = "your image"

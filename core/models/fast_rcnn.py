@@ -115,7 +115,12 @@ class FastRCNN(nn.Module):
 
     def features(self, images: Tensor) -> Tensor:
         """images (B, 3, H, W) normalised -> the feature map (B, width, H / 8, W / 8): one pass per image."""
-        feats = list(self.backbone(images))
+        return self.neck(self.backbone(images))
+
+    def neck(self, body_maps: Sequence[Tensor]) -> Tensor:
+        """The body's maps (strides 8, 16, 32) -> the feature map RoIs are pooled from: extra blocks, then the
+        top-down path (each coarser map upsampled and added to the next finer one), then a 3x3 convolution."""
+        feats = list(body_maps)
         for block in self.extras:
             feats.append(block(feats[-1]))
         top = self.lateral[-1](feats[-1])
@@ -175,7 +180,8 @@ def sample_rois(
 
 
 def fast_rcnn_loss(
-    model: FastRCNN, images: Tensor, targets: Sequence[dict[str, Tensor]], generator: torch.Generator | None = None,
+    model: FastRCNN, images: Tensor | None, targets: Sequence[dict[str, Tensor]],
+    generator: torch.Generator | None = None, body_maps: Sequence[Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """The multi-task loss of one mini-batch (see the module docstring).
 
@@ -184,6 +190,8 @@ def fast_rcnn_loss(
         images: (B, 3, H, W) normalised.
         targets: per image ``{"boxes" (G, 4), "labels" (G,) 0-based, "proposals" (N, 4)}`` in pixels of `images`.
         generator: draws the RoI sample.
+        body_maps: the (frozen) backbone's maps of `images` when the caller already has them (training with a
+            frozen body computes them once per scene); `images` is then not read.
 
     Returns:
         (loss, {"loss_cls", "loss_box", "foreground", "rois", "accuracy"}).
@@ -195,9 +203,10 @@ def fast_rcnn_loss(
         rois.append(torch.cat([torch.full((len(r), 1), float(i)), r], dim=1))
         classes.append(c)
         regression.append(t)
-    device = images.device
+    device = images.device if body_maps is None else body_maps[0].device
     rois_t, classes_t, regression_t = torch.cat(rois).to(device), torch.cat(classes).to(device), torch.cat(regression).to(device)
-    logits, offsets = model(images, rois_t)
+    features = model.neck(body_maps) if body_maps is not None else model.features(images)
+    logits, offsets = model.head(model.pool(features, rois_t))
     loss_cls = F.cross_entropy(logits, classes_t)
     foreground = torch.nonzero(classes_t > 0).squeeze(1)
     if len(foreground):

@@ -6,7 +6,7 @@ and ``python -m core.evaluate rcnn [--split test --count N]``.
 
 The paper's three training stages, scaled to 2 CPU cores:
   1. Fine-tune the CNN on warped proposals: the SSD's trained body (``weights/ssd.*``, the lab's own pre-trained
-     backbone) + new fc6, fc7 and a softmax over 5 classes + background; a proposal with IoU >= 0.5 with a
+     backbone; its stem and first stage frozen) + new fc6, fc7 and a softmax over 5 classes + background; a proposal with IoU >= 0.5 with a
      ground-truth box takes its class, every other one is background; mini-batches of 128 regions from 4 scenes,
      32 foreground (the paper's 32 + 96), horizontally flipped at random; BatchNorm statistics stay the SSD's.
   2. One linear SVM per class (``sklearn.svm.LinearSVC``) on the fine-tuned fc7 features, scaled to an average
@@ -148,7 +148,7 @@ SVM_COUNT = 200
 box regressors (the first "train" seeds)."""
 
 VAL_COUNT = 100
-FINETUNE_STEPS = 1000
+FINETUNE_STEPS = 800
 SCENES_PER_STEP = 4
 REGIONS_PER_SCENE = 32  # 128 regions per step
 FOREGROUND_PER_SCENE = 8  # 32 of 128 foreground (the paper)
@@ -159,6 +159,9 @@ WEIGHT_DECAY = 1e-4
 WARMUP_STEPS = 50
 FINAL_LR_FRACTION = 0.02
 FINETUNE_BUDGET_S = 60 * 60
+FROZEN_PREFIXES: tuple[str, ...] = ("conv1", "bn1", "layer1")
+"""Body layers kept at the SSD's values while fine-tuning (the stem and first stage, as the paper kept the first
+layers): their backward pass at the highest resolution is the costliest part of a step."""
 
 SVM_NEGATIVE_IOU = 0.3  # negatives: proposals with IoU below this with every object of the class
 SVM_POSITIVE_WEIGHT = 2.0  # the paper's weight of the positive class
@@ -237,7 +240,10 @@ def finetune(model: RCNN, seeds: Sequence[int], steps: int, lr: float, budget_s:
     from core.train import progress
 
     rng = np.random.default_rng(seed)
-    body = [p for p in model.body.parameters()]
+    for name, parameter in model.body.named_parameters():
+        if name.startswith(FROZEN_PREFIXES):
+            parameter.requires_grad_(False)
+    body = [p for p in model.body.parameters() if p.requires_grad]
     heads = [p for n, p in model.named_parameters() if not n.startswith("body.")]
     optimizer = torch.optim.AdamW([{"params": body, "lr_factor": BODY_LR_FACTOR},
                                    {"params": heads, "lr_factor": 1.0}], lr=lr, weight_decay=WEIGHT_DECAY)
@@ -511,8 +517,8 @@ def train(args: argparse.Namespace) -> None:
         svm_mining=svm_report, regression_pairs=reg_counts,
         regions={"svm_negative_candidates": int(len(negatives.proposals)), "val": int(len(val.proposals)),
                  "positives": int(len(positives.proposals))},
-        training=(f"1) CNN fine-tuned on warped proposals: body from weights/ssd.safetensors (BatchNorm statistics "
-                  f"frozen), new fc6/fc7/softmax; {SCENES_PER_STEP} scenes x {REGIONS_PER_SCENE} regions per step "
+        training=(f"1) CNN fine-tuned on warped proposals: body from weights/ssd.safetensors ({', '.join(FROZEN_PREFIXES)} "
+                  f"and BatchNorm statistics frozen), new fc6/fc7/softmax; {SCENES_PER_STEP} scenes x {REGIONS_PER_SCENE} regions per step "
                   f"({FOREGROUND_PER_SCENE} foreground IoU >= {FINETUNE_IOU}), random horizontal flips; AdamW lr "
                   f"{opts.lr} (body x{BODY_LR_FACTOR}), cosine over max(step share, time share of {budget / 60:.0f} "
                   f"min), {steps} steps at most; 2) LinearSVC per class on fc7 scaled to norm {FEATURE_NORM}, "
