@@ -47,7 +47,12 @@ def test_family_subtab_shows_the_numbers_of_the_api(page: Page, app_url: str, tm
     for name in FAMILY:
         expect(page.locator(f"#family-picture-{name} img").first).to_be_visible()
         expect(page.locator(f"#family-caption-{name}")).to_contain_text("CNN forward pass")
-    page.screenshot(path=SCREENSHOT)
+    # selective search step by step: half of the merges done, the last one boxed and explained
+    search = page.locator("#family-search-caption")
+    expect(search).to_contain_text("Felzenszwalb regions", timeout=60_000)
+    expect(search).to_contain_text("into region")
+    expect(page.locator("#family-search-picture img").first).to_be_visible()
+    page.screenshot(path=SCREENSHOT, full_page=True)
     assert_no_error(page)
 
     path = tmp_path / "scene.png"
