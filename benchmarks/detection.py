@@ -50,10 +50,11 @@ def scene_image(seed: int = 2_000_000) -> np.ndarray:
 def bench_ssd(image: np.ndarray, repeats: int) -> list[tuple]:
     from torchvision.models.detection import ssdlite320_mobilenet_v3_large
 
-    from core.models.ssd import SSD, detect, load_ssd
+    from core.models.ssd import SSD, detect
+    from core.weights.registry import load_model
 
     try:
-        ours = load_ssd()
+        ours = load_model("ssd")
         note = ""
     except Exception as error:  # not trained yet: an untrained model has the same latency
         ours, note = SSD().eval(), f" (untrained: {type(error).__name__})"
@@ -72,9 +73,10 @@ def bench_faster_rcnn(image: np.ndarray, repeats: int) -> list[tuple]:
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
 
     from core.models import faster_rcnn
+    from core.weights.registry import load_model
 
     try:
-        ours = faster_rcnn.load_faster_rcnn("cpu")
+        ours = load_model("faster_rcnn")
         note = ""
     except Exception as error:
         ours, note = faster_rcnn.build_faster_rcnn().eval(), f" (untrained: {type(error).__name__})"

@@ -111,22 +111,27 @@ def main(argv: list[str] | None = None) -> int:
     from core.models import faster_rcnn
     from core.models import fcn
     from core.models import ssd
+    from core.weights.registry import load_model, load_spec
 
     images = [make_scene(seed).image for seed in split_seeds("test")[: args.scenes]]
 
-    def fcn_run(loaded: Any, image: np.ndarray) -> dict[str, Any]:
-        model, spec = loaded
+    spec = load_spec("fcn")
+
+    def fcn_run(model: Any, image: np.ndarray) -> dict[str, Any]:
         return fcn.predict(model, image, spec.mean, spec.std, details=True)
 
+    def loader(name: str) -> Callable[[str], Any]:
+        return lambda device: load_model(name, device)
+
     rows = [
-        compare("SSD", ssd.load_ssd, lambda m, im: ssd.detect(m, im, 0.3, 0.5),
+        compare("SSD", loader("ssd"), lambda m, im: ssd.detect(m, im, 0.3, 0.5),
                 lambda d: (d.boxes, d.labels), None, images, args.repeats),
-        compare("Faster R-CNN", faster_rcnn.load_faster_rcnn, lambda m, im: faster_rcnn.detect(m, im, 0.3, 0.5),
+        compare("Faster R-CNN", loader("faster_rcnn"), lambda m, im: faster_rcnn.detect(m, im, 0.3, 0.5),
                 lambda d: (d["boxes"], d["labels"]), None, images, args.repeats),
-        compare("Faster R-CNN insides", faster_rcnn.load_faster_rcnn,
+        compare("Faster R-CNN insides", loader("faster_rcnn"),
                 lambda m, im: faster_rcnn.insides(m, im, 50, 0.3, 0.5),
                 lambda d: (d["detections"]["boxes"], d["detections"]["labels"]), None, images, args.repeats),
-        compare("FCN", fcn.load_fcn, fcn_run, None, lambda out: np.asarray(out["class_map"]), images, args.repeats),
+        compare("FCN", loader("fcn"), fcn_run, None, lambda out: np.asarray(out["class_map"]), images, args.repeats),
     ]
     print(f"{torch.cuda.get_device_name(0)}; torch {torch.__version__}, torchvision {torchvision.__version__}; "
           f"CPU with 2 threads; {args.scenes} test scenes, median of {args.repeats} single-image calls")

@@ -33,7 +33,8 @@ SIDE = 320
 def main(argv: list[str] | None = None) -> int:
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
 
-    from core.models.faster_rcnn import detect, load_faster_rcnn
+    from core.models.faster_rcnn import detect
+    from core.weights.registry import load_model
     from core.data.scenes import make_scene, split_seeds
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.faster_rcnn")
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
 
-    ours = load_faster_rcnn("cpu")
+    ours = load_model("faster_rcnn")
     theirs = fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None, num_classes=91).eval()
     scene = make_scene(split_seeds("test")[0], size=(SIDE, SIDE))
     image = torch.from_numpy(scene.image).permute(2, 0, 1).float() / 255.0  # (3, 320, 320)

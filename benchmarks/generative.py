@@ -42,11 +42,12 @@ def main() -> None:
     torch.set_num_threads(1)
     from core.models import cgan, dcgan, progan
     from core.ops.latent import latents
+    from core.weights.registry import load_model
     from demos import generative
 
-    dcgan_g = generative.EXPLORER.get().generator
-    cgan_g = generative.CGAN.get()
-    progan_g = generative.PROGAN.get().final
+    dcgan_g = load_model("dcgan")
+    cgan_g = load_model("cgan")
+    progan_g = load_model("progan").final
     generative.JUDGE.get()
     label = torch.full((N,), 3, dtype=torch.int64)
     cases = {

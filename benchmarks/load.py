@@ -1,6 +1,7 @@
 """A class at once: simulated students (gradio_client threads) on a realistic mix of the app's endpoints.
 
     python -m benchmarks.load [--users 40] [--requests 10] [--single 40] [--soak 1000] [--tabs demos.nms,...]
+    python -m benchmarks.load --mix scene-detect --tabs demos.dataset,demos.detection    # issue 19's class
     python -m benchmarks.load --url http://127.0.0.1:7860/ --pid <server pid>    # an app already running here
 
 Phases: warm-up (every endpoint once: lazy models load outside the measurement), one user alone (`--single`
@@ -51,16 +52,19 @@ SOAK_FLAT_TOLERANCE = 0.10
 
 @dataclass(frozen=True)
 class Request:
-    """One kind of student request: `args(rng, image_path)` gives the endpoint's inputs; `weight` its share."""
+    """One kind of student request: `args(rng, image_path)` gives the endpoint's inputs; `weight` its share.
+    `follow` = (api_name, make(first result, rng) -> inputs): a second call on the first one's output, timed with
+    it as one request (a student who makes a scene and then detects objects in it)."""
 
     api_name: str
     args: Callable[[random.Random, Any], tuple]
     weight: float
+    follow: tuple[str, Callable[[Any, random.Random], tuple]] | None = None
 
 
 @functools.lru_cache(maxsize=1)
 def _augment_pipeline() -> str:
-    from core import augment as aug  # imported lazily: the client side needs only the JSON
+    from core.data import augment as aug  # imported lazily: the client side needs only the JSON
 
     return json.dumps(aug.preset(aug.DEFAULT_PRESET))
 
@@ -90,6 +94,20 @@ MIX: list[Request] = [
                                            r.randrange(10)), 2),
 ]
 """What a class does in a lecture, by weight. Rows whose endpoint the app lacks are skipped (and listed)."""
+
+
+def _detect_the_scene(result: Any, rng: random.Random) -> tuple:
+    from gradio_client import handle_file
+
+    return (handle_file(result[0]), rng.choice(["ssd", "faster_rcnn"]), 0.5, 0.5)
+
+
+SCENE_DETECT: list[Request] = [
+    Request("/make_scene", lambda r, img: (r.randrange(10_000), None), 1, follow=("/detect", _detect_the_scene)),
+]
+"""Issue 19's class: each student makes a scene (a picture downloaded), then uploads it to the detector."""
+
+MIXES = {"lecture": MIX, "scene-detect": SCENE_DETECT}
 
 
 # --- the server ---------------------------------------------------------------------------------------------
@@ -187,14 +205,46 @@ class Result:
     error: str | None
 
 
-CLIENT_TIMEOUT_S = 60.0
-"""httpx's default of 5 s would count a slow picture download under load as a failure; a browser waits longer."""
+CLIENT_TIMEOUT_S: float | None = None
+"""None: gradio_client's own settings, as a student's script has them (httpx's 5 s timeouts on the upload, the
+queue join and the downloads); `--client-timeout S` sets them to S seconds."""
 
 
-def _client(url: str, downloads: str):
+def _client(url: str, downloads: str, attempts: int = 5):
+    """A student's gradio_client. Connecting (fetching the app's config) is not measured: on a saturated machine
+    it is retried instead of failing the run."""
+    import httpx
     from gradio_client import Client
 
-    return Client(url, verbose=False, download_files=downloads, httpx_kwargs={"timeout": CLIENT_TIMEOUT_S})
+    kwargs = {} if CLIENT_TIMEOUT_S is None else {"httpx_kwargs": {"timeout": CLIENT_TIMEOUT_S}}
+    for attempt in range(attempts):
+        try:
+            return Client(url, verbose=False, download_files=downloads, **kwargs)
+        except httpx.TimeoutException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1.0)
+
+
+def failure_reason(error: BaseException) -> str:
+    """Why a request failed, naming the HTTP call that gave up when there was one: "ReadTimeout on POST
+    /gradio_api/upload", "AppError: ..." (the exception's chain is searched for an httpx request)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        request = None
+        try:
+            request = getattr(current, "request", None)
+        except RuntimeError:  # httpx raises when an error carries no request
+            request = None
+        if request is not None:
+            path = request.url.path
+            if "/file=" in path:
+                path = path.split("/file=")[0] + "/file=<picture>"
+            return f"{type(current).__name__} on {request.method} {path}"
+        current = current.__cause__ or current.__context__
+    return f"{type(error).__name__}: {str(error)[:160]}"
 
 
 def plan(mix: list[Request], total: int, rng: random.Random) -> list[Request]:
@@ -232,9 +282,12 @@ def run_phase(url: str, mix: list[Request], users: int, requests_per_user: int, 
             began = time.perf_counter()
             error = None
             try:
-                client.predict(*args, api_name=request.api_name)
-            except Exception as exc:  # a failure is a result, counted and shown
-                error = f"{type(exc).__name__}: {str(exc)[:160]}"
+                result = client.predict(*args, api_name=request.api_name)
+                if request.follow is not None:
+                    name, make = request.follow
+                    client.predict(*make(result, rng), api_name=name)
+            except Exception as exc:  # a failure is a result, counted and shown with the call that gave up
+                error = failure_reason(exc)
             result = Result(request.api_name, time.perf_counter() - began, error)
             with lock:
                 results.append(result)
@@ -286,19 +339,19 @@ def summarise(name: str, results: list[Result], elapsed: float) -> dict:
         values = by_endpoint[api_name]
         print(f"    {api_name:<20} n={len(values):<4} p50 {1000 * percentile(values, 50):7.0f} ms   "
               f"p95 {1000 * percentile(values, 95):7.0f} ms   max {1000 * max(values):7.0f} ms")
-    for message, count in Counter(r.error for r in failures).most_common(5):
+    for message, count in Counter(r.error for r in failures).most_common():  # every reason, with its count
         print(f"    FAILED x{count}: {message}")
     return summary
 
 
-def available_mix(url: str) -> tuple[list[Request], list[str]]:
+def available_mix(url: str, wanted: list[Request] = MIX) -> tuple[list[Request], list[str]]:
     from gradio_client import Client
 
     client = Client(url, verbose=False)
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     client.close()
-    mix = [r for r in MIX if r.api_name in names]
-    return mix, [r.api_name for r in MIX if r.api_name not in names]
+    usable = [r for r in wanted if r.api_name in names and (r.follow is None or r.follow[0] in names)]
+    return usable, [r.api_name for r in wanted if r not in usable]
 
 
 def _scene_image(folder: Path):
@@ -329,7 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=600, help="each phase stops issuing after this")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the summary here")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="lecture",
+                        help="lecture: the 13-endpoint mix; scene-detect: make a scene, then detect in it (issue 19)")
+    parser.add_argument("--client-timeout", type=float, default=None,
+                        help="httpx timeout of every client call in seconds (default: gradio_client's own, 5 s)")
     args = parser.parse_args(argv)
+    global CLIENT_TIMEOUT_S
+    CLIENT_TIMEOUT_S = args.client_timeout
     if not (1 <= args.users <= 100 and 1 <= args.requests <= 200 and 1 <= args.single <= 1000
             and 0 <= args.soak <= 5000 and 1 <= args.soak_users <= 100):
         parser.error("bounds: users 1..100, requests 1..200, single 1..1000, soak 0..5000, soak-users 1..100")
@@ -352,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     downloads = str(work / "downloads")
     report: dict[str, Any] = {"cpu_count": os.cpu_count(), "load_average_start": os.getloadavg()}
     try:
-        mix, skipped = available_mix(url)
+        mix, skipped = available_mix(url, MIXES[args.mix])
         if not mix:
             raise SystemExit("none of the mix's endpoints exists in this app")
         print("mix: " + ", ".join(f"{r.api_name} x{r.weight:g}" for r in mix))
@@ -367,7 +426,9 @@ def main(argv: list[str] | None = None) -> int:
             inputs = request.args(rng, image)
             began = time.perf_counter()
             try:
-                client.predict(*inputs, api_name=request.api_name)
+                result = client.predict(*inputs, api_name=request.api_name)
+                if request.follow is not None:
+                    client.predict(*request.follow[1](result, rng), api_name=request.follow[0])
                 print(f"  warm-up {request.api_name:<20} {1000 * (time.perf_counter() - began):7.0f} ms")
             except Exception as exc:
                 print(f"  warm-up {request.api_name:<20} FAILED {type(exc).__name__}: {str(exc)[:120]}")

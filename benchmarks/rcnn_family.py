@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.models import rcnn_family
     from core.models.fast_rcnn import detect_timed as fast_detect_timed
     from core.models.rcnn import detect_timed as rcnn_detect_timed, prepare, proposals_for
+    from core.weights.registry import load_model
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.rcnn_family")
     parser.add_argument("--scenes", type=int, default=5)
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the app serves with 1)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    models = {name: rcnn_family.load(name) for name in rcnn_family.FAMILY}
+    models = {name: load_model(name) for name in rcnn_family.FAMILY}
     scenes = [make_scene(seed) for seed in split_seeds("test", args.scenes)]
     for name, model in models.items():  # warm-up: oneDNN builds its kernels on the first calls
         rcnn_family.detect_timed(name, model, scenes[0].image, 0.5, max_proposals=50)

@@ -40,10 +40,11 @@ def models():
     """(ours, peer): our trained FCN (untrained when weights/fcn.* is missing: the same latency) and LR-ASPP."""
     from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
-    from core.models.fcn import NUM_SEG_CLASSES, build_fcn, load_fcn
+    from core.models.fcn import NUM_SEG_CLASSES, build_fcn
+    from core.weights.registry import load_model
 
     try:
-        ours, _ = load_fcn("cpu")
+        ours = load_model("fcn")
         source = "weights/fcn.safetensors"
     except Exception as error:  # noqa: BLE001 - a benchmark still measures speed without trained weights
         ours, source = build_fcn().eval(), f"untrained ({type(error).__name__})"

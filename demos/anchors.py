@@ -24,9 +24,13 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision.utils import draw_bounding_boxes
 
+from core.data.images import CAT_PARTS, CAT_SAMPLE
 from core.ops import anchors as core_anchors
 from core.ops.boxes import box_area, box_center_to_corner, box_corner_to_center, box_inter_union, box_intersection, box_iou
-from demos.common import LATEX, book_link, parse_number_list, pil_font, read_image, sample_names, text_mask, to_jsonable
+from demos.common import (
+    LATEX, book_link, column_widths, parse_number_list, pil_font, read_image, read_image_quietly, sample_names,
+    text_mask, to_jsonable,
+)
 
 TITLE = "Anchors & IoU"
 
@@ -35,7 +39,9 @@ TITLE = "Anchors & IoU"
 BOOK_CANVAS = "blank 728×561 canvas (size of the book's catdog.jpg)"
 """A neutral canvas of the book's image size: the book's figures use catdog.jpg, which is not bundled offline."""
 BOOK_CANVAS_HW = (561, 728)
-DEFAULT_SAMPLE = "chelsea (cat)"
+DEFAULT_SAMPLE = CAT_SAMPLE
+UPLOADED = "your upload"
+"""The picker's entry while an uploaded picture is shown (offered only then)."""
 MAX_SIDE = 800
 """Uploads are downscaled to this longest side: clicked pixels refer to the shown (working) image."""
 
@@ -46,12 +52,11 @@ MAX_LIST = 10
 
 BOX_HEADERS_CORNER = ["label", "x1", "y1", "x2", "y2"]
 BOX_HEADERS_CENTER = ["label", "cx", "cy", "w", "h"]
-DEFAULT_BOXES = [
-    ["left eye", 133.0, 84.0, 210.0, 147.0],
-    ["right eye", 293.0, 108.0, 344.0, 164.0],
-    ["nose", 234.0, 222.0, 294.0, 266.0],
-]
-"""Corner boxes (pixels) on the default sample, chelsea (451 x 300)."""
+DEFAULT_BOXES = [[name, *map(float, box)] for name, box in CAT_PARTS.items()]
+"""Corner boxes (pixels) on the default sample: the cat's eyes and nose (`core.images.CAT_PARTS`, which the
+Augmentation tab draws too)."""
+BLANK_BOXES = [["", None, None, None, None]]
+"""The boxes table of any other picture: one empty row to type a box into (the cat's boxes belong to the cat)."""
 MAX_BOXES = 32
 
 IOU_CANVAS_HW = (300, 400)
@@ -134,23 +139,40 @@ def _book_canvas() -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _load_upload(path: str, mtime: float, size: int) -> np.ndarray:
-    array = read_image(path, max_side=MAX_SIDE)
+def _load_upload(path: str, mtime: float, size: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The upload, decoded once, and its loader's notices. The notices are shown once, by the upload event
+    (`_on_upload`): every other view reads the same picture quietly."""
+    array, notices = read_image_quietly(path, max_side=MAX_SIDE)
     array.setflags(write=False)
-    return array
+    return array, tuple(notices)
+
+
+def _upload_path(upload: Any) -> str | None:
+    if isinstance(upload, dict):
+        upload = upload.get("path") or upload.get("name")
+    return os.fspath(upload) if upload else None
+
+
+def _loaded_upload(path: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        raise gr.Error("The uploaded file could not be found; please upload it again.") from None
+    return _load_upload(path, stat.st_mtime, stat.st_size)
+
+
+def sample_boxes(sample: str | None) -> list[list[Any]]:
+    """The boxes table that goes with a picture: the cat's eyes and nose on the cat, an empty row elsewhere."""
+    return [list(row) for row in (DEFAULT_BOXES if sample == CAT_SAMPLE else BLANK_BOXES)]
 
 
 def source_image(upload: Any, sample: str | None) -> np.ndarray:
     """The working image (H, W, 3) uint8: the upload when there is one, else the chosen sample (read-only)."""
-    if isinstance(upload, dict):
-        upload = upload.get("path") or upload.get("name")
-    if upload:
-        path = os.fspath(upload)
-        try:
-            stat = os.stat(path)
-        except OSError:
-            raise gr.Error("The uploaded file could not be found; please upload it again.") from None
-        return _load_upload(path, stat.st_mtime, stat.st_size)
+    path = _upload_path(upload)
+    if path:
+        return _loaded_upload(path)[0]
+    if sample == UPLOADED:
+        raise gr.Error("The uploaded picture is gone: upload it again, or choose a sample.")
     if sample == BOOK_CANVAS:
         return _book_canvas()
     if sample not in sample_names():
@@ -895,24 +917,54 @@ LABELING_MD = (
     "**1. Greedy:** take the largest IoU left, assign that anchor to that box, discard its row and column; once "
     "per box. **2. Threshold:** every other anchor takes its best box if IoU ≥ threshold. Class label = class + 1 "
     "(0 = background). Offsets, with $\\mu=0$, $\\sigma_x=\\sigma_y=0.1$, $\\sigma_w=\\sigma_h=0.2$: "
-    "$\\left(\\frac{(x_b-x_a)/w_a-\\mu}{\\sigma_x},\\frac{(y_b-y_a)/h_a-\\mu}{\\sigma_y},"
-    "\\frac{\\log(w_b/w_a)-\\mu}{\\sigma_w},\\frac{\\log(h_b/h_a)-\\mu}{\\sigma_h}\\right)$ "
+    "the center's $\\left(\\frac{(x_b-x_a)/w_a-\\mu}{\\sigma_x},\\frac{(y_b-y_a)/h_a-\\mu}{\\sigma_y}\\right)$ "
+    "and the size's $\\left(\\frac{\\log(w_b/w_a)-\\mu}{\\sigma_w},\\frac{\\log(h_b/h_a)-\\mu}{\\sigma_h}\\right)$ "
     "(centers $x, y$, sizes $w, h$). " + book_link("anchor.html#labeling-anchor-boxes-in-training-data",
                                                    "14.4.3 Labeling Anchor Boxes")
 )
 LEGEND_HEADERS = ["anchor", "s", "r", "width = h·s·√r (px)", "height = h·s/√r (px)", "area (px²)"]
 
 
-def _refresh_source(upload: Any, sample: str, corner_table: Any, sizes: str, ratios: str, fh: Any, fw: Any,
-                    grid_sizes: str, grid_ratios: str, gt_table: Any, anchor_table: Any, threshold: Any, step: Any
-                    ) -> tuple:
-    """A new image (sample or upload): redraw every picture; the anchor center moves to the image center."""
+def _refresh_source(upload: Any, sample: str, sizes: str, ratios: str, fh: Any, fw: Any, grid_sizes: str,
+                    grid_ratios: str, gt_table: Any, anchor_table: Any, threshold: Any, step: Any) -> tuple:
+    """A new image (sample or upload): its own boxes (`sample_boxes`), every picture redrawn; the anchor center
+    moves to the image center. Returns (info, corner rows, center rows, boxes picture, boxes JSON, x, y, the
+    anchor outputs, the grid outputs, the labeling picture): the order of `source_outputs` in `build`."""
+    corner_table = sample_boxes(UPLOADED if _upload_path(upload) else sample)
     x, y = image_center(upload, sample)
-    boxes = boxes_from_corner(upload, sample, corner_table)
+    picture, center_table, boxes_data = boxes_from_corner(upload, sample, corner_table)
+    center_table = center_table or [list(row) for row in BLANK_BOXES]  # both forms offer a row to fill in
     anchors = anchors_at_pixel(upload, sample, sizes, ratios, x, y)
     grid = anchors_grid(upload, sample, fh, fw, grid_sizes, grid_ratios)
     label = anchors_label(gt_table, anchor_table, threshold, step, upload, sample)
-    return (source_info(upload, sample), boxes[0], boxes[2], x, y, *anchors, *grid, label[0])
+    return (source_info(upload, sample), corner_table, center_table, picture, boxes_data, x, y, *anchors, *grid,
+            label[0])
+
+
+def _picker(uploaded: bool, value: str) -> gr.Dropdown:
+    """The image picker: "your upload" is offered (and shown) while an upload is the picture."""
+    choices = [BOOK_CANVAS, *sample_names()]
+    return gr.Dropdown(choices=[UPLOADED, *choices] if uploaded else choices, value=value)
+
+
+def _on_upload(upload: Any, *settings: Any) -> tuple:
+    """A picture uploaded: the picker says "your upload", the cat's boxes give way to an empty row, and the
+    loader's notice (downscaled ...) is shown once."""
+    path = _upload_path(upload)
+    if not path:
+        raise gr.Error("Please upload an image.")
+    for notice in _loaded_upload(path)[1]:
+        gr.Info(notice)
+    return (_picker(True, UPLOADED), *_refresh_source(upload, UPLOADED, *settings))
+
+
+def _on_sample(sample: str, upload: Any, *settings: Any) -> tuple:
+    """A sample chosen: the upload is dropped, "your upload" leaves the picker, the sample's boxes come.
+    Returns the picker, the upload and the outputs of `_refresh_source`."""
+    if sample == UPLOADED and _upload_path(upload):
+        return (_picker(True, UPLOADED), upload, *_refresh_source(upload, UPLOADED, *settings))
+    outputs = _refresh_source(None, sample, *settings)  # first: "your upload" without one is refused here
+    return (_picker(False, sample), None, *outputs)
 
 
 def _labeling_tables_changed(gt_table: Any, anchor_table: Any, threshold: Any, step: Any, upload: Any, sample: str
@@ -984,7 +1036,7 @@ def build() -> None:
                         y = gr.Number(y0, label="center y", precision=0, min_width=90, elem_id="anchors-center-y")
                     legend = gr.Dataframe(legend_rows, headers=LEGEND_HEADERS, datatype=["html"] + ["str"] * 5,
                                           type="array", interactive=False, max_height=330, wrap=True,
-                                          column_widths=["11%", "9%", "9%", "27%", "27%", "17%"],
+                                          column_widths=column_widths(6, 4, 5, 20, 20, 10),
                                           label="The anchors at this pixel, in pixels (h = image height)")
                     anchor_count = gr.Markdown(count_md, latex_delimiters=LATEX)
                 with gr.Column(scale=5):
@@ -1067,12 +1119,11 @@ def build() -> None:
     anchor_outputs = [anchors_image, legend, anchor_count, anchors_json]
     grid_outputs = [grid_image, grid_json]
     label_outputs = [label_image, heatmap, step_text, offsets, label_json]
-    source_inputs = [upload, sample, corner_table, sizes, ratios, fh, fw, grid_sizes, grid_ratios, gt_table,
-                     anchor_table, threshold, step]
-    source_outputs = [info, boxes_image, boxes_json, x, y, *anchor_outputs, *grid_outputs, label_image]
-    sample.input(lambda: None, None, upload, api_visibility="private", queue=False).then(
-        _refresh_source, source_inputs, source_outputs, api_visibility="private")
-    upload.upload(_refresh_source, source_inputs, source_outputs, api_visibility="private")
+    settings = [sizes, ratios, fh, fw, grid_sizes, grid_ratios, gt_table, anchor_table, threshold, step]
+    source_outputs = [info, corner_table, center_table, boxes_image, boxes_json, x, y, *anchor_outputs,
+                      *grid_outputs, label_image]
+    sample.input(_on_sample, [sample, upload, *settings], [sample, upload, *source_outputs], api_visibility="private")
+    upload.upload(_on_upload, [upload, *settings], [sample, *source_outputs], api_visibility="private")
 
     corner_table.input(boxes_from_corner, [upload, sample, corner_table], [boxes_image, center_table, boxes_json],
                        api_name="boxes_convert", trigger_mode="always_last")

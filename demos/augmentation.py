@@ -14,7 +14,9 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from demos.common import LazyResource, book_link, header, image_upload, parse_seed, read_image, user_errors
+from demos.common import (
+    LazyResource, book_link, column_widths, header, image_upload, parse_seed, read_image, user_errors,
+)
 
 TITLE = "Augmentation"
 
@@ -29,14 +31,18 @@ _core = LazyResource(lambda: importlib.import_module("core.data.augment"))
 """core.data.augment imports Albumentations (seconds): loaded on first use, not at import of this module."""
 
 FORMULA = r"""
-Each sample draws its own random parameters $\theta$ (flip or not, the crop box, the brightness factor …) and
+Each sample draws its own random parameters $\theta$ (flip or not, the jitter factors, the crop box …) and
 applies **the same** transform to the image, its boxes and its mask:
 $\tilde x = T_\theta(x),\ \tilde b = T_\theta(b),\ \tilde m = T_\theta(m),\ \theta \sim p(\theta)$.
 A box is kept when $\lvert T_\theta(b) \cap \text{image}\rvert \,/\, \lvert T_\theta(b)\rvert \ge$ `min_visibility`.
-RandomResizedCrop draws an area fraction $s \sim U(0.1, 1)$ and an aspect ratio $\log r \sim U(\log 0.5, \log 2)$,
-crops $w = \sqrt{s r HW} \times h = \sqrt{s HW / r}$ and resizes it to 200 × 200; ColorJitter(brightness = 0.5)
-multiplies by a factor drawn from $U(0.5, 1.5)$. The table lists what each sample actually drew; the same seed
-always gives the same grid. `p` is the probability that a step is applied.
+The book's composed pipeline, shown first: **HorizontalFlip** mirrors the image with probability $p = 0.5$;
+**ColorJitter**(brightness, contrast, saturation, hue $= 0.5$) multiplies the brightness, the contrast and the
+saturation by factors drawn from $U(0.5, 1.5)$ and turns the hue by $\delta \sim U(-0.5, 0.5)$ of the colour
+circle (up to 180°: why a cat can come out purple or green), the four in a random order;
+**RandomResizedCrop** draws an area fraction $s \sim U(0.1, 1)$ and an aspect ratio
+$\log r \sim U(\log 0.5, \log 2)$, crops $w = \sqrt{s r HW} \times h = \sqrt{s HW / r}$ and resizes it to 200 × 200.
+The table lists what each sample actually drew; the same seed always gives the same grid. `p` is the probability
+that a step is applied.
 """
 
 
@@ -255,9 +261,9 @@ def compute(image: np.ndarray, boxes: np.ndarray, names: list[str], mask: np.nda
     for sample in samples:
         picture = aug.draw_sample(sample.image, sample.boxes, sample.kept, names, sample.mask)
         caption = f"#{sample.index + 1}"
-        if sample.dropped:
+        if sample.dropped:  # the caption only counts them: a thumbnail is 133 px wide; the status line names them
             lost = ", ".join(names[k] for k in sample.dropped)
-            caption += f" · dropped: {lost}"
+            caption += f" · {len(sample.dropped)} dropped"
             dropped_lines.append(f"#{sample.index + 1}: {lost}")
         gallery.append((picture, caption))
         for step in sample.steps:
@@ -323,16 +329,17 @@ def build() -> None:
         with gr.Column(scale=2, min_width=420):
             preset = gr.Dropdown(list(aug.PRESETS), value=aug.DEFAULT_PRESET, label="Preset",
                                  elem_id="augmentation-preset")
-            with gr.Row():
-                scene = gr.Dropdown(list(aug.SCENES), value=aug.DEFAULT_SCENE, label="Scene", scale=2)
-                upload = image_upload(label="…or upload (type its boxes below)", height=130, scale=1)
+            scene = gr.Dropdown(list(aug.SCENES), value=aug.DEFAULT_SCENE, label="Scene")
+            # the whole column's width: beside the scene its "Drop Image Here" did not fit
+            upload = image_upload(label="…or upload a photo (type its boxes below)", height=190,
+                                  elem_id="augmentation-upload")
             with gr.Row():
                 n = gr.Slider(1, aug.MAX_SAMPLES, n0, step=1, label="Samples n")
                 seed = gr.Number(seed0, precision=0, minimum=0, label="Seed", min_width=90)
                 next_seed = gr.Button("Next seed", min_width=80)
             with gr.Row():
                 min_visibility = gr.Slider(0.0, 1.0, aug.DEFAULT_MIN_VISIBILITY, step=0.05, scale=2,
-                                           label="min_visibility (drop less visible boxes)")
+                                           label="min_visibility", info="less visible boxes are dropped")
                 run_button = gr.Button("Augment", variant="primary", elem_id="augmentation-run", scale=1)
             boxes = gr.Textbox(boxes_text(scene0.boxes, scene0.names), lines=2, max_lines=8,
                                label="Boxes: x1, y1, x2, y2, name (one per line, pixels)",
@@ -345,23 +352,26 @@ def build() -> None:
                     add_button = gr.Button("Add step", variant="secondary", scale=1, elem_id="augmentation-add")
                 params = gr.Textbox(transform_defaults("Rotate"), lines=2, max_lines=6, elem_id="augmentation-params",
                                     label="Its arguments as JSON (Albumentations' names; edit, then Add or Replace)")
+                # arguments wrap between words: "mask_interpolation=0," is the longest of the curated ones
                 steps = gr.Dataframe(_steps_table(pipeline0), headers=["#", "transform", "p", "arguments"],
                                      interactive=False, wrap=True, max_height=240,
-                                     column_widths=["7%", "30%", "8%", "55%"],
+                                     column_widths=column_widths(2, 17, 3, 22),
                                      label="Pipeline (click a row to select it)", elem_id="augmentation-steps")
+                # two rows: five in one squeezed "↓ Down" onto two lines on a phone
                 with gr.Row():
                     step_number = gr.Number(1, precision=0, minimum=1, label="Selected step", min_width=90)
-                    up_button = gr.Button("↑ Up", min_width=60)
-                    down_button = gr.Button("↓ Down", min_width=60)
-                    remove_button = gr.Button("✕ Remove", min_width=60)
-                    replace_button = gr.Button("Replace", min_width=60)
+                    up_button = gr.Button("↑ Up", min_width=95)
+                    down_button = gr.Button("↓ Down", min_width=95)
+                with gr.Row():
+                    remove_button = gr.Button("✕ Remove", min_width=100)
+                    replace_button = gr.Button("Replace", min_width=100)
         with gr.Column(scale=3):
             # JPEG: ~0.5 ms per picture where PNG takes 5-20 ms (16 pictures per click); same inputs, same bytes
             gallery = gr.Gallery(gallery0, columns=4, height=430, format="jpeg", object_fit="contain",
                                  label="Samples (boxes and mask drawn)", elem_id="augmentation-gallery")
             status = gr.Markdown(status0, elem_id="augmentation-status")
             table = gr.Dataframe(rows0, headers=["sample", "transform", "drawn parameters"], interactive=False,
-                                 wrap=True, max_height=260, column_widths=["12%", "22%", "66%"],
+                                 wrap=True, max_height=260, column_widths=column_widths(6, 17, 50),
                                  label="What each sample drew", elem_id="augmentation-table")
             with gr.Tabs():
                 with gr.Tab("JSON"):

@@ -8,19 +8,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import io
 import json
 import math
 import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import gradio as gr
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from core.threads import torch_threads
 from core.data.images import SAMPLE_IMAGES, ImageLoadError, load_image, sample_image
 
 D2L = "https://d2l.ai/chapter_computer-vision/"
@@ -41,6 +42,26 @@ def header(title: str, formula_markdown: str, link: str) -> None:
 
 LATEX = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
 
+TABLE_CHARACTER_PX = 8.5
+"""Width of one character in a `gr.Dataframe` cell: the theme's 14 px monospace font (IBM Plex Mono, or the
+browser's monospace fallback; both 8.4 px)."""
+TABLE_PADDING_PX = 18
+"""A cell's padding (8 px left and right) and 2 px for rounding."""
+TABLE_LOCK_CHARACTERS = 3
+"""Room, in characters, for the lock Gradio draws in the header of a static column of an editable table."""
+
+
+def column_widths(*characters: float) -> list[str]:
+    """`gr.Dataframe(column_widths=...)` in pixels: each column holds that many characters on a line.
+
+    Gradio 6 sizes a table's columns once, from whatever it first measures (often the default rows, or a table in
+    a hidden tab, squeezed into its box) and then cuts longer values to "37…", or with `wrap=True` breaks them one
+    character per line. Fixed widths avoid both. Give a column room for its longest value and its header (a
+    wrapped column: for its longest word); a table wider than its box then scrolls sideways inside the box, which
+    only happens on a phone when the widths of a tab add up to its box at 1366x768.
+    """
+    return [f"{round(count * TABLE_CHARACTER_PX + TABLE_PADDING_PX)}px" for count in characters]
+
 
 def read_image(upload: Any, *, max_side: int | None = 1024, sample: str | None = None) -> np.ndarray:
     """The one entry point for uploaded images in every tab.
@@ -50,6 +71,17 @@ def read_image(upload: Any, *, max_side: int | None = 1024, sample: str | None =
     that sample is used. Loader problems become a clear `gr.Error`; notices become `gr.Info`.
     Returns (H, W, 3) uint8 RGB.
     """
+    array, notices = read_image_quietly(upload, max_side=max_side, sample=sample)
+    for notice in notices:
+        gr.Info(notice)
+    return array
+
+
+def read_image_quietly(upload: Any, *, max_side: int | None = 1024, sample: str | None = None
+                       ) -> tuple[np.ndarray, list[str]]:
+    """`read_image` that returns its notices ("Downscaled from ...") instead of showing them: for a tab that
+    reads one upload in several requests and shows the notices once, when the picture arrives.
+    Returns ((H, W, 3) uint8 RGB, notices)."""
     if isinstance(upload, dict):
         upload = upload.get("path") or upload.get("name")
     try:
@@ -66,9 +98,7 @@ def read_image(upload: Any, *, max_side: int | None = 1024, sample: str | None =
             loaded_array, notices = loaded.array, loaded.notices
     except ImageLoadError as error:
         raise gr.Error(str(error)) from None
-    for notice in notices:
-        gr.Info(notice)
-    return loaded_array
+    return loaded_array, list(notices)
 
 
 def image_upload(**image_kwargs: Any) -> gr.Image:
@@ -106,7 +136,7 @@ def atomic_image_cache() -> None:
         return
 
     def save_pil_to_cache(img: Any, cache_dir: str, name: str = "image", format: str = "webp") -> str:
-        data = processing_utils.encode_pil_to_bytes(img, format)
+        data = encode_picture(img, format)
         folder = Path(cache_dir) / processing_utils.hash_bytes(data)
         folder.mkdir(exist_ok=True, parents=True)
         path = (folder / f"{name}.{format}").resolve()
@@ -121,7 +151,25 @@ def atomic_image_cache() -> None:
         return str(path)
 
     save_pil_to_cache.atomic = True  # type: ignore[attr-defined]
+    save_pil_to_cache.original = processing_utils.save_pil_to_cache  # type: ignore[attr-defined]  (benchmarks)
     processing_utils.save_pil_to_cache = save_pil_to_cache
+
+
+PNG_COMPRESS_LEVEL = 1
+"""zlib level of the PNGs sent to the browser. Gradio leaves Pillow's default (6): an 800x400 photo took 714 ms
+to encode at 6 and 139 ms at 1 for 10% more bytes, a drawing 86 ms and 57 ms (`python -m benchmarks.click_factors
+--parts 3`; docs/performance.md). On a local network the bytes cost far less than the encoder's time."""
+
+
+def encode_picture(img: Any, format: str) -> bytes:
+    """A PIL image as the bytes Gradio would send (its `encode_pil_to_bytes`), PNGs at `PNG_COMPRESS_LEVEL`."""
+    from gradio import processing_utils
+
+    if format.lower() != "png":
+        return processing_utils.encode_pil_to_bytes(img, format)
+    with io.BytesIO() as output:
+        img.save(output, "png", pnginfo=processing_utils.get_pil_metadata(img), compress_level=PNG_COMPRESS_LEVEL)
+        return output.getvalue()
 
 
 def guard_numeric_inputs(blocks: gr.Blocks) -> int:
@@ -162,6 +210,24 @@ def pil_font(size: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=max(8, int(size)))
 
 
+@functools.lru_cache(maxsize=16)
+def math_font(size: float) -> ImageFont.FreeTypeFont | None:
+    """KaTeX's math italic at `size` pixels, for a math letter drawn in a picture (an axis called θ): the face the
+    page's formulas use, from the fonts Gradio installs. None when it is not there (Pillow's default font has no
+    Greek letters: then write the letter's name)."""
+    import glob
+
+    import gradio
+
+    pattern = os.path.join(os.path.dirname(gradio.__file__), "templates", "frontend", "**", "KaTeX_Math-Italic*.ttf")
+    for path in sorted(glob.glob(pattern, recursive=True)):
+        try:
+            return ImageFont.truetype(path, max(8, int(size)))
+        except OSError:
+            continue
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
 def text_mask(text: str, size: int) -> Image.Image:
     """`text` rendered as an 'L' mask cropped to its ink: paste it in any colour (cached: labels repeat)."""
@@ -170,6 +236,49 @@ def text_mask(text: str, size: int) -> Image.Image:
     mask = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
     ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=face)
     return mask
+
+
+class LabelPlacer:
+    """Writes box labels on a picture without covering each other or running past its edges: tries a few spots
+    around each box (above it, inside its corners, below it), the first free one wins; every spot is moved inside
+    `bounds`."""
+
+    def __init__(self, image: Image.Image, bounds: tuple[int, int]):
+        """`image` is drawn on in place; `bounds` (W, H) is the part of it labels stay inside."""
+        self.image, self.draw, self.bounds = image, ImageDraw.Draw(image), bounds
+        self.placed = np.zeros((0, 4))  # (P, 4) rectangles already used
+
+    def add(self, box: Sequence[float], text: str, fill: tuple, size: int, *, text_color: tuple = (255, 255, 255),
+            required: bool = True) -> None:
+        """Label `box` (x1, y1, x2, y2 pixels) with `text` in `size`-pixel letters on a `fill` chip. A label that is
+        not `required` is left out when every spot is taken."""
+        mask = text_mask(text, size)
+        w, h = mask.width + 8, mask.height + 8
+        x1, y1, x2, y2 = box
+        spots = np.array([(x1, y1 - h), (x1 + 3, y1 + 3), (x1 + 3, y2 - h - 3), (x2 - w - 3, y1 + 3),
+                          (x2 - w - 3, y2 - h - 3), (x1, y2 + 1), (x2 - w, y1 - h), (x2 - w, y2 + 1)])  # (S, 2)
+        spots[:, 0] = np.clip(spots[:, 0], 0, max(0, self.bounds[0] - w))
+        spots[:, 1] = np.clip(spots[:, 1], 0, max(0, self.bounds[1] - h))
+        rects = np.concatenate([spots, spots + [w, h]], axis=1)  # (S, 4)
+        p = self.placed
+        clash = ((rects[:, None, 0] < p[None, :, 2]) & (p[None, :, 0] < rects[:, None, 2]) &
+                 (rects[:, None, 1] < p[None, :, 3]) & (p[None, :, 1] < rects[:, None, 3])).any(axis=1)  # (S,)
+        free = np.flatnonzero(~clash)
+        if len(free) == 0 and not required:
+            return
+        rect = rects[free[0] if len(free) else 0]
+        self.placed = np.concatenate([self.placed, rect[None]])
+        x, y = int(rect[0]), int(rect[1])
+        self.draw.rectangle([x, y, x + w, y + h], fill=fill)
+        self.image.paste(text_color, (x + 4, y + 4), mask)
+
+
+def readable_on(color: Any) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on `color` (an RGB tuple or '#rrggbb')."""
+    if isinstance(color, str):
+        color = tuple(int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    red, green, blue = color[:3]
+    return (0, 0, 0) if 0.299 * red + 0.587 * green + 0.114 * blue > 150 else (255, 255, 255)
 
 
 def sample_names() -> list[str]:
@@ -260,22 +369,6 @@ class LazyResource:
 
 
 # --- where model code runs ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run the block on `count` intra-op threads, then restore the previous count.
-
-    PyTorch's OpenMP thread count belongs to the calling thread, so this only affects the request that uses it.
-    Tiny models want one thread: a second one costs more than it gains, and on a busy 2-core server threads
-    waiting for each other can cost 100x, while one thread per request lets two requests share the cores.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def single_threaded(fn: Callable[..., T]) -> Callable[..., T]:

@@ -48,6 +48,13 @@ $k+1$ class $k$. Disjoint seed splits: train {SPLITS["train"].start}–{SPLITS["
 val {SPLITS["val"].start}–{SPLITS["val"].stop - 1}, test {SPLITS["test"].start}–{SPLITS["test"].stop - 1}.
 """
 
+BACKGROUND_NOTE = (
+    "*Backgrounds are random crops of bundled photos and textures, **flipped left–right and upside down at random** "
+    "and colour-shifted (that is why the first scene's photo stands on its head): the detectors must find the "
+    "shapes whatever the scenery, not learn the scenery. Upload a photo as *your background* to paste the objects "
+    "onto it.*")
+"""Why a scene's photo may be upside down or oddly coloured (`core.scenes._random_background` flips it on purpose)."""
+
 LINKS = " · ".join(
     [
         book_link("object-detection-dataset.html", "14.6 The Object Detection Dataset"),
@@ -241,8 +248,8 @@ def build() -> None:
                 generate = gr.Button("Generate", variant="primary", size="sm")
                 following = gr.Button("next ▶", size="sm")
             opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="mask opacity")
-            upload = image_upload(height=170, sources=["upload", "clipboard"],
-                                  label="your background (optional): objects pasted onto it", elem_id="dataset-upload")
+            upload = image_upload(height=190, sources=["upload", "clipboard"],
+                                  label="your background (optional)", elem_id="dataset-upload")
         with gr.Column(scale=7, min_width=600):
             with gr.Tabs():
                 with gr.Tab("boxes"):
@@ -251,9 +258,13 @@ def build() -> None:
                 with gr.Tab("masks"):
                     masks_grid = gr.Image(type="numpy", format="jpeg", label="class masks", interactive=False, height=420,
                                           elem_id="dataset-masks-grid", buttons=["download", "fullscreen"])
+            gr.Markdown(BACKGROUND_NOTE, elem_id="dataset-background-note")
+            # a short axis title (Vega cuts a long one with "…"), slanted bin names (level, they overlap on a phone)
+            # and no fixed height: at 240 px the legend under the bars was cut off
             sizes = gr.BarPlot(x="box size (px)", y="boxes", color="class", label="box sizes in these scenes",
-                               color_map=dict(zip(CLASS_NAMES, CLASS_COLORS)), sort=SIZE_BIN_NAMES, height=240,
-                               x_title="box size √(w·h) in pixels (COCO: small < 32 ≤ medium < 96 ≤ large)")
+                               color_map=dict(zip(CLASS_NAMES, CLASS_COLORS)), sort=SIZE_BIN_NAMES,
+                               x_title="box size √(w·h), pixels", elem_id="dataset-sizes", x_label_angle=-40,
+                               caption="COCO calls a box small below 32 px, large from 96 px.")
             with gr.Accordion("numbers (dataset_grid endpoint)", open=False):
                 stats = gr.JSON(label="numbers", elem_id="dataset-stats", height=300)
 

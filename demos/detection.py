@@ -8,8 +8,8 @@ precision and recall (greedy matching at IoU >= 0.5, same class); the inference 
 Insides (sub-tabs):
   * SSD — which scale (feature map) each detection came from, the anchors of a chosen scale over the image,
     the raw candidates before NMS, and a button that sends them to the NMS tab's step-through.
-  * Faster R-CNN — the top-k RPN proposals, the RoIs kept after the RPN's NMS and the final detections as
-    three layers to toggle (`core.models.faster_rcnn.insides`).
+  * Faster R-CNN — the top-k RPN proposals, the top-k of the RoIs kept after the RPN's NMS (hundreds: the caption
+    says how many) and the final detections as three layers to toggle (`core.models.faster_rcnn.insides`).
   * RoI pooling vs RoIAlign — the book's 4x4 toy and a real RoI on the model's feature map: the projected RoI,
     the quantisation RoI pooling does, the bin grids, the sampling points, the pooled values
     (`core.models.faster_rcnn.roi_pool_vs_align`, i.e. ``torchvision.ops.roi_pool`` / ``roi_align``).
@@ -20,7 +20,6 @@ Endpoint contract: ``/detect`` (image, model, score_threshold, iou_threshold) ->
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,13 +28,14 @@ from typing import Any, Sequence
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageColor, ImageDraw, ImageFont
 
 from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
+from core.weights.registry import load_model
 from demos.rcnn_family import build_subtab as build_family_subtab, run_model as run_family_model
 from demos.common import (
-    LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, read_image, sample_names, to_jsonable,
-    user_errors,
+    LATEX, LabelPlacer, book_link, column_widths, header, image_upload, on_gpu, parse_seed, read_image,
+    readable_on, sample_names, to_jsonable, user_errors,
 )
 
 TITLE = "Detection"
@@ -77,11 +77,6 @@ LAYERS = [LAYER_PROPOSALS, LAYER_ROIS, LAYER_DETECTIONS]
 LAYER_COLORS = {LAYER_PROPOSALS: "#ffab00", LAYER_ROIS: "#00b8d4", LAYER_DETECTIONS: "#ff1744"}
 MEAN_CHANNEL = "mean over channels"
 
-_FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-FONT = _FONT_FILE if os.path.isfile(_FONT_FILE) else None
-"""A TrueType font for box labels when the system has one (else torchvision's small default)."""
-
-
 # --- models ----------------------------------------------------------------------------------------------
 
 
@@ -89,33 +84,17 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-WARMUP_RUNS = 3
-"""Forward passes on a blank scene when a model loads: oneDNN builds its kernels for a new input size during
-the first calls (seconds on a busy CPU), so the first user request does not pay for it."""
+def _ssd():
+    """The trained SSD (`core.weights.registry`: loaded once, warmed up, shared)."""
+    return load_model("ssd", _device())
 
 
-def _load_ssd():
-    from core.models.ssd import detect, load_ssd
-
-    model = load_ssd(_device())
-    blank = np.zeros((256, 256, 3), np.uint8)
-    for _ in range(WARMUP_RUNS):
-        detect(model, blank)
-    return model
-
-
-def _load_faster_rcnn():
-    from core.models.faster_rcnn import load_faster_rcnn
-
-    return load_faster_rcnn(_device())
-
-
-SSD_MODEL = LazyResource(_load_ssd)
-FASTER_RCNN_MODEL = LazyResource(_load_faster_rcnn)
+def _faster_rcnn():
+    return load_model("faster_rcnn", _device())
 
 
 def _weights_present(name: str) -> bool:
-    from core.hub import WEIGHTS_DIR
+    from core.weights.hub import WEIGHTS_DIR
 
     return (WEIGHTS_DIR / f"{name}.json").is_file() and (WEIGHTS_DIR / f"{name}.safetensors").is_file()
 
@@ -199,14 +178,14 @@ def run_model(model: str, image: np.ndarray, score_threshold: float, iou_thresho
     if model == "ssd":
         from core.models.ssd import detect
 
-        net = SSD_MODEL.get()
+        net = _ssd()
         started = time.perf_counter()
         det = detect(net, image, score_threshold, iou_threshold)
         ms = (time.perf_counter() - started) * 1000
         return Result(det.boxes, det.scores, det.labels, det.level, ms, det)
     from core.models.faster_rcnn import detect as frcnn_detect
 
-    net = FASTER_RCNN_MODEL.get()
+    net = _faster_rcnn()
     started = time.perf_counter()
     with user_errors():
         det = frcnn_detect(net, image, score_threshold, iou_threshold)
@@ -266,14 +245,17 @@ def _display(image: np.ndarray) -> tuple[torch.Tensor, float]:
     return tensor, factor
 
 
-def _font_size(tensor: torch.Tensor) -> int:
-    return max(12, min(22, round(min(tensor.shape[-2:]) / 32)))
+def label_size(height: int, width: int) -> int:
+    """Letter height in pixels for box labels on an (height, width) picture: about 1/22 of its shorter side, so
+    that a label reads about 17 px high when the picture is shown 380 px high (the result view)."""
+    return max(14, min(40, round(min(height, width) / 22)))
 
 
 def draw(image: np.ndarray, boxes: Any, labels: Sequence[str], colors: Sequence[str], width: int = 3,
          fill: bool = False, display: bool = True) -> np.ndarray:
     """Boxes (K, 4) pixel xyxy of `image` drawn with torchvision's draw_bounding_boxes, at display size (or at the
-    image's own size when not `display`)."""
+    image's own size when not `display`). Labels are chips in the box's colour, placed by `LabelPlacer`: inside the
+    picture and not on top of each other (earlier labels first)."""
     if display:
         tensor, factor = _display(image)
     else:
@@ -283,9 +265,16 @@ def draw(image: np.ndarray, boxes: Any, labels: Sequence[str], colors: Sequence[
         return tensor.permute(1, 2, 0).numpy()
     from torchvision.utils import draw_bounding_boxes
 
-    drawn = draw_bounding_boxes(tensor, boxes, labels=list(labels), colors=list(colors), width=width, fill=fill,
-                                font=FONT, font_size=_font_size(tensor) if FONT else None)
-    return drawn.permute(1, 2, 0).numpy()
+    drawn = draw_bounding_boxes(tensor, boxes, colors=list(colors), width=width, fill=fill).permute(1, 2, 0).numpy()
+    if not any(labels):
+        return drawn
+    picture = Image.fromarray(drawn)
+    placer = LabelPlacer(picture, picture.size)
+    size = label_size(picture.height, picture.width)
+    for box, text, color in zip(boxes.tolist(), labels, colors):
+        if text:
+            placer.add(box, text, ImageColor.getrgb(color), size, text_color=readable_on(color))
+    return np.asarray(picture)
 
 
 def annotate(inp: Input, result: Result) -> tuple[np.ndarray, list[str], dict[str, Any]]:
@@ -317,6 +306,7 @@ def annotate(inp: Input, result: Result) -> tuple[np.ndarray, list[str], dict[st
 # --- main view -----------------------------------------------------------------------------------------------
 
 TABLE_HEADERS = ["#", "class", "score", "box x1, y1, x2, y2", "scale", "truth"]
+SCALE_HEADERS = ["scale", "feature map", "stride px", "anchor sizes px", "anchors", "candidates", "detections"]
 
 
 def _summary(inp: Input, model: str, result: Result, counts: dict[str, Any]) -> str:
@@ -397,7 +387,7 @@ def _ssd_levels(det: Any) -> list[dict[str, Any]]:
     """Per scale: feature-map size, stride, anchor sizes in input pixels, anchor count."""
     from core.models.ssd import SSDConfig
 
-    net = SSD_MODEL.get()
+    net = _ssd()
     config: SSDConfig = net.config
     height = det.input_hw[0]
     rows = []
@@ -447,7 +437,7 @@ def _anchor_picture(image: np.ndarray, det: Any, level: int) -> tuple[np.ndarray
             if x < width * factor and y < height * factor:
                 paint.ellipse((x - r, y - r, x + r, y + r), fill="#ffffff", outline="#000000")
     note = (f"Scale {level + 1}: {fh}×{fw} feature map, {k} anchors per cell ({fh * fw * k} in all); "
-            + ("all anchors drawn" if step == 1 else f"anchors drawn at every {step}th cell, centres of all cells as dots")
+            + ("all anchors drawn" if step == 1 else f"anchors drawn every {step} cells, centres of all cells as dots")
             + f"; red: the anchors behind this scale's {len(used)} detections.")
     return np.asarray(pil), note
 
@@ -463,7 +453,7 @@ def ssd_insides(inp: Input | None, score_threshold: float, iou_threshold: float,
     iou_threshold = _check_threshold(iou_threshold, "NMS IoU threshold")
     from core.models.ssd import detect
 
-    det = detect(SSD_MODEL.get(), inp.image, score_threshold, iou_threshold)
+    det = detect(_ssd(), inp.image, score_threshold, iou_threshold)
     levels = _ssd_levels(det)
     for row in levels:
         lvl = row["scale"] - 1
@@ -511,7 +501,7 @@ def send_to_nms(inp: Input | None, score_threshold: float, iou_threshold: float)
     score_threshold = _check_threshold(score_threshold, "Score threshold")
     from core.models.ssd import detect
 
-    det = detect(SSD_MODEL.get(), inp.image, score_threshold, iou_threshold)
+    det = detect(_ssd(), inp.image, score_threshold, iou_threshold)
     raw = det.raw
     order = torch.argsort(raw.scores, descending=True)[:MAX_SENT_CANDIDATES]
     if len(order) == 0:
@@ -528,9 +518,24 @@ def send_to_nms(inp: Input | None, score_threshold: float, iou_threshold: float)
 # --- Faster R-CNN insides --------------------------------------------------------------------------------------
 
 
+DEFAULT_TOP_K = 20
+"""Proposals and RoIs drawn by default (the highest objectness): hundreds would cover the picture."""
+
+
+def _top_k(value: Any) -> int:
+    try:
+        k = int(value)
+    except (TypeError, ValueError):
+        raise gr.Error(f"top-k must be an integer, got {value!r}.") from None
+    if k < 1:
+        raise gr.Error(f"top-k must be at least 1, got {k}.")
+    return k
+
+
 @on_gpu
-def frcnn_insides(inp: Input | None, score_threshold: float, iou_threshold: float, top_k: Any):
-    """Faster R-CNN step by step on the current input: (insides state, caption, JSON)."""
+def frcnn_insides(inp: Input | None, score_threshold: float, iou_threshold: float, top_k: Any = DEFAULT_TOP_K):
+    """Faster R-CNN step by step on the current input: (insides state, caption, JSON). `top_k` proposals (before
+    the RPN's NMS) and as many RoIs (after it), the highest objectness first, are drawn."""
     if inp is None:
         raise gr.Error("Run a detection first.")
     if "faster_rcnn" not in available_models():
@@ -540,22 +545,22 @@ def frcnn_insides(inp: Input | None, score_threshold: float, iou_threshold: floa
 
     score_threshold = _check_threshold(score_threshold, "Score threshold")
     iou_threshold = _check_threshold(iou_threshold, "NMS IoU threshold")
-    try:
-        k = int(top_k)
-    except (TypeError, ValueError):
-        raise gr.Error(f"top-k must be an integer, got {top_k!r}.") from None
+    k = _top_k(top_k)
     with user_errors():
-        info = insides(FASTER_RCNN_MODEL.get(), inp.image, k, score_threshold, iou_threshold)
+        info = insides(_faster_rcnn(), inp.image, k, score_threshold, iou_threshold)
     info["image"] = inp.image
+    rois = len(info["rois"]["objectness"])
     caption = (f"**{info['num_anchors']} anchors** over {len(info['num_anchors_per_level'])} pyramid levels → "
-               f"the RPN scores them all; top-{len(info['proposals']['objectness'])} proposals shown → after the RPN's "
-               f"NMS **{len(info['rois']['objectness'])} RoIs** go to the RoI heads → "
-               f"**{len(info['detections']['scores'])} detections** (score > {score_threshold:.2f}, NMS {iou_threshold:.2f}).")
+               f"the RPN scores them all; its **top {len(info['proposals']['objectness'])} proposals** are drawn → "
+               f"after the RPN's NMS **{rois} RoIs** go to the RoI heads (the top {min(k, rois)} by objectness "
+               f"drawn) → **{len(info['detections']['scores'])} detections** (score > {score_threshold:.2f}, "
+               f"NMS {iou_threshold:.2f}).")
     numbers = {
         "num_anchors": info["num_anchors"],
         "num_anchors_per_level": info["num_anchors_per_level"],
         "proposals_shown": int(len(info["proposals"]["objectness"])),
-        "rois_kept": int(len(info["rois"]["objectness"])),
+        "rois_kept": rois,
+        "rois_shown": min(k, rois),
         "detections": [{"box": [round(v, 2) for v in b], "score": round(s, 4), "label": int(l),
                         "class_name": CLASS_NAMES[int(l)]}
                        for b, s, l in zip(info["detections"]["boxes"].tolist(), info["detections"]["scores"].tolist(),
@@ -567,32 +572,31 @@ def frcnn_insides(inp: Input | None, score_threshold: float, iou_threshold: floa
     return info, caption, to_jsonable(numbers)
 
 
-def frcnn_layers_picture(info: dict | None, layers: Sequence[str]) -> np.ndarray | None:
-    """The chosen layers (proposals, kept RoIs, detections) over the image."""
+def frcnn_layers_picture(info: dict | None, layers: Sequence[str], top_k: Any = DEFAULT_TOP_K) -> np.ndarray | None:
+    """The chosen layers over the image: the top-k proposals, the top-k kept RoIs (highest objectness; the RPN
+    keeps hundreds, which would cover the picture) and the detections."""
     if info is None:
         return None
+    k = _top_k(top_k)
     boxes, labels, colors = [], [], []
     if LAYER_PROPOSALS in layers:
-        boxes.append(info["proposals"]["boxes"])
-        labels += [""] * len(info["proposals"]["boxes"])
-        colors += [LAYER_COLORS[LAYER_PROPOSALS]] * len(info["proposals"]["boxes"])
+        proposals = info["proposals"]["boxes"][:k]
+        boxes.append(proposals)
+        labels += [""] * len(proposals)
+        colors += [LAYER_COLORS[LAYER_PROPOSALS]] * len(proposals)
     if LAYER_ROIS in layers:
-        rois = info["rois"]["boxes"][:300]
+        rois = info["rois"]["boxes"][:k]  # sorted by objectness
         boxes.append(rois)
         labels += [""] * len(rois)
         colors += [LAYER_COLORS[LAYER_ROIS]] * len(rois)
     image = info["image"]
-    thin = draw(image, torch.cat(boxes) if boxes else torch.zeros(0, 4), labels, colors, width=1)
+    thin = draw(image, torch.cat(boxes) if boxes else torch.zeros(0, 4), labels, colors, width=2)
     if LAYER_DETECTIONS in layers and len(info["detections"]["scores"]):
         det = info["detections"]
-        tensor = torch.from_numpy(thin).permute(2, 0, 1)
-        factor = tensor.shape[-1] / image.shape[1]
-        from torchvision.utils import draw_bounding_boxes
-
+        factor = thin.shape[1] / image.shape[1]
         texts = [f"{CLASS_NAMES[int(k)]} {s:.2f}" for k, s in zip(det["labels"].tolist(), det["scores"].tolist())]
-        thin = draw_bounding_boxes(tensor, det["boxes"] * factor, labels=texts, colors=LAYER_COLORS[LAYER_DETECTIONS],
-                                   width=3, font=FONT, font_size=_font_size(tensor) if FONT else None
-                                   ).permute(1, 2, 0).numpy()
+        thin = draw(thin, det["boxes"] * factor, texts, [LAYER_COLORS[LAYER_DETECTIONS]] * len(texts), width=3,
+                    display=False)
     return thin
 
 
@@ -748,7 +752,7 @@ def roi_real(info: dict | None, choice: Any, output_size: Any, channel: Any):
         box = info["detections"]["boxes"][index] * torch.tensor([sx, sy, sx, sy])
     else:
         box = info["rois"]["boxes_resized"][index]
-    model = FASTER_RCNN_MODEL.get()
+    model = _faster_rcnn()
     level = int(model.roi_heads.box_roi_pool.map_levels([box[None].float()])[0])
     feature_info = [f for f in info["fpn_features"] if f["name"] != "pool"][level]
     fmap = feature_info["map"]  # (C, h, w)
@@ -803,8 +807,9 @@ rotation; 18–112 px): on a photo of your own, *paste objects onto it*. With gr
 """)
 
 SSD_EXPLANATION = r"""
-**SSD** is single-shot: for every anchor $a$ of every scale SSD predicts $C+1$ class scores and the offsets
-$ig(	frac{x_b-x_a}{0.1\,w_a}, 	frac{y_b-y_a}{0.1\,h_a}, 	frac{1}{0.2}\log	frac{w_b}{w_a}, 	frac{1}{0.2}\log	frac{h_b}{h_a}ig)$;
+**SSD** is single-shot: for every anchor $a$ of every scale SSD predicts $C+1$ class scores and the four offsets of
+the box $b$ from it (its centre, then its size):
+$$\Big(\frac{x_b-x_a}{0.1\,w_a},\ \frac{y_b-y_a}{0.1\,h_a},\ \frac{1}{0.2}\log\frac{w_b}{w_a},\ \frac{1}{0.2}\log\frac{h_b}{h_a}\Big)$$
 loss = cross-entropy (hard negatives 3:1) + $L_1$ offsets. Fine maps (small anchors) find small objects,
 coarse maps large ones. Each detection comes from one anchor of one scale (s1 = finest).
 """
@@ -837,7 +842,7 @@ def build(tabs: gr.Tabs | None = None) -> None:
                 seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="seed", elem_id="detection-seed",
                                  info=f"test split: {SPLITS['test'].start}–{SPLITS['test'].stop - 1}")
                 sample = gr.Dropdown(sample_names(), value=DEFAULT_SAMPLE, label="photo (sample)")
-            upload = image_upload(label="or your photo (for the photo inputs)", height=110,
+            upload = image_upload(label="your photo (for the photo inputs)", height=190,
                                   sources=["upload", "clipboard"], elem_id="detection-upload")
             paste = gr.Button("Paste objects onto this photo", size="sm", elem_id="detection-paste")
             model = gr.Radio(model_choices, value=model_choices[0][1], label="model", elem_id="detection-model")
@@ -852,31 +857,33 @@ def build(tabs: gr.Tabs | None = None) -> None:
                     with gr.Row(equal_height=False):
                         picture = gr.Image(type="numpy", format="jpeg", label="detections", interactive=False,
                                            height=380, elem_id="detection-picture", buttons=["download", "fullscreen"],
-                                           scale=5)
+                                           scale=4)
+                        # the box column wraps between its numbers: "1023, 1000," is its longest line
                         table = gr.Dataframe(headers=TABLE_HEADERS, label="detections (pixels of the input)",
-                                             interactive=False, max_height=380, elem_id="detection-table", scale=4,
-                                             wrap=True)
+                                             interactive=False, max_height=380, elem_id="detection-table", scale=5,
+                                             wrap=True, column_widths=column_widths(2, 8, 5, 11, 5, 5))
                     with gr.Accordion("numbers (JSON)", open=False):
                         numbers = gr.JSON(show_label=False, height=260)
                 with gr.Tab("SSD insides", elem_id="detection-ssd-tab"):
                     gr.Markdown(SSD_EXPLANATION, latex_delimiters=LATEX)
+                    # the table has the tab's whole width: its seven columns fit it at 1366 px
+                    scale_table = gr.Dataframe(
+                        headers=SCALE_HEADERS, interactive=False, label="the scales", elem_id="detection-scales",
+                        column_widths=column_widths(*map(len, SCALE_HEADERS)))
                     with gr.Row(equal_height=False):
                         by_scale = gr.Image(type="numpy", format="jpeg", label="detections coloured by scale (s1 = finest)",
                                             interactive=False, height=330)
-                        with gr.Column():
-                            scale_table = gr.Dataframe(
-                                headers=["scale", "feature map", "stride px", "anchor sizes px", "anchors",
-                                         "candidates", "detections"], interactive=False, label="the scales",
-                                elem_id="detection-scales")
-                            scale_choice = gr.Radio(SCALE_CHOICES, value=SCALE_CHOICES[2], label="draw the anchors of")
-                    with gr.Row(equal_height=False):
-                        anchors_picture = gr.Image(type="numpy", format="jpeg", label="anchors of the chosen scale",
-                                                   interactive=False, height=330)
                         raw_picture = gr.Image(type="numpy", format="jpeg", label="raw candidates before NMS",
                                                interactive=False, height=330)
-                    anchors_note = gr.Markdown()
+                    with gr.Row(equal_height=False):
+                        with gr.Column():
+                            scale_choice = gr.Radio(SCALE_CHOICES, value=SCALE_CHOICES[2], label="draw the anchors of")
+                            anchors_note = gr.Markdown()
+                        anchors_picture = gr.Image(type="numpy", format="jpeg", label="anchors of the chosen scale",
+                                                   interactive=False, height=330)
                     with gr.Row():
-                        raw_note = gr.Markdown(elem_id="detection-raw-note")
+                        with gr.Column(min_width=300):  # on a phone: above the button, not squeezed beside it
+                            raw_note = gr.Markdown(elem_id="detection-raw-note")
                         send = gr.Button("Send raw candidates to the NMS tab ▶", size="sm", elem_id="detection-send",
                                          visible=bool(nms.LOAD_TARGETS), scale=0, min_width=260)
                     with gr.Accordion("numbers (JSON)", open=False):
@@ -890,7 +897,8 @@ def build(tabs: gr.Tabs | None = None) -> None:
                         with gr.Column(scale=0, min_width=260):
                             layers = gr.CheckboxGroup(LAYERS, value=LAYERS, label="layers",
                                                       elem_id="detection-layers")
-                            top_k = gr.Slider(10, 300, value=50, step=10, label="top-k RPN proposals")
+                            top_k = gr.Slider(5, 300, value=DEFAULT_TOP_K, step=5, elem_id="detection-top-k",
+                                              label="top-k drawn (proposals and RoIs, highest objectness)")
                             gr.Markdown(" · ".join(f"<span style='color:{c}'>■ {n}</span>" for n, c in LAYER_COLORS.items()))
                     with gr.Accordion("numbers (JSON)", open=False):
                         frcnn_numbers = gr.JSON(show_label=False, height=220)
@@ -903,7 +911,8 @@ def build(tabs: gr.Tabs | None = None) -> None:
                     with gr.Row(equal_height=False):
                         toy_a = gr.Image(type="numpy", format="png", label="RoI 0", interactive=False, height=260)
                         toy_b = gr.Image(type="numpy", format="png", label="RoI 1", interactive=False, height=260)
-                        toy_text = gr.Markdown(elem_id="detection-roi-toy")
+                        with gr.Column(min_width=240):  # on a phone: under the pictures, not squeezed beside them
+                            toy_text = gr.Markdown(elem_id="detection-roi-toy")
                     toy_numbers = gr.JSON(visible=False)
                     gr.Markdown("**On the real feature map** (Faster R-CNN, the FPN level its RoI heads use):")
                     with gr.Row(equal_height=False):
@@ -914,7 +923,8 @@ def build(tabs: gr.Tabs | None = None) -> None:
                                                       allow_custom_value=True, label="channel")
                         roi_picture = gr.Image(type="numpy", format="png", label="RoI on the feature map",
                                                interactive=False, height=360, scale=3)
-                        roi_text = gr.Markdown(elem_id="detection-roi-text")
+                    # under the picture, with the tab's width: beside it the tables had a narrow column
+                    roi_text = gr.Markdown(elem_id="detection-roi-text")
                     with gr.Accordion("numbers (JSON)", open=False):
                         roi_numbers = gr.JSON(show_label=False, height=200)
                 build_family_subtab()
@@ -929,7 +939,7 @@ def build(tabs: gr.Tabs | None = None) -> None:
                            show_progress="hidden")
         chain = chain.then(frcnn_insides, inputs=[state, score, iou, top_k], outputs=[frcnn_state, frcnn_caption, frcnn_numbers],
                            api_visibility="private", show_progress="hidden")
-        chain = chain.then(frcnn_layers_picture, inputs=[frcnn_state, layers], outputs=layers_picture,
+        chain = chain.then(frcnn_layers_picture, inputs=[frcnn_state, layers, top_k], outputs=layers_picture,
                            api_visibility="private", show_progress="hidden")
         chain = chain.then(_roi_dropdown, inputs=frcnn_state, outputs=roi_choice, api_visibility="private",
                            show_progress="hidden")
@@ -945,11 +955,11 @@ def build(tabs: gr.Tabs | None = None) -> None:
         api_visibility="private"))
     scale_choice.input(ssd_insides, inputs=ssd_inputs, outputs=ssd_outputs, api_name="detection_ssd_insides",
                        show_progress="minimal")
-    gr.on([layers.input], frcnn_layers_picture, inputs=[frcnn_state, layers], outputs=layers_picture,
+    gr.on([layers.input], frcnn_layers_picture, inputs=[frcnn_state, layers, top_k], outputs=layers_picture,
           api_name="detection_layers_ui", api_visibility="private", show_progress="hidden")
     top_k.release(frcnn_insides, inputs=[state, score, iou, top_k], outputs=[frcnn_state, frcnn_caption, frcnn_numbers],
                   api_name="detection_frcnn_insides_ui", api_visibility="private").then(
-        frcnn_layers_picture, inputs=[frcnn_state, layers], outputs=layers_picture, api_visibility="private",
+        frcnn_layers_picture, inputs=[frcnn_state, layers, top_k], outputs=layers_picture, api_visibility="private",
         show_progress="hidden")
     gr.on([roi_choice.input, roi_size.release, roi_channel.input], roi_real,
           inputs=[frcnn_state, roi_choice, roi_size, roi_channel], outputs=[roi_picture, roi_text, roi_numbers],

@@ -25,7 +25,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from core.models import finetune as ft
-from demos.common import LazyResource, book_link, header, parse_seed, to_jsonable, torch_threads, user_errors
+from demos.common import book_link, header, parse_seed, to_jsonable, torch_threads, user_errors
 
 TITLE = "Fine-tuning"
 
@@ -89,21 +89,20 @@ LINK = book_link("fine-tuning.html", "14.2 Fine-Tuning")
 # --- resources ------------------------------------------------------------------------------------------------
 
 
-def _load_source() -> tuple[dict, float, float]:
-    from core.hub import WeightsError
+def _source() -> ft.SourceWeights:
+    """The pre-trained source model (`core.weights.registry`: loaded once, shared)."""
+    from core.weights.hub import WeightsError
+    from core.weights.registry import load_model
 
     try:
-        return ft.load_source()
+        return load_model(ft.SOURCE_WEIGHTS)
     except WeightsError as error:
         raise gr.Error(f"The pre-trained source model is not available ({error}).") from None
 
 
-SOURCE = LazyResource(_load_source)
-
-
 @lru_cache(maxsize=1)
 def _card() -> dict:
-    from core import hub
+    from core.weights import hub
 
     return hub.load_card(ft.SOURCE_WEIGHTS)
 
@@ -444,7 +443,7 @@ def finetune(examples_per_class: Any = DEFAULTS.examples_per_class, epochs: Any 
     """Train the fine-tuned and the scratch model side by side; yield (diagram, accuracy plot, loss plot,
     predictions grid, JSON, status) after every epoch; the grid comes with the last epoch."""
     config = parse_config(examples_per_class, epochs, lr, output_lr_mult, freeze_body, seed)
-    source_state, mean, std = SOURCE.get()
+    source_state, mean, std = _source()
     diagram = diagram_html(config)
     empty_accuracy, empty_loss = curve_frames({})
     progress(0, desc="starting")
@@ -500,6 +499,15 @@ def _warm_up() -> None:
 
 
 def build() -> None:
+    from demos import generalization  # the "Augmentation's effect" sub-tab
+
+    with gr.Tabs(elem_id="finetune-subtabs"):
+        with gr.Tab("Transfer", id="finetune-transfer"):
+            _build_transfer()
+        generalization.build_tab()
+
+
+def _build_transfer() -> None:
     threading.Thread(target=_warm_up, name="finetune-warm-up", daemon=True).start()
     header("Fine-tuning: the four steps of transfer learning, live", EXPLANATION, LINK)
     with gr.Accordion("Details: data, model, optimiser, why it helps", open=False):

@@ -25,7 +25,7 @@ from core.models import gan2d
 from core.models import wgan_distances
 from core.models.gan2d import DATASET_LABELS, LOSS_FORMULAS, LOSS_LABELS, GANConfig, Snapshot
 from demos.common import (
-    D2L_GAN, LATEX, book_link, header, parse_seed, pil_font, to_jsonable, torch_threads, user_errors,
+    D2L_GAN, LATEX, book_link, header, math_font, parse_seed, pil_font, to_jsonable, torch_threads, user_errors,
 )
 
 TITLE = "GAN lab"
@@ -403,6 +403,8 @@ PRESETS: dict[str, GANConfig] = {
     "two moons, WGAN-GP": replace(DEFAULT, dataset="moons", **gan2d.DEFAULTS_BY_LOSS["wgan-gp"], loss="wgan-gp"),
     "spiral, WGAN with weight clipping": replace(DEFAULT, dataset="spiral", **gan2d.DEFAULTS_BY_LOSS["wgan"], loss="wgan"),
 }
+DEFAULT_PRESET = next(name for name, config in PRESETS.items() if config is DEFAULT)
+"""The preset the page opens with (the picker shows it)."""
 
 
 def on_preset(name: str):
@@ -559,13 +561,16 @@ def _marker(draw: ImageDraw.ImageDraw, x: float, y: float, shape: str, color: tu
 def render_wgan(theta: float, result: dict, critic: np.ndarray, disc: np.ndarray,
                 size: tuple[int, int] = WGAN_SIZE) -> np.ndarray:
     """WGAN Figure 1 as one picture (H, W, 3) uint8: EM(theta) and JS(theta) with the current theta and the
-    network estimates; the trained critic f and the discriminator D over the plane with both segments."""
+    network estimates; the trained critic f and the discriminator D over the plane with both segments.
+
+    The legend and the numbers are text beside the picture (`wgan_caption`), where the formulas are typeset;
+    the picture only holds the curves, their ticks and the panel titles, in letters that read on a projector."""
     width, height = size
     image = Image.new("RGB", size, (255, 255, 255))
     draw = ImageDraw.Draw(image)
-    font, small = pil_font(14), pil_font(12)
+    font, small = pil_font(20), pil_font(17)
     # panel 1: the curves
-    left, top, right, bottom = 50, 34, 520, height - 34
+    left, top, right, bottom = 56, 34, 520, height - 48
     y_max = max(WGAN_THETA_RANGE, abs(theta)) + 0.1
     t_lim = max(WGAN_THETA_RANGE, abs(theta))
 
@@ -576,53 +581,62 @@ def render_wgan(theta: float, result: dict, critic: np.ndarray, disc: np.ndarray
     for tick in np.arange(-math.floor(t_lim), math.floor(t_lim) + 1):
         x, _ = px(float(tick), 0)
         draw.line([(x, bottom), (x, bottom + 4)], fill=(90, 90, 90))
-        draw.text((x - 6, bottom + 6), f"{tick:g}", fill=(60, 60, 60), font=small)
+        label = f"{tick:g}"
+        draw.text((x - draw.textlength(label, font=small) / 2, bottom + 6), label, fill=(60, 60, 60), font=small)
     for tick in np.arange(0, y_max, 0.5):
         _, y = px(-t_lim, float(tick))
         draw.line([(left - 4, y), (right, y)], fill=(235, 235, 235))
-        draw.text((left - 30, y - 7), f"{tick:.1f}", fill=(60, 60, 60), font=small)
-    draw.text(((left + right) / 2 - 20, bottom + 18), "theta", fill=(40, 40, 40), font=small)
+        draw.text((left - 40, y - 9), f"{tick:.1f}", fill=(60, 60, 60), font=small)
+    theta_font = math_font(24)  # the axis is θ, in the page's math face (Pillow's own font has no Greek)
+    axis = "θ" if theta_font is not None else "theta"
+    draw.text(((left + right) / 2 - 6, bottom + 22), axis, fill=(40, 40, 40), font=theta_font or small)
+    draw.text((left, 6), "distance between P0 and P_θ" if theta_font is None else "distance", fill=(0, 0, 0),
+              font=font)
     draw.line([px(-t_lim, t_lim), px(0, 0), px(t_lim, t_lim)], fill=EM_COLOR, width=3)
     log2 = math.log(2)
     draw.line([px(-t_lim, log2), px(-0.015 * t_lim, log2)], fill=JS_COLOR, width=3)
     draw.line([px(0.015 * t_lim, log2), px(t_lim, log2)], fill=JS_COLOR, width=3)
-    _marker(draw, *px(0, log2), "circle", JS_COLOR, r=4, fill=(255, 255, 255))  # the jump: open at theta = 0
-    _marker(draw, *px(0, 0), "circle", JS_COLOR, r=4)
+    _marker(draw, *px(0, log2), "circle", JS_COLOR, r=5, fill=(255, 255, 255))  # the jump: open at theta = 0
+    _marker(draw, *px(0, 0), "circle", JS_COLOR, r=5)
     x_theta, _ = px(theta, 0)
     for y in range(top, bottom, 8):
         draw.line([(x_theta, y), (x_theta, min(y + 4, bottom))], fill=(90, 90, 90))
-    _marker(draw, *px(theta, min(result["em_estimate_gp"], y_max)), "square", EM_COLOR)
-    _marker(draw, *px(theta, min(result["js_estimate"], y_max)), "diamond", JS_COLOR)
-    draw.text((left, 6), f"theta = {theta:.2f}:  EM = {result['em']:.3f} (critic {result['em_estimate_gp']:.3f}),  "
-              f"JS = {result['js']:.3f} (discriminator {result['js_estimate']:.3f})", fill=(0, 0, 0), font=font)
-    legend = [("EM = |theta|", EM_COLOR, None), ("JS = log 2 if theta != 0, else 0", JS_COLOR, None),
-              ("critic estimate (GP)", EM_COLOR, "square"), ("discriminator estimate", JS_COLOR, "diamond")]
-    for i, (text, color, shape) in enumerate(legend):
-        x, y = left + 150, top + 8 + 17 * i
-        if shape is None:
-            draw.line([(x, y + 7), (x + 22, y + 7)], fill=color, width=3)
-        else:
-            _marker(draw, x + 11, y + 7, shape, color, r=5)
-        draw.text((x + 28, y), text, fill=(40, 40, 40), font=small)
+    _marker(draw, *px(theta, min(result["em_estimate_gp"], y_max)), "square", EM_COLOR, r=7)
+    _marker(draw, *px(theta, min(result["js_estimate"], y_max)), "diamond", JS_COLOR, r=7)
     # panels 2 and 3: what the networks learned
     view = _wgan_view(theta)
     side = bottom - top
     for k, (values, kind, title) in enumerate(((critic, "critic", "critic f (gradient penalty)"),
-                                               (disc, "probability", "discriminator D(x) = P(x from P0)"))):
-        x0 = 580 + k * (side + 50)
+                                               (disc, "probability", "discriminator D(x)"))):
+        x0 = 580 + k * (side + 60)
         # a gradient-penalised critic has slope about 1: scale its colours by at least 0.5 (half the window)
         heat = Image.fromarray(heat_colors(values, kind, min_scale=0.5)).resize((side, side), Image.BILINEAR)
         image.paste(heat, (x0, top))
         draw.rectangle([x0, top, x0 + side, top + side], outline=(170, 170, 170))
         segments = np.array([[0.0, 0.0], [0.0, 1.0], [theta, 0.0], [theta, 1.0]])
         pix = _to_pixels(segments, view, side) + np.array([x0, top])
-        draw.line([tuple(pix[0]), tuple(pix[1])], fill=P0_COLOR, width=4)
-        draw.line([tuple(pix[2]), tuple(pix[3])], fill=PTHETA_COLOR, width=4)
+        draw.line([tuple(pix[0]), tuple(pix[1])], fill=P0_COLOR, width=5)
+        draw.line([tuple(pix[2]), tuple(pix[3])], fill=PTHETA_COLOR, width=5)
         draw.text((x0, 6), title, fill=(0, 0, 0), font=font)
-        draw.text((x0, top + side + 6), f"x: {view[0]:.1f} to {view[1]:.1f}", fill=(60, 60, 60), font=small)
-    draw.text((580, height - 14), "green: P0 = (0, Z)   purple: P_theta = (theta, Z)   background: green = 'P0', "
-              "purple = 'P_theta'", fill=(60, 60, 60), font=small)
+        draw.text((x0, top + side + 8), f"x from {view[0]:.1f} to {view[1]:.1f}", fill=(60, 60, 60), font=small)
     return np.asarray(image)
+
+
+def _swatch(color: tuple[int, int, int], mark: str = "━") -> str:
+    return f"<span style='color:#{color[0]:02x}{color[1]:02x}{color[2]:02x}'>{mark}</span>"
+
+
+def wgan_caption(theta: float, result: dict) -> str:
+    """The figure's legend and its numbers at `theta`, as Markdown with KaTeX formulas."""
+    return (
+        f"At $\\theta = {theta:.2f}$: EM $= {result['em']:.3f}$ (critic {result['em_estimate_gp']:.3f}), "
+        f"JS $= {result['js']:.3f}$ (discriminator {result['js_estimate']:.3f}).  \n"
+        f"{_swatch(EM_COLOR)} EM $= |\\theta|$ · {_swatch(JS_COLOR)} JS $= \\log 2$ if $\\theta \\neq 0$, "
+        f"$0$ at $\\theta = 0$ (open circle: the jump) · {_swatch(EM_COLOR, '■')} critic estimate (gradient penalty) · "
+        f"{_swatch(JS_COLOR, '◆')} discriminator estimate · dashed: the current $\\theta$.  \n"
+        f"Right: {_swatch(P0_COLOR)} $P_0 = (0, Z)$ and {_swatch(PTHETA_COLOR)} $P_\\theta = (\\theta, Z)$; "
+        "the background is what each network says: green $P_0$, purple $P_\\theta$."
+    )
 
 
 def wgan_picture(theta: float, steps: int, seed: int) -> np.ndarray:
@@ -631,8 +645,10 @@ def wgan_picture(theta: float, steps: int, seed: int) -> np.ndarray:
 
 
 def on_wgan(theta: Any, steps: Any, seed: Any):
+    """(figure, its caption, the numbers) at `theta`."""
     numbers = wgan_numbers(theta, steps, seed)
-    return wgan_picture(numbers["theta"], int(numbers["steps"]), parse_seed(seed)), numbers
+    result, critic, disc = _wgan_result(round(numbers["theta"], 6), int(numbers["steps"]), parse_seed(seed))
+    return (render_wgan(numbers["theta"], result, critic, disc), wgan_caption(numbers["theta"], result), numbers)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -712,14 +728,16 @@ def _build_live() -> None:
     timer = gr.Timer(TICK_SECONDS, active=False)
     with gr.Row():
         with gr.Column(scale=3, min_width=260):
-            preset = gr.Dropdown(list(PRESETS), value=None, label="Presets (set every control)")
+            preset = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="Presets (set every control)",
+                                 elem_id="gan-preset")
             dataset = gr.Dropdown([(label, key) for key, label in DATASET_LABELS.items()], value=DEFAULT.dataset,
                                   label="Data", elem_id="gan-dataset")
             loss = gr.Radio([(label, key) for key, label in LOSS_LABELS.items()], value=DEFAULT.loss, label="Loss")
-            with gr.Row():
-                optimizer = gr.Dropdown([("Adam", "adam"), ("RMSprop", "rmsprop"), ("SGD", "sgd")],
-                                        value=DEFAULT.optimizer, label="Optimizer", min_width=90)
-                d_steps = gr.Slider(1, 10, value=DEFAULT.d_steps, step=1, label="D steps per G step", min_width=120)
+            # one under the other: beside the optimizer the slider's label was a four-line column
+            optimizer = gr.Dropdown([("Adam", "adam"), ("RMSprop", "rmsprop"), ("SGD", "sgd")],
+                                    value=DEFAULT.optimizer, label="Optimizer")
+            d_steps = gr.Slider(1, 10, value=DEFAULT.d_steps, step=1, label="D steps per G step",
+                                elem_id="gan-d-steps")
             with gr.Row():
                 lr_g = gr.Number(DEFAULT.lr_g, label="G learning rate", min_width=90)
                 lr_d = gr.Number(DEFAULT.lr_d, label="D learning rate", min_width=90)
@@ -814,10 +832,11 @@ def _build_wgan() -> None:
         seed = gr.Number(0, precision=0, label="Seed", scale=1, min_width=80)
     plot = gr.Image(type="numpy", interactive=False, format="png", show_label=False, elem_id="wgan-plot",
                     height=WGAN_SIZE[1] + 10)
+    caption = gr.Markdown(latex_delimiters=LATEX, elem_id="wgan-caption")
     gr.Markdown(WGAN_TEXT, latex_delimiters=LATEX)
     numbers = gr.JSON(label="exact and estimated distances", elem_id="wgan-numbers")
-    event = dict(fn=on_wgan, inputs=[theta, steps, seed], outputs=[plot, numbers], concurrency_limit=2,
+    event = dict(fn=on_wgan, inputs=[theta, steps, seed], outputs=[plot, caption, numbers], concurrency_limit=2,
                  show_progress="minimal", api_visibility="private", trigger_mode="always_last")
-    gr.on(None, lambda: on_wgan(0.5, wgan_distances.ESTIMATE_STEPS, 0), inputs=None, outputs=[plot, numbers],
-          api_visibility="private")  # page load only (cached after the first)
+    gr.on(None, lambda: on_wgan(0.5, wgan_distances.ESTIMATE_STEPS, 0), inputs=None,
+          outputs=[plot, caption, numbers], api_visibility="private")  # page load only (cached after the first)
     gr.on([theta.change, steps.release, seed.submit], **event)

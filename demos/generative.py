@@ -27,6 +27,7 @@ from core.data.digits import NUM_CLASSES, load_digits_tensor, to_uint8
 from core.ops.latent import (PrincipalDirections, generate, interpolate, latents, nearest_neighbours,
                                     principal_directions, truncate)
 from core.evaluation.generative import digit_classifier
+from core.weights.registry import load_model
 from demos.common import (
     D2L_GAN, LATEX, LazyResource, book_link, image_upload, parse_seed, read_image, sample_names,
     single_threaded, to_jsonable, user_errors,
@@ -81,7 +82,7 @@ class Explorer:
 
 
 def _build_explorer() -> Explorer:
-    generator = dcgan.load_generator()
+    generator = load_model("dcgan")
     directions = principal_directions(generator.features, generator.config.latent_dim, k=PCA_COMPONENTS)
     real, labels = load_digits_tensor(generator.config.image_size)
     flat = real.reshape(len(real), -1)  # (N, 256)
@@ -91,9 +92,6 @@ def _build_explorer() -> Explorer:
 
 
 EXPLORER = LazyResource(_build_explorer)
-CGAN = LazyResource(cgan.load_generator)
-PROGAN = LazyResource(progan.load_generators)
-CYCLEGAN = LazyResource(cyclegan.load_model)
 JUDGE = LazyResource(digit_classifier)
 """The SVM trained on real digits only that says which digit it reads in a sample."""
 
@@ -149,29 +147,38 @@ def _font(size: int):
 def mosaic(tiles: np.ndarray, columns: int, column_labels: list[str] | None = None, gap: int = 4,
            tile_numbers: bool = False) -> np.ndarray:
     """Tiles (N, h, w, 3) uint8 laid out row-major in `columns` columns on a light background, with optional
-    labels above the columns and optional tile numbers in the tiles' top-left corners. Returns (H, W, 3) uint8."""
+    labels under the columns and optional tile numbers in the tiles' top-left corners. Returns (H, W, 3) uint8.
+
+    The labels go under the tiles: the page draws its picture buttons (download, fullscreen) over the top right
+    corner, where a label above the last column ("nearest real: 8") was hidden."""
     from PIL import Image, ImageDraw
 
     n, h, w, _ = tiles.shape
     rows = -(-n // columns)
-    top = 28 if column_labels else 0
-    canvas = np.full((top + rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 235, dtype=np.uint8)
+    under = MOSAIC_LABEL_HEIGHT if column_labels else 0
+    grid_height = rows * (h + gap) + gap
+    canvas = np.full((grid_height + under, columns * (w + gap) + gap, 3), 235, dtype=np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
-        y, x = top + gap + r * (h + gap), gap + c * (w + gap)
+        y, x = gap + r * (h + gap), gap + c * (w + gap)
         canvas[y:y + h, x:x + w] = tile
     if column_labels or tile_numbers:
         picture = Image.fromarray(canvas)
         draw = ImageDraw.Draw(picture)
         for c, text in enumerate(column_labels or []):
-            draw.text((gap + c * (w + gap) + w / 2, top / 2 + 2), text, fill=(30, 30, 30), font=_font(16), anchor="mm")
+            draw.text((gap + c * (w + gap) + w / 2, grid_height + under / 2 - 2), text, fill=(30, 30, 30),
+                      font=_font(16), anchor="mm")
         if tile_numbers:
             for i in range(n):
                 r, c = divmod(i, columns)
-                draw.text((gap + c * (w + gap) + 3, top + gap + r * (h + gap) + 1), str(i), fill=(120, 170, 255),
+                draw.text((gap + c * (w + gap) + 3, gap + r * (h + gap) + 1), str(i), fill=(120, 170, 255),
                           font=_font(12))
         canvas = np.asarray(picture)
     return canvas
+
+
+MOSAIC_LABEL_HEIGHT = 28
+"""Height of the strip of column labels under a mosaic (pixels)."""
 
 
 # --- gan_sample / gan_interpolate: the API contract ------------------------------------------------------
@@ -181,8 +188,8 @@ def _samples(model: str, seed: int, n: int, label: int) -> torch.Tensor:
     if model == "dcgan":
         return dcgan.sample(EXPLORER.get().generator, seed, n)
     if model == "cgan":
-        return cgan.sample(CGAN.get(), seed, n, label)
-    return progan.sample(PROGAN.get().final, seed, n)
+        return cgan.sample(load_model("cgan"), seed, n, label)
+    return progan.sample(load_model("progan").final, seed, n)
 
 
 @single_threaded
@@ -210,11 +217,11 @@ def gan_sample(model: str, seed: Any, n: Any, label: Any) -> tuple[list[np.ndarr
 
 
 def _generate(model: str, z: torch.Tensor) -> torch.Tensor:
-    return generate(EXPLORER.get().generator if model == "dcgan" else PROGAN.get().final, z)
+    return generate(EXPLORER.get().generator if model == "dcgan" else load_model("progan").final, z)
 
 
 def _latent_dim(model: str) -> int:
-    return EXPLORER.get().generator.config.latent_dim if model == "dcgan" else PROGAN.get().config.latent_dim
+    return EXPLORER.get().generator.config.latent_dim if model == "dcgan" else load_model("progan").config.latent_dim
 
 
 @single_threaded
@@ -330,7 +337,7 @@ def cgan_all_classes(seed: Any, rows: Any) -> tuple[np.ndarray, dict]:
     SVM reads in each tile."""
     seed = parse_seed(seed)
     rows = _count(rows, "rows (latents)", 1, 8)
-    images = cgan.sample_all_classes(CGAN.get(), seed, rows)  # (10 * rows, 1, 16, 16), class-major
+    images = cgan.sample_all_classes(load_model("cgan"), seed, rows)  # (10 * rows, 1, 16, 16), class-major
     order = torch.arange(NUM_CLASSES * rows).reshape(NUM_CLASSES, rows).T.reshape(-1)  # row r: z_r as 0, 1, ..., 9
     images = images[order]
     labels = torch.arange(NUM_CLASSES).repeat(rows)
@@ -364,7 +371,7 @@ def cyclegan_translate(image: Any, direction: str) -> tuple[list[tuple[np.ndarra
         raise gr.Error(f"direction must be 'A->B' (day to night) or 'B->A' (night to day), got {direction!r}.")
     source = _cycle_source(image)
     with user_errors():
-        result = cyclegan.translate(CYCLEGAN.get(), source, direction)
+        result = cyclegan.translate(load_model("cyclegan"), source, direction)
     src, dst = direction.split("->")
     names = cyclegan.DOMAINS
     gallery = [
@@ -399,7 +406,7 @@ def cycle_make_night(image: Any) -> np.ndarray:
 def progan_stages(seed: Any) -> tuple[list[tuple[np.ndarray, str]], dict]:
     """The same z (seed's first latent) drawn by the generator as it was at the end of each growth stage."""
     seed = parse_seed(seed)
-    grown = PROGAN.get()
+    grown = load_model("progan")
     z = latents(seed, 1, grown.config.latent_dim)
     gallery, read = [], []
     judge = JUDGE.get()
@@ -418,7 +425,7 @@ def progan_fade(seed: Any, stage: Any, alpha: Any) -> tuple[list[tuple[np.ndarra
     seed = parse_seed(seed)
     stage = _count(stage, "stage", 1, 3)
     alpha = _number(alpha, "α", 0.0, 1.0)
-    generator = PROGAN.get().snapshots[stage]
+    generator = load_model("progan").snapshots[stage]
     z = latents(seed, 1, generator.config.latent_dim)
     with torch.no_grad():
         old, new = generator.fade_parts(z, stage)
@@ -473,7 +480,7 @@ chosen stage, in the generator saved at the end of that stage. {PAPER_PROGAN}"""
 def _card_metric(name: str, *keys: str) -> Any:
     """A number from a model card, for the explanations (None when absent)."""
     try:
-        from core import hub
+        from core.weights import hub
 
         value: Any = hub.load_card(name)["card"]["metrics"]
         for key in keys:

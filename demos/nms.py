@@ -27,8 +27,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from demos.common import (
-    book_link, header, image_upload, parse_seed, pil_font, read_image, sample_names, text_mask, to_jsonable,
-    user_errors,
+    LabelPlacer, book_link, column_widths, header, image_upload, parse_seed, pil_font, read_image, readable_on,
+    sample_names, to_jsonable, user_errors,
 )
 
 TITLE = "NMS"
@@ -56,9 +56,14 @@ BOOK_CLASS_NAMES = ["dog", "cat"]
 CLUTTER_SIZE = (640, 480)
 CLUTTER_CLASS_NAMES = ["A", "B", "C", "D", "E"]
 
-PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),
-           (23, 190, 207), (227, 119, 194), (140, 86, 75), (188, 189, 34), (127, 127, 127)]
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (23, 190, 207),
+           (227, 119, 194), (140, 86, 75), (188, 189, 34)]
+"""Class colours (class k: PALETTE[k % 8]). The box's line style tells its status, the colour only its class: no red,
+which a student reads as "suppressed", and no grey, the colour of the suppressed boxes."""
 BASELINE_HALO = (255, 200, 0)
+STATUS_INK = (60, 60, 60)
+"""The legend draws the status styles in this neutral grey: a style sample in a class colour would say that the
+status has that colour."""
 
 TABLE_HEADERS = ["#", "x1", "y1", "x2", "y2", "score", "class"]
 STEP_HEADERS = ["step", "baseline", "class", "score", "suppresses (IoU)", "left after"]
@@ -102,8 +107,10 @@ class Candidates:
         )
 
     def table(self) -> list[list[Any]]:
-        """Rows [#, x1, y1, x2, y2, score, class name] for the editable table."""
-        return [[i, *map(_short, box), _short(score), self.class_name(int(label))]
+        """Rows [#, x1, y1, x2, y2, score, class name] for the editable table, rounded to what its columns show
+        (0.1 pixel, 0.001 of a normalised coordinate or a score): an edit sends the table's values back."""
+        digits = 3 if self.normalized else 1
+        return [[i, *(round(v, digits) for v in box), round(score, 3), self.class_name(int(label))]
                 for i, (box, score, label) in enumerate(zip(self.boxes.tolist(), self.scores.tolist(),
                                                             self.labels.tolist()))]
 
@@ -439,34 +446,8 @@ def _dash_patterns(size: tuple[int, int], period: int, dash: int) -> tuple[np.nd
     return ((xx % period) < dash).astype(np.uint8), ((yy % period) < dash).astype(np.uint8)
 
 
-class _Labels:
-    """Places box labels without covering each other: tries a few spots around each box, first free one wins."""
-
-    def __init__(self, image: Image.Image, bounds: tuple[int, int]):
-        self.image, self.draw, self.bounds = image, ImageDraw.Draw(image), bounds
-        self.placed = np.zeros((0, 4))  # (P, 4) rectangles already used
-
-    def add(self, box: Sequence[float], text: str, fill: tuple, size: int, *, text_color: tuple = (255, 255, 255),
-            required: bool = True) -> None:
-        mask = text_mask(text, size)
-        w, h = mask.width + 8, mask.height + 8
-        x1, y1, x2, y2 = box
-        spots = np.array([(x1, y1 - h), (x1 + 3, y1 + 3), (x1 + 3, y2 - h - 3), (x2 - w - 3, y1 + 3),
-                          (x2 - w - 3, y2 - h - 3), (x1, y2 + 1), (x2 - w, y1 - h), (x2 - w, y2 + 1)])  # (S, 2)
-        spots[:, 0] = np.clip(spots[:, 0], 0, self.bounds[0] - w)
-        spots[:, 1] = np.clip(spots[:, 1], 0, self.bounds[1] - h)
-        rects = np.concatenate([spots, spots + [w, h]], axis=1)  # (S, 4)
-        p = self.placed
-        clash = ((rects[:, None, 0] < p[None, :, 2]) & (p[None, :, 0] < rects[:, None, 2]) &
-                 (rects[:, None, 1] < p[None, :, 3]) & (p[None, :, 1] < rects[:, None, 3])).any(axis=1)  # (S,)
-        free = np.flatnonzero(~clash)
-        if len(free) == 0 and not required:
-            return
-        rect = rects[free[0] if len(free) else 0]
-        self.placed = np.concatenate([self.placed, rect[None]])
-        x, y = int(rect[0]), int(rect[1])
-        self.draw.rectangle([x, y, x + w, y + h], fill=fill)
-        self.image.paste(text_color, (x + 4, y + 4), mask)
+def _class_color(label: int) -> tuple[int, int, int]:
+    return PALETTE[label % len(PALETTE)]
 
 
 def status_at(trace: Trace, n: int, step: int) -> tuple[dict[int, str], dict[int, tuple[int, float]]]:
@@ -484,37 +465,59 @@ def status_at(trace: Trace, n: int, step: int) -> tuple[dict[int, str], dict[int
     return status, by
 
 
-LEGEND_HEIGHT = 38
 MAX_WAITING_LABELS = 40
 """Waiting boxes get labels only when there are at most this many (beyond, they are just clutter)."""
+LEGEND_ROW = 30
+"""Height of a row of the legend (pixels)."""
+STATUS_STYLES = (("kept", "kept (thick)"), ("baseline", "baseline (kept now)"), ("suppressed", "suppressed now (IoU)"),
+                 ("earlier", "suppressed earlier"), ("waiting", "waiting (thin)"), ("below", "below score thr."))
+"""(status, what the legend says) in the legend's order: each status has its own line style."""
 
 
-@lru_cache(maxsize=16)
-def _legend(width: int) -> Image.Image:
-    """The strip under the picture explaining the box styles."""
-    strip = Image.new("RGB", (width, LEGEND_HEIGHT), (255, 255, 255))
+def _status_sample(draw: ImageDraw.ImageDraw, dashed: "_DashedBoxes", status: str, box: list[float],
+                   color: tuple[int, int, int]) -> None:
+    """Draw `box` in the line style of `status` (the picture and the legend share this)."""
+    if status == "below":
+        dashed.add(box, (200, 200, 200), 1, period=8, dash=3)
+    elif status == "waiting":
+        draw.rectangle(box, outline=color, width=2)
+    elif status == "suppressed":
+        dashed.add(box, (95, 95, 95), 3)
+    elif status == "earlier":
+        dashed.add(box, (185, 185, 185), 2)
+    else:
+        if status == "baseline":
+            draw.rectangle([box[0] - 4, box[1] - 4, box[2] + 4, box[3] + 4], outline=BASELINE_HALO, width=5)
+        draw.rectangle(box, outline=color, width=4)
+
+
+@lru_cache(maxsize=64)
+def _legend(width: int, classes: tuple[tuple[str, tuple[int, int, int]], ...] = ()) -> Image.Image:
+    """The strip under the picture: the line style of each status (drawn in neutral grey), then the colour of
+    each class shown; entries flow onto as many rows as `width` needs."""
+    font = pil_font(16)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    entries = [("style", status, text) for status, text in STATUS_STYLES]
+    if classes:
+        entries += [("text", None, "colour = class:")] + [("class", color, name) for name, color in classes]
+    placed, x, row = [], 8, 0
+    for kind, what, text in entries:
+        item = (0 if kind == "text" else 36) + measure.textlength(text, font=font)
+        if x > 8 and x + item > width - 8:
+            x, row = 8, row + 1
+        placed.append((kind, what, text, x, row))
+        x += item + 18
+    strip = Image.new("RGB", (width, (row + 1) * LEGEND_ROW + 8), (255, 255, 255))
     draw = ImageDraw.Draw(strip)
     dashed = _DashedBoxes(strip.size)
-    small = pil_font(17)
-    x, y = 8, 8
-    for sample, text in (("kept", "kept"), ("baseline", "baseline"), ("suppressed", "suppressed now (IoU)"),
-                         ("earlier", "earlier"), ("waiting", "waiting"), ("below", "below score thr.")):
-        box = [x, y + 2, x + 26, y + 18]
-        if sample == "kept":
-            draw.rectangle(box, outline=PALETTE[0], width=4)
-        elif sample == "baseline":
-            draw.rectangle([box[0] - 2, box[1] - 2, box[2] + 2, box[3] + 2], outline=BASELINE_HALO, width=3)
-            draw.rectangle(box, outline=PALETTE[0], width=3)
-        elif sample == "suppressed":
-            dashed.add(box, (95, 95, 95), 3, period=9, dash=6)
-        elif sample == "earlier":
-            dashed.add(box, (185, 185, 185), 2, period=9, dash=6)
-        elif sample == "waiting":
-            draw.rectangle(box, outline=PALETTE[0], width=1)
-        else:
-            dashed.add(box, (200, 200, 200), 1, period=6, dash=3)
-        draw.text((x + 34, y), text, fill=(40, 40, 40), font=small)
-        x += 34 + draw.textlength(text, font=small) + 22
+    for kind, what, text, x, row in placed:
+        y = 6 + row * LEGEND_ROW
+        box = [x + 4, y + 4, x + 28, y + 18]
+        if kind == "style":
+            _status_sample(draw, dashed, what, box, STATUS_INK)
+        elif kind == "class":
+            draw.rectangle(box, fill=what)
+        draw.text((x if kind == "text" else x + 36, y), text, fill=(40, 40, 40), font=font)
     dashed.paste_on(strip)
     return strip
 
@@ -527,51 +530,43 @@ def render(candidates: Candidates, trace: Trace, step: int, background: str = CA
     else:
         image, note = _cached_background(candidates.image_size, background if background in sample_names() else CANVAS)
     scale = image.width / candidates.image_size[0]
-    canvas = Image.new("RGB", (image.width, image.height + LEGEND_HEIGHT), (255, 255, 255))  # image is shared: copy
+    shown_classes = sorted({int(k) for k in candidates.labels.tolist()})
+    legend = _legend(image.width, tuple((candidates.class_name(k), _class_color(k)) for k in shown_classes))
+    canvas = Image.new("RGB", (image.width, image.height + legend.height), (255, 255, 255))  # image is shared: copy
     canvas.paste(image, (0, 0))
-    canvas.paste(_legend(image.width), (0, image.height))
+    canvas.paste(legend, (0, image.height))
     draw = ImageDraw.Draw(canvas)
     dashed = _DashedBoxes(canvas.size)
     boxes = candidates.pixel_boxes() * scale
     status, by = status_at(trace, len(candidates.scores), step)
     current = trace.steps[step - 1].baseline if step > 0 else None
-    labels = _Labels(canvas, (image.width, image.height))
+    labels = LabelPlacer(canvas, (image.width, image.height))
     order = {"below": 0, "waiting": 1, "suppressed": 2, "kept": 3, "baseline": 4}
     drawing_order = sorted(status, key=lambda j: (order[status[j]], candidates.scores[j]))
     solid_from = next((k for k, j in enumerate(drawing_order) if status[j] in ("kept", "baseline")), len(drawing_order))
     for k, i in enumerate(drawing_order):  # boxes first, lowest priority first
         if k == solid_from:
             dashed.paste_on(canvas)  # dashed ones under the kept ones
-        box = boxes[i].tolist()
-        color = PALETTE[int(candidates.labels[i]) % len(PALETTE)]
         kind = status[i]
-        if kind == "below":
-            dashed.add(box, (200, 200, 200), 1, period=8, dash=3)
-        elif kind == "waiting":
-            draw.rectangle(box, outline=color, width=2)
-        elif kind == "suppressed":
-            now = by[i][0] == current
-            dashed.add(box, (95, 95, 95) if now else (185, 185, 185), 3 if now else 2)
-        else:
-            if kind == "baseline":
-                draw.rectangle([box[0] - 4, box[1] - 4, box[2] + 4, box[3] + 4], outline=BASELINE_HALO, width=5)
-            draw.rectangle(box, outline=color, width=4)
+        if kind == "suppressed" and by[i][0] != current:
+            kind = "earlier"
+        _status_sample(draw, dashed, kind, boxes[i].tolist(), _class_color(int(candidates.labels[i])))
     if solid_from == len(drawing_order):
         dashed.paste_on(canvas)
     label_waiting = sum(1 for v in status.values() if v == "waiting") <= MAX_WAITING_LABELS
     for i in reversed(drawing_order):  # then labels, most important first
         box = boxes[i].tolist()
-        color = PALETTE[int(candidates.labels[i]) % len(PALETTE)]
+        color = _class_color(int(candidates.labels[i]))
         name = f"#{i} {candidates.class_name(int(candidates.labels[i]))} {candidates.scores[i]:.2f}"
         kind = status[i]
         if kind == "baseline":
             labels.add(box, f"baseline {name}", BASELINE_HALO, 20, text_color=(0, 0, 0))
         elif kind == "kept":
-            labels.add(box, name, color, 20)
+            labels.add(box, f"kept {name}", color, 20, text_color=readable_on(color))
         elif kind == "suppressed" and by[i][0] == current:
             labels.add(box, f"#{i} IoU {by[i][1]:.2f}", (80, 80, 80), 20)
         elif kind == "waiting" and label_waiting:
-            labels.add(box, name, color, 17, required=False)
+            labels.add(box, name, color, 17, text_color=readable_on(color), required=False)
     return np.asarray(canvas), note
 
 
@@ -763,11 +758,12 @@ def build() -> None:
                      "14.4.4 Predicting Bounding Boxes with Non-Maximum Suppression"))
     book = book_candidates()
     with gr.Row(equal_height=False):
-        with gr.Column(scale=4, min_width=330):
+        with gr.Column(scale=5, min_width=330):
             with gr.Row(equal_height=True):
+                # 130 px: narrower (a phone), the names broke onto two lines
                 book_button = gr.Button("Book's example", variant="primary", size="sm", elem_id="nms-book",
-                                        min_width=90)
-                clutter_button = gr.Button("Random clutter", size="sm", elem_id="nms-clutter", min_width=90)
+                                        min_width=130)
+                clutter_button = gr.Button("Random clutter", size="sm", elem_id="nms-clutter", min_width=130)
                 seed = gr.Number(value=0, precision=0, label="seed", min_width=70, elem_id="nms-seed")
             with gr.Accordion("clutter settings", open=False):
                 with gr.Row():
@@ -785,14 +781,16 @@ def build() -> None:
             table = gr.Dataframe(value=book.table(), headers=TABLE_HEADERS, datatype=["number"] * 6 + ["str"],
                                  interactive=True, label="candidates (edit cells, add rows; class = number or name)",
                                  max_height=260, static_columns=[0], elem_id="nms-table",
-                                 column_widths=["9%", "15%", "15%", "15%", "15%", "14%", "17%"])
+                                 # "#" and its lock, "1023.5", "0.975", "triangle" (the Detection tab's classes)
+                                 column_widths=column_widths(4, 6, 6, 6, 6, 5, 8))
             with gr.Accordion("Candidates as JSON (paste raw detector outputs here)", open=False):
                 candidates_box = gr.Textbox(value=book.to_json(), lines=8, max_lines=14, label="candidates JSON",
                                             elem_id="nms-json", buttons=["copy"])
                 apply_json = gr.Button("Use this JSON", size="sm", elem_id="nms-apply-json")
-                upload = image_upload(label="background picture (choose 'uploaded / sent image')", height=160)
+                upload = image_upload(label="background picture (choose 'uploaded / sent image')", height=190)
         with gr.Column(scale=7, min_width=520):
-            with gr.Row(equal_height=True):
+            # not equal_height: stretched to the slider's height the buttons were tall thin columns on a phone
+            with gr.Row(equal_height=False, elem_id="nms-step-row"):
                 previous = gr.Button("◀ step", size="sm", min_width=60, scale=0, elem_id="nms-previous")
                 step = gr.Slider(0, FINAL_STEP, value=FINAL_STEP, step=1, label="greedy step (0 = before NMS)",
                                  scale=5, elem_id="nms-step")
@@ -801,7 +799,8 @@ def build() -> None:
                                buttons=["download", "fullscreen"], elem_id="nms-picture")
             caption = gr.Markdown(elem_id="nms-caption")
             steps_table = gr.Dataframe(headers=STEP_HEADERS, label="the greedy steps (▶ = shown)", interactive=False,
-                                       max_height=220, wrap=True, elem_id="nms-steps")
+                                       max_height=220, wrap=True, elem_id="nms-steps",
+                                       column_widths=column_widths(4, 8, 8, 5, 24, 5))
             with gr.Accordion("all the numbers (JSON, as the nms_run endpoint returns them)", open=False):
                 result = gr.JSON(show_label=False, max_height=400)
 

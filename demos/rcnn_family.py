@@ -13,6 +13,7 @@ Endpoint contract: ``/rcnn_family(image)`` -> ``{"rcnn": {...}, "fast_rcnn": {..
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +24,7 @@ import torch
 from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
 from core.models.rcnn import STAGES
 from core.models.rcnn_family import FAMILY, TITLES
+from core.weights.registry import load_model
 from demos.common import (
     LATEX, LazyResource, book_link, image_upload, on_gpu, parse_seed, read_image, to_jsonable, user_errors,
 )
@@ -40,6 +42,14 @@ MAX_PHOTO_SIDE = 1024
 DISPLAY_SIDE = 360
 """Pictures are drawn with their shorter side at least this long."""
 PROPOSAL_COLOR = "#ffd600"
+
+_FONT_FILE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+FONT = _FONT_FILE if os.path.isfile(_FONT_FILE) else None
+"""A TrueType font for box labels when the system has one (else torchvision's small default)."""
+
+
+def _font_size(tensor: torch.Tensor) -> int:
+    return max(12, min(22, round(min(tensor.shape[-2:]) / 32)))
 
 CONCURRENCY_ID = "rcnn_family"
 """The view and the API share one slot: R-CNN keeps both cores busy for seconds, a second run would only wait."""
@@ -62,7 +72,7 @@ def _loader(name: str):
     def load():
         from core.models import rcnn_family
 
-        model = rcnn_family.load(name, _device())
+        model = load_model(name, _device())  # the one shared copy (`core.weights.registry`)
         blank = np.full((256, 256, 3), 127, np.uint8)
         blank[64:192, 64:192] = 40  # one square: a few proposals
         for _ in range(WARMUP_RUNS):
@@ -73,11 +83,12 @@ def _loader(name: str):
 
 
 MODELS = {name: LazyResource(_loader(name)) for name in FAMILY}
+"""Each model of the family, loaded through `core.weights.registry.load_model` and warmed up once."""
 
 
 def available() -> list[str]:
     """The family members whose weights are embedded."""
-    from core.hub import WEIGHTS_DIR
+    from core.weights.hub import WEIGHTS_DIR
 
     return [n for n in FAMILY if (WEIGHTS_DIR / f"{n}.json").is_file() and (WEIGHTS_DIR / f"{n}.safetensors").is_file()]
 
@@ -156,7 +167,6 @@ def picture(image: np.ndarray, timed: Any, shown: int) -> np.ndarray:
     """The image at display size with the best-ranked `shown` proposals (thin) and the detections (labelled)."""
     from torchvision.utils import draw_bounding_boxes
 
-    from demos.detection import FONT, _font_size
 
     height, width = image.shape[:2]
     factor = min(max(1.0, DISPLAY_SIDE / min(height, width)), 2048 / max(height, width))
@@ -299,8 +309,7 @@ def search_step_view(source: str, seed: Any, upload: Any, percent: Any):
         a, b, t = (int(v) for v in hierarchy.merges[step - 1])
         colour, texture, size, fill = hierarchy.components[step - 1]
         box = hierarchy.boxes[t]
-        from demos.detection import FONT, _font_size
-
+    
         tensor = draw_bounding_boxes(tensor, torch.tensor(box[None] * factor, dtype=torch.float32),
                                      labels=[f"merge {step}: {a} + {b} -> {t}"], colors=["#ffffff"], width=3,
                                      font=FONT, font_size=_font_size(tensor) if FONT else None)

@@ -17,7 +17,8 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
 
 import gradio as gr
 import numpy as np
@@ -28,22 +29,29 @@ from PIL import Image, ImageDraw
 from torchvision.utils import draw_segmentation_masks
 
 from core.models.fcn import NAME as FCN_NAME
-from core.models.fcn import SEGMENTATION_CLASS_NAMES, bilinear_kernel, load_fcn, predict
+from core.models.fcn import SEGMENTATION_CLASS_NAMES, bilinear_kernel, predict
+from core.weights.registry import load_model, load_spec
 from core.data.images import SAMPLE_IMAGES
 from core.evaluation.metrics import segmentation_iou
 from core.data.scenes import CLASS_COLORS, SPLITS, make_scene
 from demos.common import (
-    LATEX, LazyResource, book_link, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
+    LATEX, book_link, column_widths, header, image_upload, on_gpu, parse_seed, pil_font, read_image, user_errors,
 )
 from demos.dataset import legend_html
+from demos.router import Handoff, TabUI
+from demos.transposed_conv import TransposedConvView
+from demos.view import View, param
 
 TITLE = "Segmentation"
 
 MODELS: tuple[str, ...] = (FCN_NAME,)
 """Values of the `model` input of the endpoints."""
 
-SOURCES: tuple[str, ...] = ("generated scene", "scene on your photo", "bundled sample", "your upload")
+SOURCES: tuple[str, ...] = ("scene", "scene_on_photo", "sample", "upload")
 SCENE, SCENE_ON_PHOTO, SAMPLE, UPLOAD = SOURCES
+SOURCE_LABELS = {SCENE: "generated scene", SCENE_ON_PHOTO: "scene on your photo", SAMPLE: "bundled sample",
+                 UPLOAD: "your upload"}
+"""What the input dropdown shows for each source (the links write the short names)."""
 
 DEFAULT_SEED = SPLITS["test"][6]
 """A held-out test scene (the network never saw it) with several classes."""
@@ -80,7 +88,9 @@ SCALES = (2, 4, 8, 16, 32)
 COARSE_STRIDE = 32
 """Stride of the deepest feature map (the coarse scores)."""
 
-_MODEL = LazyResource(lambda: load_fcn("cuda" if torch.cuda.is_available() else "cpu"))
+def _model():
+    """The trained FCN (`core.weights.registry`: loaded once, shared) and its weights' spec."""
+    return load_model("fcn", "cuda" if torch.cuda.is_available() else "cpu"), load_spec("fcn")
 
 EXPLANATION = r"""
 **FCN**: CNN body ($\div32$) → $1\times1$ conv to $K=6$ class scores → **transposed convolution** (kernel $2s$, stride
@@ -130,7 +140,7 @@ def run_model(image: np.ndarray, details: bool = True) -> dict[str, Any]:
     ``class_map_full`` (H, W) uint8, ``work`` the resized
     image, ``ms`` the inference time and ``spec`` the weights' spec.
     """
-    model, spec = _MODEL.get()
+    model, spec = _model()
     height, width = image.shape[:2]
     h, w = working_size(height, width)
     work = image if (h, w) == (height, width) else np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
@@ -447,7 +457,7 @@ def learned_kernel(model: str = FCN_NAME):
     """`/segmentation_learned_kernel`: model -> (picture, JSON): the last transposed convolution after training
     (the class-to-same-class kernels, one per class) next to its bilinear start, with how far it moved."""
     _check_model(model)
-    net, spec = _MODEL.get()
+    net, spec = _model()
     weight = net.upsample.weight.detach().float().cpu()  # (K, K, k, k)
     classes, _, k, _ = weight.shape
     start = bilinear_kernel(classes, classes, k)
@@ -537,84 +547,95 @@ def analyse(source: str, seed: Any, upload: Any, sample: str, opacity: float, sc
 # --- UI --------------------------------------------------------------------------------------------------
 
 
-def build(tabs: gr.Tabs | None = None) -> None:
-    header("Segmentation: a fully convolutional network (FCN)", EXPLANATION, LINKS)
+@dataclass(frozen=True)
+class SegmentationView(View):
+    """The tab's state: the input, how it is drawn, the upsampling scale explained, and the sub-tab shown."""
+
+    PARTS: ClassVar[tuple[str, ...]] = ("result", "coarse", "upsampling", "learned")
+
+    source: str = param(SCENE, choices=SOURCES, label="input")
+    seed: int = param(DEFAULT_SEED, low=0, high=2**31 - 1, label="scene seed")
+    sample: str = param(DEFAULT_SAMPLE, choices=tuple(SAMPLE_IMAGES), label="bundled sample")
+    opacity: float = param(DEFAULT_OPACITY, low=0.0, high=1.0, label="overlay opacity")
+    score_class: str = param(ALL_CLASSES, choices=(ALL_CLASSES, *SEGMENTATION_CLASS_NAMES), label="coarse scores shown")
+    scale: str = param("4", choices=tuple(str(s) for s in SCALES[:3]), label="upsampling scale")
+
+
+def show(view: SegmentationView) -> tuple:
+    """Every picture and number of the tab for one view (an upload is not part of a view)."""
+    main = analyse(view.source, view.seed, None, view.sample, view.opacity, view.score_class)
+    return (*main, *bilinear_kernel_view(int(view.scale)), *learned_kernel(FCN_NAME))
+
+
+def _picture(label: str | None, elem_id: str, height: int, **options: Any) -> gr.Image:
+    return gr.Image(type="numpy", format="png", label=label, show_label=label is not None, interactive=False,
+                    height=height, elem_id=elem_id, **options)
+
+
+def _build_result() -> list:
+    with gr.Row():
+        result = _picture("prediction (overlay)", "seg-overlay", 300, buttons=["download", "fullscreen"])
+        truth = _picture("ground truth", "seg-truth", 300)
+        errors = _picture("error map", "seg-errors", 300)
+    gr.HTML(legend_html() + error_legend())
     with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=260):
-            source = gr.Dropdown(list(SOURCES), value=SCENE, label="input", elem_id="seg-source")
-            seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="scene seed (test split: 2000000–2000499)",
-                             elem_id="seg-seed")
-            sample = gr.Dropdown(list(SAMPLE_IMAGES), value=DEFAULT_SAMPLE, label="bundled sample", elem_id="seg-sample")
-            upload = image_upload(height=150, sources=["upload", "clipboard"], label="your photo / image",
-                                  elem_id="seg-upload")
-            opacity = gr.Slider(0.0, 1.0, value=DEFAULT_OPACITY, step=0.05, label="overlay opacity", elem_id="seg-opacity")
-            run = gr.Button("Segment", variant="primary", elem_id="seg-run")
-        with gr.Column(scale=7, min_width=600):
-            with gr.Tabs():
-                with gr.Tab("result", id="seg-result"):
-                    with gr.Row():
-                        result = gr.Image(type="numpy", format="png", label="prediction (overlay)", interactive=False,
-                                          height=300, elem_id="seg-overlay", buttons=["download", "fullscreen"])
-                        truth = gr.Image(type="numpy", format="png", label="ground truth",
-                                         interactive=False, height=300, elem_id="seg-truth")
-                        errors = gr.Image(type="numpy", format="png", label="error map", interactive=False, height=300,
-                                          elem_id="seg-errors")
-                    gr.HTML(legend_html() + error_legend())
-                    with gr.Row(equal_height=False):
-                        table = gr.Dataframe(label="per-class IoU and pixel shares", interactive=False,
-                                             elem_id="seg-iou", max_height=260, scale=3)
-                        with gr.Accordion("numbers (JSON)", open=False):
-                            summary = gr.JSON(show_label=False, elem_id="seg-json", max_height=260)
-                with gr.Tab("coarse scores → upsampled", id="seg-coarse"):
-                    with gr.Row(equal_height=False):
-                        gr.Markdown(
-                            "The deepest feature map is 32× smaller than the image: its $1\\times1$ class scores (left, "
-                            "one cell per position) know *what* is there but not the outline. Bilinear upsampling alone "
-                            "(the book's FCN before training) only blurs the cells; the skips from earlier, finer stages "
-                            "and the learned transposed convolutions recover the shapes.", latex_delimiters=LATEX)
-                        score_class = gr.Dropdown([ALL_CLASSES, *SEGMENTATION_CLASS_NAMES], value=ALL_CLASSES,
-                                                  label="show (argmax colours or one class's probability)",
-                                                  elem_id="seg-score-class", scale=0, min_width=300)
-                    with gr.Row():
-                        coarse = gr.Image(type="numpy", format="png", label="coarse, stride 32",
-                                          interactive=False, height=290, elem_id="seg-coarse-map", buttons=["fullscreen"])
-                        coarse_up = gr.Image(type="numpy", format="png", label="x32 bilinear only",
-                                             interactive=False, height=290, elem_id="seg-coarse-bilinear",
-                                             buttons=["fullscreen"])
-                        fused = gr.Image(type="numpy", format="png", label="+ skips (finer)",
-                                         interactive=False, height=290, elem_id="seg-fused", buttons=["fullscreen"])
-                        final = gr.Image(type="numpy", format="png", label="output",
-                                         interactive=False, height=290, elem_id="seg-final", buttons=["fullscreen"])
-                with gr.Tab("upsampling explained", id="seg-upsampling"):
-                    with gr.Row(equal_height=False):
-                        with gr.Column(scale=2, min_width=300):
-                            scale = gr.Radio([str(s) for s in SCALES[:3]], value="4", label="scale s (kernel 2s × 2s)",
-                                             elem_id="seg-scale")
-                            kernel_picture = gr.Image(type="numpy", format="png", label="bilinear kernel",
-                                                      interactive=False, height=300, elem_id="seg-kernel")
-                        with gr.Column(scale=5, min_width=500):
-                            strip = gr.Image(type="numpy", format="png", label="nearest neighbour vs the bilinear kernel",
-                                             interactive=False, height=200, elem_id="seg-strip")
-                            kernel_table = gr.Dataframe(label="the kernel's numbers", interactive=False, max_height=190,
-                                                        elem_id="seg-kernel-table")
-                    with gr.Accordion("the kernel as the transposed_conv endpoint sees it (JSON)", open=False):
-                        kernel_json = gr.JSON(show_label=False, max_height=250)
-                with gr.Tab("learned upsampling", id="seg-learned"):
-                    gr.Markdown("The last transposed convolution of our FCN (see the JSON for its kernel, stride and "
-                                "padding) started as the bilinear kernel for every class; after training, each "
-                                "class's kernel (top) and how far it moved (bottom: red = larger, blue = smaller than bilinear):",
-                                latex_delimiters=LATEX)
-                    learned = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=300,
-                                       elem_id="seg-learned-kernels")
-                    with gr.Accordion("numbers (JSON)", open=False):
-                        learned_json = gr.JSON(show_label=False, max_height=250)
-                    gr.Markdown("Step through how a transposed convolution scatters each input value times the kernel:")
-                    to_tc = gr.Button("open the Transposed convolution tab ↗", size="sm", elem_id="seg-to-tc")
+        table = gr.Dataframe(label="per-class IoU and pixel shares", interactive=False, elem_id="seg-iou",
+                             max_height=260, scale=3, column_widths=column_widths(11, 5, 11, 6))
+        with gr.Column(min_width=220):  # on a phone: under the table, not squeezed beside it
+            with gr.Accordion("numbers (JSON)", open=False):
+                summary = gr.JSON(show_label=False, elem_id="seg-json", max_height=260)
+    return [result, truth, errors, table, summary]
 
-    with gr.Accordion("how the pieces fit", open=False):
-        gr.Markdown(DETAILS, latex_delimiters=LATEX)
 
-    # Hidden endpoints with a fixed signature for API users.
+def _build_coarse(view: SegmentationView) -> tuple[gr.Dropdown, list]:
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):  # on a phone: above the picker, not squeezed beside it
+            gr.Markdown(
+                "The deepest feature map is 32× smaller than the image: its $1\\times1$ class scores (left, one cell "
+                "per position) know *what* is there but not the outline. Bilinear upsampling alone (the book's FCN "
+                "before training) only blurs the cells; the skips from earlier, finer stages and the learned "
+                "transposed convolutions recover the shapes.", latex_delimiters=LATEX)
+        score_class = gr.Dropdown([ALL_CLASSES, *SEGMENTATION_CLASS_NAMES], value=view.score_class,
+                                  label="show (argmax colours or one class's probability)",
+                                  elem_id="seg-score-class", scale=0, min_width=300)
+    with gr.Row():
+        pictures = [_picture("coarse, stride 32", "seg-coarse-map", 290, buttons=["fullscreen"]),
+                    _picture("x32 bilinear only", "seg-coarse-bilinear", 290, buttons=["fullscreen"]),
+                    _picture("+ skips (finer)", "seg-fused", 290, buttons=["fullscreen"]),
+                    _picture("output", "seg-final", 290, buttons=["fullscreen"])]
+    return score_class, pictures
+
+
+def _build_upsampling(view: SegmentationView) -> tuple[gr.Radio, list]:
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=300):
+            scale = gr.Radio([str(s) for s in SCALES[:3]], value=view.scale, label="scale s (kernel 2s × 2s)",
+                             elem_id="seg-scale")
+            kernel_picture = _picture("bilinear kernel", "seg-kernel", 300)
+        with gr.Column(scale=5, min_width=500):
+            strip = _picture("nearest neighbour vs the bilinear kernel", "seg-strip", 200)
+            kernel_table = gr.Dataframe(label="the kernel's numbers", interactive=False, max_height=190,
+                                        elem_id="seg-kernel-table",
+                                        column_widths=column_widths(*[6] * 2 * SCALES[2]))
+    with gr.Accordion("the kernel as the transposed_conv endpoint sees it (JSON)", open=False):
+        kernel_json = gr.JSON(show_label=False, max_height=250)
+    return scale, [kernel_picture, kernel_table, strip, kernel_json]
+
+
+def _build_learned() -> tuple[list, gr.Button]:
+    gr.Markdown("The last transposed convolution of our FCN (see the JSON for its kernel, stride and padding) started "
+                "as the bilinear kernel for every class; after training, each class's kernel (top) and how far it "
+                "moved (bottom: red = larger, blue = smaller than bilinear):", latex_delimiters=LATEX)
+    learned = _picture(None, "seg-learned-kernels", 300)
+    with gr.Accordion("numbers (JSON)", open=False):
+        learned_json = gr.JSON(show_label=False, max_height=250)
+    gr.Markdown("Step through how a transposed convolution scatters each input value times the kernel:")
+    to_tc = gr.Button("open the Transposed convolution tab at the FCN's ×2 layer ↗", size="sm", elem_id="seg-to-tc")
+    return [learned, learned_json], to_tc
+
+
+def _api_endpoints(seed: gr.Number) -> None:
+    """`/segment`, `/segment_scene` and `/segmentation_learned_kernel`: hidden inputs with a fixed signature."""
     api_image = image_upload(visible=False)
     api_model = gr.Dropdown(list(MODELS), value=FCN_NAME, visible=False)
     api_overlay = gr.Image(type="numpy", format="jpeg", visible=False)  # JPEG: 30x faster to encode than PNG
@@ -625,32 +646,56 @@ def build(tabs: gr.Tabs | None = None) -> None:
                                    api_name="segment")
     gr.Button(visible=False).click(segment_scene, inputs=[seed, api_image, api_model],
                                    outputs=[api_overlay, api_png, api_errors, api_json], api_name="segment_scene")
+    api_learned = [gr.Image(type="numpy", format="png", visible=False), gr.JSON(visible=False)]
+    gr.Button(visible=False).click(learned_kernel, inputs=gr.Dropdown(list(MODELS), value=FCN_NAME, visible=False),
+                                   outputs=api_learned, api_name="segmentation_learned_kernel")
+
+
+def _fcn_upsampling_layer() -> TransposedConvView:
+    """One FCN skip step before training: the x2 transposed convolution (kernel 4, stride 2, padding 1) with its
+    bilinear start (`core.models.fcn.bilinear_kernel` for k = 4), on a small input."""
+    row = bilinear_kernel(1, 1, 4)[0, 0].numpy()  # (4, 4): the outer product of (1, 3, 3, 1) / 4 with itself
+    kernel = "\n".join(" ".join(f"{v:g}" for v in line) for line in row)
+    return TransposedConvView(X="1 2 3\n4 5 6\n7 8 9", K=kernel, stride=2, padding=1)
+
+
+def build() -> TabUI:
+    header("Segmentation: a fully convolutional network (FCN)", EXPLANATION, LINKS)
+    view = SegmentationView()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=260):
+            source = gr.Dropdown([(SOURCE_LABELS[s], s) for s in SOURCES], value=view.source, label="input",
+                                 elem_id="seg-source")
+            seed = gr.Number(value=view.seed, precision=0, minimum=0,
+                             label="scene seed (test split: 2000000–2000499)", elem_id="seg-seed")
+            sample = gr.Dropdown(list(SAMPLE_IMAGES), value=view.sample, label="bundled sample", elem_id="seg-sample")
+            # 190 px: a lower box writes "Drop Image Here or Click to Upload" on one line, wider than the column
+            upload = image_upload(height=190, sources=["upload", "clipboard"], label="your photo / image",
+                                  elem_id="seg-upload")
+            opacity = gr.Slider(0.0, 1.0, value=view.opacity, step=0.05, label="overlay opacity",
+                                elem_id="seg-opacity")
+            run = gr.Button("Segment", variant="primary", elem_id="seg-run")
+        with gr.Column(scale=7, min_width=600):
+            with gr.Tabs() as parts:
+                with gr.Tab("result", id="result"):
+                    main_outputs = _build_result()
+                with gr.Tab("coarse scores → upsampled", id="coarse"):
+                    score_class, coarse_outputs = _build_coarse(view)
+                with gr.Tab("upsampling explained", id="upsampling"):
+                    scale, kernel_outputs = _build_upsampling(view)
+                with gr.Tab("learned upsampling", id="learned"):
+                    learned_outputs, to_tc = _build_learned()
+    with gr.Accordion("how the pieces fit", open=False):
+        gr.Markdown(DETAILS, latex_delimiters=LATEX)
+    _api_endpoints(seed)
 
     main_inputs = [source, seed, upload, sample, opacity, score_class]
-    main_outputs = [result, truth, errors, table, summary, coarse, coarse_up, fused, final]
-    main = dict(fn=analyse, inputs=main_inputs, outputs=main_outputs, show_progress="minimal")
+    main = dict(fn=analyse, inputs=main_inputs, outputs=[*main_outputs, *coarse_outputs], show_progress="minimal")
     run.click(api_name="segmentation_ui", api_visibility="private", **main)
     gr.on([seed.submit, source.input, sample.input, upload.change, opacity.release, score_class.input],
           api_name="segmentation_change_ui", api_visibility="private", trigger_mode="always_last", **main)
-
-    kernel_outputs = [kernel_picture, kernel_table, strip, kernel_json]
     scale.input(bilinear_kernel_view, inputs=scale, outputs=kernel_outputs, api_name="segmentation_bilinear_kernel")
-    api_model_learned = gr.Dropdown(list(MODELS), value=FCN_NAME, visible=False)
-    gr.Button(visible=False).click(learned_kernel, inputs=api_model_learned, outputs=[learned, learned_json],
-                                   api_name="segmentation_learned_kernel")
-    if tabs is not None:
-        to_tc.click(lambda: gr.Tabs(selected="transposed_conv"), outputs=tabs, api_visibility="private",
-                    api_name="segmentation_to_tc_ui")
-
-    def on_load():
-        main_values = analyse(SCENE, DEFAULT_SEED, None, DEFAULT_SAMPLE, DEFAULT_OPACITY, ALL_CLASSES)
-        return (*main_values, *bilinear_kernel_view(4), *learned_kernel(FCN_NAME))
-
-    gr.on([_root_load()], on_load, outputs=[*main_outputs, *kernel_outputs, learned, learned_json],
-          api_name="segmentation_load_ui", api_visibility="private", show_progress="minimal")
-
-
-def _root_load():
-    from gradio.context import Context
-
-    return Context.root_block.load
+    return TabUI(SegmentationView, controls=[source, seed, sample, opacity, score_class, scale],
+                 outputs=[*main_outputs, *coarse_outputs, *kernel_outputs, *learned_outputs], show=show,
+                 upload=upload, parts=parts,
+                 handoffs=[Handoff(to_tc, TransposedConvView.TAB, _fcn_upsampling_layer)])

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import gradio as gr
 import numpy as np
@@ -21,6 +21,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from demos.common import LATEX, book_link, header, pil_font, to_jsonable, user_errors
+from demos.router import TabUI
+from demos.view import View, ViewValueError, param
 
 TITLE = "Transposed conv"
 
@@ -624,44 +626,70 @@ $\operatorname{vec}(Y) = W^\top \operatorname{vec}(X)$ — hence the name. Edit 
 """
 
 
-def build() -> None:
+@dataclass(frozen=True)
+class TransposedConvView(View):
+    """The tab's state: the problem, the scatter-add step shown, and the sub-tab (``part``)."""
+
+    PARTS: ClassVar[tuple[str, ...]] = ("scatter", "zero", "matrix", "overlap")
+
+    X: str = param(PRESETS[DEFAULT_PRESET]["X"], label="input X", max_length=300)
+    K: str = param(PRESETS[DEFAULT_PRESET]["K"], label="kernel K", max_length=200)
+    stride: int = param(1, low=1, high=MAX_STRIDE, label="stride s")
+    padding: int = param(0, low=0, high=MAX_PADDING, label="padding p")
+    output_padding: int = param(0, low=0, high=MAX_STRIDE - 1, label="output padding")
+    step: int = param(MAX_INPUT_SIDE ** 2, low=0, high=MAX_INPUT_SIDE ** 2, label="scatter-add step")
+
+    def validate(self) -> None:
+        try:
+            make_problem(self.X, self.K, self.stride, self.padding, self.output_padding)
+        except ValueError as error:
+            raise ViewValueError(str(error).rstrip(".")) from None
+
+
+def show(view: TransposedConvView) -> tuple:
+    """The whole tab for one view (see `transposed_conv_views`)."""
+    return transposed_conv_views(view.X, view.K, view.stride, view.padding, view.output_padding, view.step)
+
+
+def _image(elem_id: str, height: int) -> gr.Image:
+    return gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=height,
+                    buttons=["download", "fullscreen"], elem_id=elem_id)
+
+
+def build() -> TabUI:
     header("Transposed convolution: scatter-add, zero-insertion, matrix", EXPLANATION,
            book_link("transposed-conv.html", "14.10 Transposed Convolution"))
-    default = PRESETS[DEFAULT_PRESET]
+    default = TransposedConvView()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             preset = gr.Dropdown(list(PRESETS), value=DEFAULT_PRESET, label="preset", elem_id="tc-preset")
             with gr.Row():
-                x_box = gr.Textbox(value=default["X"], lines=4, max_lines=8,
+                x_box = gr.Textbox(value=default.X, lines=4, max_lines=8,
                                    label=f"input X (≤ {MAX_INPUT_SIDE}×{MAX_INPUT_SIDE})",
                                    min_width=120, elem_id="tc-x")
-                k_box = gr.Textbox(value=default["K"], lines=4, max_lines=5,
+                k_box = gr.Textbox(value=default.K, lines=4, max_lines=5,
                                    label=f"kernel K (≤ {MAX_KERNEL_SIDE}×{MAX_KERNEL_SIDE})",
                                    min_width=120, elem_id="tc-k")
-            stride = gr.Slider(1, MAX_STRIDE, value=default["stride"], step=1, label="stride s")
-            padding = gr.Slider(0, MAX_PADDING, value=default["padding"], step=1, label="padding p")
-            output_padding = gr.Slider(0, MAX_STRIDE - 1, value=default["output_padding"], step=1,
+            stride = gr.Slider(1, MAX_STRIDE, value=default.stride, step=1, label="stride s")
+            padding = gr.Slider(0, MAX_PADDING, value=default.padding, step=1, label="padding p")
+            output_padding = gr.Slider(0, MAX_STRIDE - 1, value=default.output_padding, step=1,
                                        label="output padding (< s)")
             run = gr.Button("Compute", variant="primary", size="sm", elem_id="tc-run")
             formula = gr.Markdown(latex_delimiters=LATEX, elem_id="tc-formula")
         with gr.Column(scale=8, min_width=600):
-            step = gr.Slider(0, MAX_INPUT_SIDE ** 2, value=MAX_INPUT_SIDE ** 2, step=1,
+            step = gr.Slider(0, MAX_INPUT_SIDE ** 2, value=default.step, step=1,
                              label="scatter-add step: input elements added so far (all three views highlight it)",
                              elem_id="tc-step")
-            with gr.Tabs():
-                with gr.Tab("① scatter-add"):
-                    scatter = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=330,
-                                       buttons=["download", "fullscreen"], elem_id="tc-scatter")
-                with gr.Tab("② zero-insertion + convolution"):
-                    zero = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=330,
-                                    buttons=["download", "fullscreen"], elem_id="tc-zero")
-                with gr.Tab("③ matrix  Wᵀ"):
-                    matrix = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=420,
-                                      buttons=["download", "fullscreen"], elem_id="tc-matrix")
-                with gr.Tab("overlap count (checkerboard)"):
+            with gr.Tabs() as parts:
+                with gr.Tab("① scatter-add", id="scatter"):
+                    scatter = _image("tc-scatter", 330)
+                with gr.Tab("② zero-insertion + convolution", id="zero"):
+                    zero = _image("tc-zero", 330)
+                with gr.Tab("③ matrix  Wᵀ", id="matrix"):
+                    matrix = _image("tc-matrix", 420)
+                with gr.Tab("overlap count (checkerboard)", id="overlap"):
                     with gr.Row():
-                        overlap = gr.Image(type="numpy", format="png", show_label=False, interactive=False, height=330,
-                                           buttons=["download", "fullscreen"], elem_id="tc-overlap")
+                        overlap = _image("tc-overlap", 330)
                         overlap_md = gr.Markdown()
             with gr.Row(equal_height=False):
                 code = gr.Code(language="python", label="the same in one line of PyTorch", interactive=False,
@@ -670,29 +698,23 @@ def build() -> None:
             with gr.Accordion("all the numbers (JSON, as the transposed_conv endpoint returns them)", open=False):
                 result = gr.JSON(show_label=False, max_height=400)
 
-    inputs = [x_box, k_box, stride, padding, output_padding]
+    problem_inputs = [x_box, k_box, stride, padding, output_padding]
     outputs = [formula, step, scatter, zero, matrix, overlap, overlap_md, code, torch_value, result]
     full = lambda *args: transposed_conv_views(*args, MAX_INPUT_SIDE ** 2)  # noqa: E731 - show the finished sum
-    step.input(transposed_conv_views, inputs=[*inputs, step], outputs=outputs, api_name="transposed_conv_step_ui",
-               api_visibility="private", trigger_mode="always_last", show_progress="hidden")
+    step.input(transposed_conv_views, inputs=[*problem_inputs, step], outputs=outputs,
+               api_name="transposed_conv_step_ui", api_visibility="private", trigger_mode="always_last",
+               show_progress="hidden")
     # The public endpoint reads its step from a hidden number (the slider's maximum changes per session).
     api_step = gr.Number(value=MAX_INPUT_SIDE ** 2, precision=0, visible=False)
     api_button = gr.Button(visible=False)
-    api_button.click(transposed_conv_views, inputs=[*inputs, api_step], outputs=outputs,
+    api_button.click(transposed_conv_views, inputs=[*problem_inputs, api_step], outputs=outputs,
                      api_name="transposed_conv_views")
     gr.on([run.click, x_box.submit, k_box.submit, stride.release, padding.release, output_padding.release],
-          full, inputs=inputs, outputs=outputs, api_name="transposed_conv_ui", api_visibility="private",
+          full, inputs=problem_inputs, outputs=outputs, api_name="transposed_conv_ui", api_visibility="private",
           show_progress="minimal")
-    preset.input(_preset, inputs=preset, outputs=inputs, api_name="transposed_conv_preset_ui",
+    preset.input(_preset, inputs=preset, outputs=problem_inputs, api_name="transposed_conv_preset_ui",
                  api_visibility="private").then(
-        full, inputs=inputs, outputs=outputs, api_name="transposed_conv_ui", api_visibility="private",
+        full, inputs=problem_inputs, outputs=outputs, api_name="transposed_conv_ui", api_visibility="private",
         show_progress="minimal")
     gr.api(transposed_conv, api_name="transposed_conv")
-    gr.on([_root_load()], full, inputs=inputs, outputs=outputs, api_name="transposed_conv_ui",
-          api_visibility="private")
-
-
-def _root_load():
-    from gradio.context import Context
-
-    return Context.root_block.load
+    return TabUI(TransposedConvView, [*problem_inputs, step], outputs, show, parts=parts)

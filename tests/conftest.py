@@ -73,6 +73,45 @@ def app_url() -> str:
 
 
 @pytest.fixture(scope="session")
+def lecture_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The lab with only the Lecture tab (its class polls in a temporary SQLite store), launched once per session."""
+    import app
+    import demos.poll as poll
+    from core.poll.store import PollStore
+
+    poll_store = PollStore(str(tmp_path_factory.mktemp("lecture_poll") / "lab.sqlite3"))
+    poll.use_store(poll_store)
+    demo, url = app.launch_in_background(modules=["demos.lecture"])
+    yield url
+    demo.close()
+    poll.use_store(None)
+    poll_store.close()
+
+
+@pytest.fixture(scope="session")
+def poll_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """demos/poll.py's standalone page (teacher and student side by side, its stand-in questions) on a free
+    127.0.0.1 port, its store in a temporary SQLite file."""
+    import socket
+
+    import demos.poll as poll
+    from core.poll.store import PollStore
+
+    poll_store = PollStore(str(tmp_path_factory.mktemp("poll") / "lab.sqlite3"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    blocks = poll.demo()
+    poll.use_store(poll_store)
+    _, url, _ = blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                              show_error=False)
+    yield url.rstrip("/") + "/"
+    blocks.close()
+    poll.use_store(None)
+    poll_store.close()
+
+
+@pytest.fixture(scope="session")
 def client(app_url: str, tmp_path_factory: pytest.TempPathFactory):
     """A gradio_client.Client on the in-process app; it downloads output files under pytest's temporary folder."""
     from gradio_client import Client
@@ -93,6 +132,20 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """A throwaway PostgreSQL server for the session (`tests.postgres_server`): the URL of its `postgres` database.
+    In CI (CI=true) missing server binaries fail, never skip."""
+    from tests.postgres_server import postgres_bin, throwaway_postgres
+
+    if postgres_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL's server binaries are missing: .ci/run must install Debian's postgresql")
+        pytest.skip("PostgreSQL server not installed (apt-get install -y postgresql)")
+    with throwaway_postgres() as url:
+        yield url
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from core.data.datasets import (
-    PAD_LABEL,
+    PADDING_CLASS,
     SceneDetection,
     SceneSegmentation,
     detection_collate,
@@ -100,7 +100,7 @@ def test_collate_and_book_labels():
         n = len(target["labels"])
         torch.testing.assert_close(labels[i, :n, 0], target["labels"].float())
         torch.testing.assert_close(labels[i, :n, 1:] * 256, target["boxes"])
-        assert (labels[i, n:] == PAD_LABEL).all()
+        assert (labels[i, n:] == PADDING_CLASS).all()
     assert to_book_labels(targets, (256, 256), max_objects=2).shape == (4, 2, 5)
     mixed = detection_collate([(torch.zeros(3, 8, 8), {}), (torch.zeros(3, 8, 9), {})])
     assert isinstance(mixed[0], list)

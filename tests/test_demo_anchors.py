@@ -243,3 +243,66 @@ def test_labeling_bad_inputs(client):
                  table(tab.BOOK_ANCHORS, tab.ANCHOR_HEADERS), 1.5, 0, None, tab.DEFAULT_SAMPLE,
                  api_name="/anchors_label")
     still_serving(client)
+
+
+# --- the picture and its boxes belong together (issue 14) -------------------------------------------------
+
+SETTINGS = (BOOK_SIZES, BOOK_RATIOS, 4, 4, "0.15", BOOK_RATIOS, tab.BOOK_GROUND_TRUTH, tab.BOOK_ANCHORS, 0.5, 3)
+"""The controls `_on_upload` / `_on_sample` redraw with: sizes, ratios, fh, fw, grid sizes and ratios, the
+labeling example, its threshold and step."""
+
+
+@pytest.fixture
+def info_messages(monkeypatch):
+    shown: list[str] = []
+    monkeypatch.setattr(tab.gr, "Info", lambda message, *args, **kwargs: shown.append(message))
+    return shown
+
+
+def _photo(tmp_path, width=1400, height=1000):
+    path = tmp_path / f"photo_{width}x{height}.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)).save(path)
+    return str(path)
+
+
+def test_an_upload_replaces_the_cats_boxes_and_the_picker_says_so(tmp_path, info_messages):
+    picker, info, corner, center, picture, boxes_json, *_ = tab._on_upload(_photo(tmp_path), *SETTINGS)
+    assert picker.value == tab.UPLOADED and tab.UPLOADED in [c[0] for c in picker.choices]
+    assert not any("eye" in str(row[0]) or "nose" in str(row[0]) for row in corner + center)
+    assert boxes_json["corner"] == [] and boxes_json["labels"] == []
+    assert picture.shape == (571, 800, 3)  # the photo itself (1400 x 1000 downscaled to 800 px), nothing drawn
+    assert "your upload" in info and "800×571" in info
+
+
+def test_the_downscale_notice_is_shown_once(tmp_path, info_messages):
+    path = _photo(tmp_path, 1600, 1200)
+    tab._on_upload(path, *SETTINGS)
+    assert info_messages == ["Downscaled from 1600x1200 to 800x600 (max side 800)."]
+    # every other view reads the same upload without repeating it
+    tab.anchors_at_pixel(path, tab.UPLOADED, BOOK_SIZES, BOOK_RATIOS, 10, 10)
+    tab.anchors_grid(path, tab.UPLOADED, 2, 2, "0.4", BOOK_RATIOS)
+    tab.boxes_from_corner(path, tab.UPLOADED, [["a box", 1, 2, 30, 40]])
+    tab._on_sample(tab.UPLOADED, path, *SETTINGS)
+    assert len(info_messages) == 1
+
+
+def test_choosing_a_sample_drops_the_upload_and_brings_its_own_boxes(tmp_path, info_messages):
+    picker, upload, info, corner, *_ = tab._on_sample("coffee", _photo(tmp_path), *SETTINGS)
+    assert upload is None and picker.value == "coffee"
+    assert tab.UPLOADED not in [c[0] for c in picker.choices]
+    assert corner == tab.BLANK_BOXES  # the cat's eyes are not on the coffee cup
+    picker, upload, info, corner, *_ = tab._on_sample(tab.DEFAULT_SAMPLE, None, *SETTINGS)
+    assert corner == tab.DEFAULT_BOXES and [row[0] for row in corner] == ["left eye", "right eye", "nose"]
+    with pytest.raises(tab.gr.Error, match="upload it again"):
+        tab._on_sample(tab.UPLOADED, None, *SETTINGS)  # "your upload" without one
+
+
+def test_the_cat_has_the_same_boxes_here_and_in_the_augmentation_tab():
+    from core.data import augment
+    from core.data.images import CAT_PARTS
+
+    cat = augment.scene(augment.DEFAULT_SCENE)
+    assert [row[0] for row in tab.DEFAULT_BOXES] == cat.names == list(CAT_PARTS)
+    assert np.array_equal(np.array([row[1:] for row in tab.DEFAULT_BOXES]), cat.boxes)
+    assert tab.DEFAULT_SAMPLE == "chelsea (cat)" and np.array_equal(tab.source_image(None, tab.DEFAULT_SAMPLE),
+                                                                    cat.image)

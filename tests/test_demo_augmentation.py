@@ -74,8 +74,9 @@ def test_run_draws_boxes_and_says_which_were_dropped(client):
     assert dropped, "the book's crop drops some of the cat's small boxes"
     for item, sample in zip(gallery, drawn["samples"]):
         assert ("dropped" in item["caption"]) == bool(sample["dropped"])
-        for name in sample["dropped"]:
-            assert name in item["caption"]
+        if sample["dropped"]:  # the caption counts them, the status line names them
+            assert f"{len(sample['dropped'])} dropped" in item["caption"]
+            assert f"#{sample['sample']}: {', '.join(sample['dropped'])}" in status
         assert len(sample["boxes"]) == len(sample["labels"])
     assert len(table["data"]) == 16 * 3  # one row per sample and step
     assert "A.Compose(" in code and "RandomResizedCrop" in code
@@ -154,3 +155,37 @@ def test_builder_errors_are_clear():
         demo.remove(state, 9)
     with pytest.raises(gr.Error, match="not valid JSON"):
         demo.import_pipeline("{oops", "json")
+
+
+def test_the_explanation_describes_the_default_pipeline_exactly():
+    """The text names every step and range of the pipeline the tab opens with (it once named only brightness
+    while the pipeline also jittered contrast, saturation and hue)."""
+    from demos.augmentation import FORMULA
+
+    steps = {step["__class_fullname__"]: step for step in aug.pipeline_steps(aug.preset(aug.DEFAULT_PRESET))}
+    assert list(steps) == ["HorizontalFlip", "ColorJitter", "RandomResizedCrop"]
+    assert all(f"**{name}**" in FORMULA for name in steps)
+    assert steps["HorizontalFlip"]["p"] == 0.5 and "probability $p = 0.5$" in FORMULA
+    jitter = steps["ColorJitter"]
+    for factor in ("brightness", "contrast", "saturation"):
+        assert list(jitter[factor]) == [0.5, 1.5] and factor in FORMULA
+    assert "factors drawn from $U(0.5, 1.5)$" in FORMULA
+    assert list(jitter["hue"]) == [-0.5, 0.5] and "hue by $\\delta \\sim U(-0.5, 0.5)$" in FORMULA
+    crop = steps["RandomResizedCrop"]
+    assert list(crop["scale"]) == [0.1, 1.0] and "s \\sim U(0.1, 1)" in FORMULA
+    assert list(crop["ratio"]) == [0.5, 2.0] and "U(\\log 0.5, \\log 2)" in FORMULA
+    assert list(crop["size"]) == [200, 200] and "200 × 200" in FORMULA
+
+
+def test_gallery_captions_fit_a_thumbnail():
+    """A caption counts the dropped boxes; the status line names them ("dropped: ri…" was cut)."""
+    from demos.augmentation import compute
+
+    cat = aug.scene(aug.DEFAULT_SCENE)
+    gallery, status, *_ = compute(cat.image, cat.boxes, cat.names, cat.mask, aug.preset(aug.DEFAULT_PRESET), 16, 0)
+    captions = [caption for _, caption in gallery]
+    assert any("dropped" in caption for caption in captions)
+    assert max(map(len, captions)) <= 15  # "#16 · 3 dropped" at most: a thumbnail is 133 px wide at 1366 px
+    for caption in captions:
+        if "dropped" in caption:
+            assert f"{caption.split(' ')[0]}: " in status  # "#6: right eye, nose"

@@ -158,3 +158,29 @@ def test_atomic_image_cache_writes_a_picture_once_and_whole(tmp_path):
     assert not list(first.parent.glob("*.part"))
     other = Path(processing_utils.save_img_array_to_cache(np.zeros((8, 8, 3), np.uint8), str(tmp_path), "png"))
     assert other.parent != first.parent and other.exists()
+
+
+def test_cached_pngs_are_lossless_at_the_fast_zlib_level(tmp_path):
+    """Issue 19: PNGs go to the browser at zlib level `PNG_COMPRESS_LEVEL` (1), not Pillow's 6: the same pixels,
+    the same bytes as Pillow's own level-1 encoder, larger than level 6 on a noisy picture."""
+    import io
+    import zlib
+
+    from gradio import processing_utils
+    from PIL import Image
+
+    from demos.common import PNG_COMPRESS_LEVEL, encode_picture
+
+    assert PNG_COMPRESS_LEVEL == 1
+    noisy = Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8))
+    data = encode_picture(noisy, "png")
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(data))), np.asarray(noisy))
+    reference = io.BytesIO()
+    noisy.save(reference, "png", compress_level=1)
+    assert data == reference.getvalue()
+    idat = data[data.index(b"IDAT") + 4:]
+    assert zlib.decompressobj().decompress(idat[:20000])  # a valid zlib stream
+    assert encode_picture(noisy, "webp") == processing_utils.encode_pil_to_bytes(noisy, "webp")
+    atomic_image_cache()
+    cached = Path(processing_utils.save_pil_to_cache(noisy, str(tmp_path), format="png"))
+    assert cached.read_bytes() == data

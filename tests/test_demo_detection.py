@@ -147,3 +147,39 @@ def test_bad_seed_is_a_clear_error(client):
     with pytest.raises(Exception, match="Seed must be between"):
         client.predict(detection.GENERATED, 2**31, detection.DEFAULT_SAMPLE, None, "ssd", 0.4, 0.5,
                        api_name="/detection_view")
+
+
+# --- what the pictures show (issue 14) -------------------------------------------------------------------
+
+
+def test_box_labels_read_on_a_projector_and_stay_inside_the_picture():
+    """A label is about 17 px high when the result picture is shown 380 px high, and a box at the picture's edge
+    keeps its whole label inside the picture (torchvision's labels were 12 px and ran past the edge)."""
+    from demos.common import text_mask
+
+    assert detection.label_size(560, 560) * 380 / 560 >= 16
+    image = np.zeros((280, 280, 3), np.uint8)  # shown at 560 x 560
+    text = "triangle 0.95 (TP)"
+    drawn = detection.draw(image, [[250, 120, 279, 150]], [text], [detection.TP_COLOR])  # at the right edge
+    assert drawn.shape == (560, 560, 3)
+    chip = np.all(drawn == np.array([0x00, 0xC8, 0x53], np.uint8), axis=-1)  # TP_COLOR, the label's background
+    rows, columns = np.nonzero(chip)
+    size = detection.label_size(560, 560)
+    assert columns.max() <= 559 and columns.max() - columns.min() + 1 >= text_mask(text, size).width + 8
+    assert rows.max() - rows.min() + 1 >= text_mask(text, size).height + 8
+
+
+def test_faster_rcnn_insides_draw_the_top_k_and_say_how_many_in_all(monkeypatch):
+    scene = make_scene(split_seeds("test")[0])
+    inp = detection.Input(scene.image, scene.boxes, scene.labels, "scene")
+    info, caption, numbers = detection.frcnn_insides(inp, 0.4, 0.5)
+    assert detection.DEFAULT_TOP_K == 20 and numbers["rois_shown"] == 20 and numbers["proposals_shown"] == 20
+    assert numbers["rois_kept"] > 100  # hundreds: why only the top-k are drawn
+    assert f"**{numbers['rois_kept']} RoIs**" in caption and "the top 20 by objectness drawn" in caption
+    drawn: list[int] = []
+    original = detection.draw
+    monkeypatch.setattr(detection, "draw", lambda image, boxes, *args, **kwargs: (
+        drawn.append(len(boxes)), original(image, boxes, *args, **kwargs))[1])
+    detection.frcnn_layers_picture(info, [detection.LAYER_ROIS], 20)
+    detection.frcnn_layers_picture(info, [detection.LAYER_PROPOSALS, detection.LAYER_ROIS], 5)
+    assert drawn == [20, 10]

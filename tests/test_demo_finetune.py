@@ -1,12 +1,11 @@
 """The Fine-tuning tab's endpoint through gradio_client: the transfer gap on the defaults, streaming, errors.
 
 Run alone with `LAB_TABS=demos.finetune pytest tests/test_demo_finetune.py` (the defaults test trains two
-models for 15 epochs: about 15 s on an idle core, at most 60 s allowed).
+models for 15 epochs: about 15 s on an idle core; `python -m benchmarks.finetune` times it against its 60 s target).
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +13,16 @@ import pytest
 from PIL import Image
 
 from core.models import finetune as ft
-from core import hub
+from core.weights import hub
 
 DEFAULTS = ft.FinetuneConfig()
 MIN_GAP = 0.10
 """The issue's target: fine-tuned beats scratch by at least 10 points of test accuracy on the defaults."""
 
 
-def test_defaults_fine_tuning_beats_scratch_by_ten_points_within_a_minute(client):
-    started = time.perf_counter()
+def test_defaults_fine_tuning_beats_scratch_by_ten_points(client):
+    """Its speed (under 60 s on 2 cores) is measured by `python -m benchmarks.finetune`, not asserted here."""
     diagram, _, _, grid, result, status = client.predict(api_name="/finetune")  # every input left to the tab
-    elapsed = time.perf_counter() - started
-    assert elapsed < 60, f"the default comparison took {elapsed:.1f} s (target: under 60 s on 2 cores)"
 
     fine_tuned, scratch = result["fine_tuned"], result["scratch"]
     for history in (fine_tuned, scratch):
@@ -33,7 +30,7 @@ def test_defaults_fine_tuning_beats_scratch_by_ten_points_within_a_minute(client
         assert all(0.0 <= a <= 1.0 for a in history["test_accuracy"])
     gap = fine_tuned["test_accuracy"][-1] - scratch["test_accuracy"][-1]
     print(f"\ndefaults: fine-tuned {fine_tuned['test_accuracy'][-1]:.3f}, scratch {scratch['test_accuracy'][-1]:.3f}, "
-          f"gap {100 * gap:.1f} points, {elapsed:.1f} s")
+          f"gap {100 * gap:.1f} points")
     assert gap >= MIN_GAP
     assert result["final"]["gap_points"] == pytest.approx(100 * gap, abs=0.01)
     assert result["config"]["epochs"] == DEFAULTS.epochs and result["config"]["output_lr_mult"] == 10.0

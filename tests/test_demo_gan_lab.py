@@ -135,3 +135,19 @@ def test_clicking_the_plane_draws_clusters_in_plane_coordinates():
     second = gan2d.parse_points(text)[lab.CLICK_BLOB_POINTS:]
     np.testing.assert_allclose(second.mean(axis=0), [1.5, 1.5], atol=0.06)
 
+
+
+def test_the_preset_picker_opens_on_the_default_preset():
+    """The picker names the preset the controls start from (it was empty)."""
+    with gr.Blocks() as blocks:
+        lab._build_live()
+    picker = next(block for block in blocks.blocks.values() if getattr(block, "elem_id", None) == "gan-preset")
+    assert picker.value == lab.DEFAULT_PRESET and lab.PRESETS[picker.value] is lab.DEFAULT
+
+
+def test_wgan_figure_legend_is_typeset_math():
+    """The legend says θ ≠ 0 in KaTeX, not "theta != 0" in plain text."""
+    result = {"em": 0.5, "em_estimate_gp": 0.47, "js": 0.693, "js_estimate": 0.69}
+    caption = lab.wgan_caption(0.5, result)
+    assert "$\\theta \\neq 0$" in caption and "$= |\\theta|$" in caption and "$\\theta = 0.50$" in caption
+    assert "!=" not in caption and "theta =" not in caption.replace("\\theta =", "")

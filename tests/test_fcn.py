@@ -10,10 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from core.models import fcn
-from core import hub
-from core import train
-from core.evaluation.metrics import segmentation_iou
-from core.data.scenes import SPLITS, make_scene
+from core.weights import hub
+from core.data.scenes import make_scene
 
 
 def test_bilinear_kernel_is_the_books_for_k4():
@@ -128,27 +126,5 @@ def test_embedded_weights_card_and_size():
     assert spec.class_names == fcn.SEGMENTATION_CLASS_NAMES and spec.input_size == (3, 256, 256)
     for key in ("data_seeds", "epochs", "wall_time_s", "device", "metrics", "skips"):
         assert key in card
-    assert card["metrics"]["test_miou"] >= 0.85  # written by `python -m core.evaluate fcn`
-    assert set(card["metrics"]["test_per_class_iou"]) == set(fcn.SEGMENTATION_CLASS_NAMES)
-
-
-def test_trained_model_segments_held_out_scenes():
-    # The first 32 test scenes, IoU pooled over their pixels (the split's definition); the whole split is measured
-    # by `python -m core.evaluate fcn` (checked from the card above).
-    model, _ = fcn.load_fcn()
-    scenes = [make_scene(s) for s in SPLITS["test"][:32]]
-    images = torch.from_numpy(np.stack([s.image for s in scenes]))
-    pred = torch.cat([fcn.predict_batch(model, images[i : i + 16]) for i in range(0, 32, 16)])
-    assert segmentation_iou(pred, np.stack([s.mask for s in scenes]), fcn.NUM_SEG_CLASSES)["miou"] >= 0.8
-
-
-def test_quick_training_run_writes_weights_and_card(tmp_path, monkeypatch):
-    monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)
-    monkeypatch.setenv("LAB_NO_PROGRESS", "1")
-    assert train.main(["fcn", "--quick", "--train-scenes", "4", "--val-scenes", "2"]) == 0
-    spec = hub.load_spec("fcn")
-    card = hub.load_card("fcn")["card"]
-    assert card["quick"] is True and card["data_seeds"]["train"] == [0, 4]
-    state = hub.load_state_dict(spec)
-    model = fcn.build_fcn(spec.config)
-    model.load_state_dict(state)  # the saved config rebuilds the saved model
+    assert set(card["metrics"]["test_per_class_iou"]) == set(fcn.SEGMENTATION_CLASS_NAMES)  # (tests/test_evaluate.py
+    # re-measures the model's numbers on its fixed subset)

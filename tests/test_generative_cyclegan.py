@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from core.models import cyclegan
+from core.weights.registry import load_model
 
 
 def test_domains_are_unpaired_halves():
@@ -38,7 +39,7 @@ def test_generator_is_fully_convolutional():
 
 
 def test_held_out_round_trips_of_the_embedded_model():
-    model = cyclegan.load_model()
+    model = load_model("cyclegan")
     photo = cyclegan.to_working_size(cyclegan.bundled_photo(cyclegan.HELD_OUT_PHOTO))
     night = cyclegan.night_filter(photo)
     there = cyclegan.translate(model, photo, "A->B")
@@ -66,7 +67,7 @@ def test_night_filter_matches_its_formula():
 
 
 def test_bad_direction_and_image_are_refused():
-    model = cyclegan.load_model()
+    model = load_model("cyclegan")
     with pytest.raises(ValueError, match="direction"):
         cyclegan.translate(model, np.zeros((8, 8, 3), dtype=np.uint8), "A->C")
     with pytest.raises(ValueError, match="uint8"):

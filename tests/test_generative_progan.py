@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from core.models import progan
+from core.weights.registry import load_model
 from core.evaluation.generative import class_histogram
 from core.models.progan import MinibatchStd, PixelNorm, ProDiscriminator, ProGANConfig, ProGenerator
 
@@ -62,7 +63,7 @@ def test_pixel_norm_and_minibatch_std():
 
 
 def test_embedded_snapshots_draw_digits_at_every_stage():
-    grown = progan.load_generators()
+    grown = load_model("progan")
     assert len(grown.snapshots) == 4
     z = torch.randn(1, grown.config.latent_dim)
     for stage, generator in enumerate(grown.snapshots):

@@ -107,6 +107,32 @@ FILES: dict[str, tuple[Callable[[Path], None], Bad | Good]] = {
     "large_5000x3000.jpg": (lambda p: Image.new("RGB", (5000, 3000), (100, 150, 200)).save(p, quality=90),
                             Good((3000, 5000), (100, 150, 200), notice="Downscaled")),
 }
+
+
+def _write_la(path: Path) -> None:
+    Image.new("LA", (120, 80), (0, 128)).save(path)  # black at half opacity: mid-grey on white
+
+
+def _write_bilevel(path: Path) -> None:
+    Image.new("1", (120, 80), 0).save(path)  # 1-bit, every pixel black
+
+
+def _write_i16(path: Path) -> None:
+    image = Image.new("I;16", (120, 80))
+    image.frombytes(np.full((80, 120), 16448, "<u2").tobytes())  # 16448 / 65535 = a quarter: 64
+    image.save(path)
+
+
+FILES.update({
+    "la.png": (_write_la, Good((80, 120), (127, 127, 127))),
+    "bilevel.png": (_write_bilevel, Good((80, 120), (0, 0, 0))),
+    "i16.png": (_write_i16, Good((80, 120), (64, 64, 64))),
+})
+
+COLOUR_FILES = ["cmyk.jpg", "gray16.png", "i16.png", "palette_transparent.png", "la.png", "bilevel.png"]
+"""Issue 19: odd colour modes, each with its colour computed by hand (`Good.colour`): CMYK red, 16-bit greys scaled
+(not clipped), a transparent palette entry and a half-transparent grey composited on white, 1-bit black."""
+
 BAD_FILES = [name for name, (_, expect) in FILES.items() if isinstance(expect, Bad)]
 GOOD_FILES = [name for name, (_, expect) in FILES.items() if isinstance(expect, Good)]
 
@@ -243,6 +269,55 @@ class Endpoint:
     """True where the normal request needs an image too (it then sends gray.png)."""
 
 
+def _median_of(index: int, region: Callable[[np.ndarray], np.ndarray] = lambda p: p) -> Callable[[Any], np.ndarray]:
+    """The pixels of output `index` (a region of them) that show the upload's own colours."""
+    return lambda result: region(_picture(result[index]))
+
+
+def _scene_background(result: tuple) -> np.ndarray:
+    image, mask = _picture(result[0]), np.asarray(Image.open(result[2]))
+    return image[mask == 0]
+
+
+SHOWS_UPLOAD: dict[str, Callable[[Any], np.ndarray] | None] = {
+    "/augment": lambda r: _picture(r[0][0]["image"]),
+    "/augmentation_run": lambda r: _picture(r[0][0]["image"]),
+    "/make_scene": _scene_background,
+    "/dataset_grid": None,  # small scenes with pasted objects and drawn boxes: the colour is checked by /make_scene
+    "/nms_run": _median_of(0, lambda p: p[:60, :60]),
+    "/boxes_convert": _median_of(0),
+    "/boxes_convert_center": _median_of(0),
+    "/anchors_at_pixel": _median_of(0),  # faded: see FADED
+    "/anchors_grid": _median_of(0),
+    "/anchors_label": _median_of(0),
+    "/detect": _median_of(0),
+    "/detection_view": _median_of(0),
+    "/segment": None,  # the prediction's class colour is blended over the picture
+    "/segment_scene": None,
+    "/cyclegan_translate": None,  # the picture is translated (day -> night): its colours change by design
+}
+"""Where each image endpoint shows the uploaded pixels unchanged (median colour), or None where its picture
+changes them by design (then the request must still succeed and keep the upload's aspect ratio)."""
+
+FADED = {"/anchors_at_pixel", "/anchors_grid", "/anchors_label"}
+"""Endpoints that draw the upload washed towards white (so that the anchors drawn over it stand out): the colour
+expected is then a + (1 - a) * 255 for one factor a in [0.5, 1) shared by the three channels."""
+
+
+def _assert_faded_colour(pixels: np.ndarray, colour: tuple[int, int, int], tolerance: float) -> None:
+    median = _median_colour(pixels)
+    expected = np.array(colour, dtype=float)
+    dark = expected < 200  # channels where a wash shows
+    if not dark.any():
+        _assert_colour(pixels, colour, tolerance)
+        return
+    kept = (255 - median[dark]) / (255 - expected[dark])  # the factor a, per channel
+    factor = float(np.median(kept))
+    assert 0.5 <= factor < 1.0 + tolerance / 255, (median.tolist(), colour, factor)
+    washed = factor * expected + (1 - factor) * 255
+    assert np.abs(median - washed).max() <= tolerance, (median.tolist(), colour, factor)
+
+
 ENDPOINTS: dict[str, Endpoint] = {
     "/augment": Endpoint("demos.augmentation", lambda f: (f, FLIP, 1, 0), 1024,
                          lambda r, e, x: _check_augment(*r, e, x)),
@@ -354,6 +429,28 @@ def test_still_serving_after_the_hostile_files(client, hostile_files, api_name):
     image = handle_file(str(hostile_files["gray.png"])) if endpoint.needs_image else None
     result = client.predict(*endpoint.args(image), api_name=api_name)
     assert result is not None and (result if isinstance(result, dict) else result[0])  # one JSON output, or several
+
+
+@pytest.mark.parametrize(
+    "api_name, file_name", [(api_name, name) for api_name in ENDPOINTS for name in COLOUR_FILES],
+    ids=[f"{api_name.strip('/')}-{name}" for api_name in ENDPOINTS for name in COLOUR_FILES],
+)
+def test_odd_colour_modes_on_every_image_endpoint(client, hostile_files, api_name, file_name):
+    """Every image endpoint takes every odd colour mode; where its picture shows the upload, the colour is the
+    hand-computed one (not the clipped, inverted or black-background colour a naive conversion gives)."""
+    endpoint = ENDPOINTS[api_name]
+    _require_tab(endpoint.module)
+    expect = FILES[file_name][1]
+    result = client.predict(*endpoint.args(handle_file(str(hostile_files[file_name]))), api_name=api_name)
+    assert result is not None
+    sampler = SHOWS_UPLOAD[api_name]
+    if sampler is not None:
+        check = _assert_faded_colour if api_name in FADED else _assert_colour
+        check(sampler(result).reshape(-1, 3), expect.colour, 14)
+
+
+def test_every_image_endpoint_says_where_it_shows_the_upload():
+    assert set(SHOWS_UPLOAD) == set(ENDPOINTS)
 
 
 IMAGE_COMPONENTS = {"Image", "Uploadbutton", "Imageeditor"}

@@ -68,12 +68,60 @@ def test_cmyk_jpeg():
     assert out[5, 5, 0] > 200 and out[5, 5, 1] < 60
 
 
-def test_exif_orientation_is_applied():
-    image = Image.new("RGB", (40, 20), (0, 0, 255))
+EXIF_ORIENTATION = 0x0112
+
+DISPLAYED = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],  # mirrored left-right
+    3: lambda a: a[::-1, ::-1],  # rotated 180 degrees
+    4: lambda a: a[::-1, :],  # mirrored top-bottom
+    5: lambda a: a.transpose(1, 0, 2),  # mirrored along the main diagonal
+    6: lambda a: np.rot90(a, k=-1),  # rotated 90 degrees clockwise
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),  # mirrored along the other diagonal
+    8: lambda a: np.rot90(a, k=1),  # rotated 90 degrees counter-clockwise
+}
+"""How a viewer shows the stored pixels for each EXIF orientation (the TIFF/EXIF 2.3 definitions), in numpy alone:
+an expectation independent of Pillow's `exif_transpose`, which the loader uses."""
+
+
+def _marked_picture(height: int = 4, width: int = 6) -> np.ndarray:
+    """Every pixel a different colour: any wrong rotation or mirror moves some colour."""
+    index = np.arange(height * width).reshape(height, width)
+    return np.stack([index * 7 % 256, index * 11 % 256, 255 - index], axis=-1).astype(np.uint8)
+
+
+def _with_orientation(array: np.ndarray, orientation: int, fmt: str = "PNG", **kwargs) -> bytes:
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
-    out = load_image(_encode(image, "JPEG", exif=exif.tobytes())).array
-    assert out.shape == (40, 20, 3)
+    exif[EXIF_ORIENTATION] = orientation
+    return _encode(Image.fromarray(array), fmt, exif=exif.tobytes(), **kwargs)
+
+
+@pytest.mark.parametrize("orientation", sorted(DISPLAYED))
+def test_exif_orientation_shows_the_picture_as_a_viewer_does(orientation):
+    """Lossless (PNG with an eXIf chunk): every pixel where a viewer shows it; a rotation the wrong way round
+    (6 for 8) or a mirror instead of a rotation fails here."""
+    stored = _marked_picture()
+    out = load_image(_with_orientation(stored, orientation)).array
+    np.testing.assert_array_equal(out, DISPLAYED[orientation](stored))
+
+
+def test_the_eight_orientations_are_told_apart():
+    """The expectation itself: the eight displays of the marked picture are eight different arrays."""
+    shown = {orientation: DISPLAYED[orientation](_marked_picture()) for orientation in DISPLAYED}
+    assert len({(a.shape, a.tobytes()) for a in shown.values()}) == 8
+
+
+@pytest.mark.parametrize("orientation", sorted(DISPLAYED))
+def test_exif_orientation_of_a_phone_jpeg_moves_the_marked_corner(orientation):
+    """A JPEG as phones write it: a red block in the stored top-left corner ends where the viewer shows it."""
+    stored = np.full((60, 90, 3), 255, np.uint8)
+    stored[:20, :20] = (255, 0, 0)
+    out = load_image(_with_orientation(stored, orientation, "JPEG", quality=95)).array
+    expected = DISPLAYED[orientation](stored)
+    assert out.shape == expected.shape
+    red = (out[..., 0] > 200) & (out[..., 1] < 80) & (out[..., 2] < 80)
+    expected_red = (expected[..., 0] == 255) & (expected[..., 1] == 0)
+    assert (red == expected_red).mean() > 0.99
 
 
 def test_animated_gif_first_frame_with_notice():

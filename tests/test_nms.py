@@ -8,7 +8,7 @@ import torchvision
 
 from core.ops.anchors import offset_inverse
 from core.ops.boxes import box_iou
-from core.ops.nms import BACKGROUND_ID, batched_nms, multibox_detection, nms, nms_steps
+from core.ops.nms import REMOVED, batched_nms, multibox_detection, nms, nms_steps
 
 # The book's example: three boxes on the dog, one on the cat (normalised), and their class probabilities.
 BOOK_ANCHORS = torch.tensor(
@@ -142,7 +142,7 @@ def test_multibox_detection_book_example() -> None:
         ]
     )
     torch.testing.assert_close(out[0], expected)
-    assert BACKGROUND_ID == -1
+    assert REMOVED == -1
 
 
 def ref_multibox_detection(cls_probs, offset_preds, anchors, nms_threshold=0.5, pos_threshold=0.009999999):

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.ops import batched_nms, box_iou
 
-from core import hub
+from core.weights import hub
+from core.weights.registry import load_model
 from core.data.scenes import make_scene, split_seeds
 from core.models import fast_rcnn as fr
 from core.models import rcnn
@@ -137,7 +138,7 @@ def test_fast_rcnn_shapes():
 def test_fast_rcnn_roi_pooling_equals_a_max_over_the_bins_of_the_real_feature_map():
     """`FastRCNN.pool` (torchvision's roi_pool) against the plain max over each bin's cells of
     `core.models.faster_rcnn.roi_pool_vs_align`, on the feature map of a held-out scene."""
-    model = fr.load_fast_rcnn() if _trained("fast_rcnn") else fr.from_ssd().eval()
+    model = load_model("fast_rcnn") if _trained("fast_rcnn") else fr.from_ssd().eval()
     image = make_scene(2000004).image
     with torch.inference_mode():
         features = model.features(rcnn.normalise(image)[None])  # (1, 64, 32, 32)
@@ -207,7 +208,7 @@ def test_fast_rcnn_runs_the_cnn_once():
 def test_faster_rcnn_timed_detections_equal_detect():
     from core.models import faster_rcnn
 
-    model = faster_rcnn.load_faster_rcnn("cpu")
+    model = load_model("faster_rcnn", "cpu")
     image = make_scene(2000001).image
     timed = faster_rcnn.detect_timed(model, image, 0.3, 0.5)
     plain = faster_rcnn.detect(model, image, 0.3, 0.5)
@@ -241,11 +242,11 @@ def test_trained_model_reproduces_its_card_on_the_fixed_test_subset(name):
     if not _trained(name):
         pytest.fail(f"weights/{name}.* missing: train with `python -m core.train {name}`")
     from core.models import rcnn_family
-    from core.training.rcnn import SUBSET_COUNT
     from core.evaluation.metrics import detection_map
 
+    SUBSET_COUNT = 10  # the old evaluation's subset: the first 10 test scenes, proposals computed live
     metrics = rcnn_family.card_metrics(name)
-    model = rcnn_family.load(name)
+    model = load_model(name)
     seeds = split_seeds("test", SUBSET_COUNT)
     assert metrics["test_subset_seeds"] == [seeds.start, seeds.stop]
     preds, truths = [], []

@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks  # noqa: E402
 
-from core.data.images import sample_image  # noqa: E402
+from core.data.images import CAT_PARTS, CAT_SAMPLE, sample_image  # noqa: E402
 
 # A pixel-only pipeline with bbox_params is fine for us: the boxes pass through unchanged.
 warnings.filterwarnings("ignore", message="Got processor for bboxes, but no transform to process it")
@@ -824,10 +824,7 @@ def mask_boxes(mask: np.ndarray, count: int) -> np.ndarray:
 
 
 SCENES: dict[str, Any] = {
-    "cat (the book's example)": lambda: _photo_scene(
-        "chelsea (cat)",
-        {"left eye": (133, 82, 212, 150), "right eye": (290, 106, 347, 167), "nose": (231, 221, 296, 270)},
-    ),
+    "cat (the book's example)": lambda: _photo_scene(CAT_SAMPLE, CAT_PARTS),
     "shapes (exact boxes and mask)": shapes_scene,
     "astronaut": lambda: _photo_scene(
         "astronaut",

@@ -27,13 +27,10 @@ import torch
 from torch.utils.data import Dataset
 
 from core.data.scenes import DEFAULT_CONFIG, NUM_CLASSES, SceneConfig, Scene, make_scene, split_seeds
+from core.ops.anchors import PADDING_CLASS
 
 MIN_VISIBILITY = 0.4
 """Augmentation drops a box when less than this share of its area stays in the image."""
-
-PAD_LABEL = -1
-"""Class of padding rows in `to_book_labels` (the book's convention)."""
-
 
 def default_augmentation(min_visibility: float = MIN_VISIBILITY):
     """The training augmentation: flip, mild scale/shift/rotate, colour jitter, a little noise or blur.
@@ -179,12 +176,12 @@ def detection_collate(batch: Sequence[tuple[torch.Tensor, dict]]) -> tuple[torch
 def to_book_labels(targets: Sequence[dict], image_size: tuple[int, int], max_objects: int | None = None) -> torch.Tensor:
     """Targets -> the book's label tensor (B, G, 5): rows [class, x1, y1, x2, y2] with boxes divided by (W, H, W, H).
 
-    Rows beyond an image's objects are `PAD_LABEL` (-1) in every column. G is `max_objects` or the largest count.
+    Rows beyond an image's objects are `PADDING_CLASS` (-1) in every column. G is `max_objects` or the largest count.
     """
     height, width = image_size
     counts = [len(t["labels"]) for t in targets]
     g = max(counts + [1]) if max_objects is None else int(max_objects)
-    labels = torch.full((len(targets), g, 5), float(PAD_LABEL))
+    labels = torch.full((len(targets), g, 5), float(PADDING_CLASS))
     scale = torch.tensor([width, height, width, height], dtype=torch.float32)
     for i, target in enumerate(targets):
         n = min(len(target["labels"]), g)

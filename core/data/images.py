@@ -16,6 +16,11 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+"""ImageNet's per-channel pixel mean and standard deviation (RGB, pixels in [0, 1]): the normalisation every
+network of the lab uses, as the timm backbones it builds on were designed for."""
+
 MAX_PIXELS = 40_000_000
 """Refuse images with more pixels than this (40 MP) before decoding them."""
 
@@ -189,6 +194,15 @@ SAMPLE_IMAGES: dict[str, Callable[[], np.ndarray]] = {
     "flower (sklearn)": sklearn_loader("flower.jpg"),
 }
 """Names shown in the UI -> loaders of images bundled with scikit-image / scikit-learn."""
+
+CAT_SAMPLE = "chelsea (cat)"
+CAT_PARTS: dict[str, tuple[int, int, int, int]] = {
+    "left eye": (133, 84, 210, 147),
+    "right eye": (293, 108, 344, 164),
+    "nose": (234, 222, 294, 266),
+}
+"""Hand-placed corner boxes (x1, y1, x2, y2) in pixels of the cat's eyes and nose in the `CAT_SAMPLE` image
+(451 x 300): the one definition the Augmentation and the Anchors & IoU tabs both draw."""
 
 
 @lru_cache(maxsize=None)

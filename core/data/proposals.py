@@ -1,5 +1,5 @@
 """Selective-search proposals of the generated scenes, computed once and cached on disk (loader, like the scene
-cache of `core.models.faster_rcnn`).
+cache of `core.data.scene_cache`).
 
 Both R-CNN and Fast R-CNN train on the proposals of thousands of scenes; selective search takes about a second per
 256x256 scene on one CPU core, so the proposals of each scene seed are written to
@@ -55,9 +55,9 @@ def scene_proposals(seed: int, strategies: Sequence[Strategy] = PROPOSAL_STRATEG
                 return boxes
         except (OSError, ValueError):
             pass
-    from core.models.faster_rcnn import _cached_scene
+    from core.data.scenes import make_scene
 
-    boxes = selective_search(_cached_scene(int(seed)).image, strategies, seed=PROPOSAL_SEED).boxes
+    boxes = selective_search(make_scene(int(seed)).image, strategies, seed=PROPOSAL_SEED).boxes
     try:
         os.makedirs(folder, exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp.npy"

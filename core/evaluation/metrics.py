@@ -45,7 +45,10 @@ class DetectionMeter:
         from torchmetrics.detection import MeanAveragePrecision
 
         self.class_names = tuple(class_names)
-        common = dict(box_format="xyxy", iou_type="bbox", class_metrics=True, backend="pycocotools")
+        # sync_on_compute=False: a meter counts what its own process saw (under torchrun, process 0 evaluates alone;
+        # torchmetrics would otherwise wait for the other processes to join the computation)
+        common = dict(box_format="xyxy", iou_type="bbox", class_metrics=True, backend="pycocotools",
+                      sync_on_compute=False)
         self._coco = MeanAveragePrecision(**common)
         self._at_50 = MeanAveragePrecision(iou_thresholds=[0.5], **common)  # per-class AP at IoU 0.5
 
@@ -125,7 +128,8 @@ class SegmentationMeter:
         if len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.class_names = tuple(class_names)
-        self._confusion = MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index, validate_args=False)
+        self._confusion = MulticlassConfusionMatrix(num_classes, ignore_index=ignore_index, validate_args=False,
+                                                    sync_on_compute=False)  # process-local, as `DetectionMeter`
 
     def update(self, pred_masks: Any, true_masks: Any) -> None:
         """Masks (H, W) or (B, H, W) of class indices in [0, num_classes)."""

@@ -20,16 +20,13 @@ no history buffer of generated images for the discriminators.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
-
-from core.training import gan as training
 
 NAME = "cyclegan"
 WORK_SIDE = 160
@@ -231,127 +228,10 @@ def build(config: dict[str, Any] | None = None) -> CycleGAN:
     return CycleGAN(CycleGenerator(cfg), CycleGenerator(cfg))
 
 
-def load_model() -> CycleGAN:
-    state, config = training.load(NAME)
-    model = build(config)
+def from_weights(spec: Any, state: dict[str, torch.Tensor], device: Any = "cpu") -> CycleGAN:
+    """Both generators (``a_to_b.`` and ``b_to_a.`` keys of `state`), in eval mode."""
+    model = build(spec.config)
     for prefix, generator in (("a_to_b.", model.a_to_b), ("b_to_a.", model.b_to_a)):
         generator.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-        generator.eval()
+        generator.to(device).eval()
     return model
-
-
-LAMBDA_CYCLE = 10.0
-LAMBDA_IDENTITY = 5.0
-
-
-def train(args: Any) -> None:
-    training.limit_threads()
-    quick = training.arg(args, "quick", False)
-    iterations = 10 if quick else training.arg(args, "iterations", 1500)
-    seed = training.arg(args, "seed", 0)
-    device = training.resolve_device(training.arg(args, "device", "auto"))
-    config = CycleGANConfig()
-    torch.manual_seed(seed)  # training-time initialisation only
-    a_parts, b_parts = domain_images()
-    model = build(asdict(config))
-    g, f = model.a_to_b.to(device), model.b_to_a.to(device)
-    d_a, d_b = PatchDiscriminator(config).to(device), PatchDiscriminator(config).to(device)
-    for net in (d_a, d_b):  # N(0, 0.02) for the discriminators; the generators keep PyTorch's default init
-        for m in net.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                nn.init.normal_(m.weight, 0.0, 0.02)
-                nn.init.zeros_(m.bias)
-    opt_g = torch.optim.Adam([*g.parameters(), *f.parameters()], lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], lr=2e-4, betas=(0.5, 0.999))
-    decay_from = iterations // 2  # constant learning rate, then linear decay to 0 (as in the paper)
-    def schedule(it: int) -> float:
-        return 1.0 if it < decay_from else max(0.0, (iterations - it) / (iterations - decay_from))
-
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, schedule)
-    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, schedule)
-    mse, l1 = F.mse_loss, F.l1_loss
-    batch = 4
-    data_gen = torch.Generator().manual_seed(seed)
-    timer = training.Timer()
-    for it in range(iterations):
-        a = random_crops(a_parts, batch, config.crop, data_gen).to(device)
-        b = random_crops(b_parts, batch, config.crop, data_gen).to(device)
-        fake_b, fake_a = g(a), f(b)
-        pred_b, pred_a = d_b(fake_b), d_a(fake_a)
-        loss_gan = mse(pred_b, torch.ones_like(pred_b)) + mse(pred_a, torch.ones_like(pred_a))
-        loss_cycle = l1(f(fake_b), a) + l1(g(fake_a), b)
-        loss_identity = l1(g(b), b) + l1(f(a), a)
-        loss_g = loss_gan + LAMBDA_CYCLE * loss_cycle + LAMBDA_IDENTITY * loss_identity
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        loss_d = torch.zeros(())
-        for d, real, fake in ((d_b, b, fake_b), (d_a, a, fake_a)):
-            real_pred, fake_pred = d(real), d(fake.detach())
-            loss_d = loss_d + (mse(real_pred, torch.ones_like(real_pred))
-                               + mse(fake_pred, torch.zeros_like(fake_pred))) / 2
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        sched_g.step()
-        sched_d.step()
-        if (it + 1) % 100 == 0 or it + 1 == iterations:
-            print(f"it {it + 1}/{iterations} gan {loss_gan.item():.3f} cycle {loss_cycle.item():.3f} "
-                  f"identity {loss_identity.item():.3f} D {loss_d.item():.3f} {timer.seconds:.0f}s", flush=True)
-    g.cpu().eval()
-    f.cpu().eval()
-    metrics = quality(model)
-    print(metrics, flush=True)
-    state = {**{f"a_to_b.{k}": v for k, v in g.state_dict().items()},
-             **{f"b_to_a.{k}": v for k, v in f.state_dict().items()}}
-    training.save(
-        NAME, state, config=asdict(config), architecture="cyclegan-generators",
-        input_size=(3, config.crop, config.crop),
-        card=dict(
-            data=f"A: 32x32 crops of the left halves of {', '.join(TRAIN_PHOTOS)} (skimage/sklearn bundled photos, "
-                 f"long side {WORK_SIDE} px); B: crops of the right halves of the same photos after the night grade "
-                 f"(saturation {NIGHT_SATURATION}, gamma {NIGHT_GAMMA}, gain {NIGHT_GAIN}, offset {NIGHT_OFFSET}); "
-                 f"unpaired. Held out: {HELD_OUT_PHOTO}.",
-            data_seeds=f"crops and flips drawn by torch.Generator seeded {seed}",
-            epochs=f"{iterations} iterations of batch {batch} (no epochs: crops are drawn at random)",
-            iterations=iterations, batch_size=batch,
-            losses=f"least-squares GAN + {LAMBDA_CYCLE} x L1 cycle + {LAMBDA_IDENTITY} x L1 identity",
-            optimizer="Adam lr 2e-4 betas (0.5, 0.999), linear decay to 0 over the second half", seed=seed,
-            wall_time_s=round(timer.seconds, 1), device=training.device_description(device),
-            parameters_generators=training.count_parameters(g) * 2, metrics=metrics,
-        ),
-    )
-
-
-@torch.no_grad()
-def quality(model: CycleGAN) -> dict[str, float]:
-    """On the held-out photo (never seen, in either domain): the cycle losses both ways; how close G's night is
-    to the true night grade (mean |G(a) - night(a)| on [-1, 1]) against doing nothing (|a - night(a)|); and how
-    close F brings the true night back to the photo."""
-    photo = to_working_size(bundled_photo(HELD_OUT_PHOTO))
-    night = night_filter(photo)
-    a_to_b = translate(model, photo, "A->B")
-    b_to_a = translate(model, night, "B->A")
-    target = to_tensor(night)
-    return {
-        "held_out_cycle_loss_ABA": a_to_b.cycle_loss,
-        "held_out_cycle_loss_BAB": b_to_a.cycle_loss,
-        "held_out_l1_G(a)_vs_true_night": float((to_tensor(a_to_b.translated) - target).abs().mean()),
-        "held_out_l1_photo_vs_true_night": float((to_tensor(photo) - target).abs().mean()),
-        "held_out_l1_F(b)_vs_true_photo": float((to_tensor(b_to_a.translated) - to_tensor(photo)).abs().mean()),
-    }
-
-
-def evaluate(args: Any = None) -> dict[str, float]:
-    metrics = quality(load_model())
-    print(metrics)
-    training.update_card(NAME, metrics=metrics)
-    return metrics
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    train(training.parse_args(argv, epochs=0))
-
-
-if __name__ == "__main__":
-    main()

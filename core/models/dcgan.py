@@ -2,21 +2,18 @@
 
 Generator: z (B, D) -> transposed convolutions with batch norm and ReLU, 4x4 -> 8x8 -> 16x16 -> tanh.
 Discriminator: strided convolutions with leaky ReLU, 16x16 -> 8x8 -> 4x4 -> one logit.
-Train: `python -m core.train dcgan` (or `python -m core.models.dcgan`).
+Train: `python -m core.train dcgan` (recipe: core/training/recipes/dcgan.py); load: `core.weights.registry.load_model("dcgan")`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from core.training import gan as training
-from core.data.digits import load_digits_tensor
 from core.ops.latent import generate, latents
-from core.evaluation.generative import digit_quality
 
 NAME = "dcgan"
 
@@ -86,65 +83,15 @@ def build_generator(config: dict[str, Any] | None = None) -> Generator:
     return Generator(DCGANConfig(**(config or {})))
 
 
-def load_generator() -> Generator:
-    """The embedded generator, in eval mode (batch norm uses its running statistics: a sample does not
-    depend on the other samples of the batch)."""
-    state, config = training.load(NAME)
-    generator = build_generator(config)
+def from_weights(spec: Any, state: dict[str, torch.Tensor], device: Any = "cpu") -> Generator:
+    """The generator of `spec` (a `core.weights.hub.WeightsSpec`) with the weights `state`, in eval mode (batch
+    norm uses its running statistics: a sample does not depend on the other samples of the batch)."""
+    generator = build_generator(spec.config)
     generator.load_state_dict(state)
-    return generator.eval()
+    return generator.to(device).eval()
 
 
 @torch.no_grad()
 def sample(generator: Generator, seed: int, n: int) -> torch.Tensor:
     """n samples (n, 1, 16, 16) for `seed`; sample i is the same, bit for bit, whatever n is."""
     return generate(generator, latents(seed, n, generator.config.latent_dim))
-
-
-def train(args: Any) -> None:
-    """Train on all 1,797 digits with Adam(2e-4, betas (0.5, 0.999)) as in the paper and the book."""
-    training.limit_threads()
-    epochs = 3 if training.arg(args, "quick", False) else training.arg(args, "epochs", 120)
-    seed = training.arg(args, "seed", 0)
-    device = training.resolve_device(training.arg(args, "device", "auto"))
-    config = DCGANConfig()
-    torch.manual_seed(seed)  # training-time initialisation only; requests use per-call generators
-    images, _ = load_digits_tensor(config.image_size)
-    generator, discriminator = Generator(config).to(device), Discriminator(config).to(device)
-    timer = training.fit_digit_gan(generator, discriminator, images, latent_dim=config.latent_dim, epochs=epochs,
-                                   seed=seed, device=device)
-    generator = generator.cpu().eval()
-    metrics = quality(generator)
-    print(metrics, flush=True)
-    training.save(
-        NAME, generator.state_dict(), config=asdict(config), architecture="dcgan-generator",
-        input_size=(config.channels, config.image_size, config.image_size),
-        card=dict(
-            data="sklearn.datasets.load_digits: all 1,797 8x8 digits, bilinearly upscaled to 16x16, scaled to [-1, 1]",
-            data_seeds=training.DIGITS_DATA_SEEDS, epochs=epochs, batch_size=training.DIGIT_GAN_BATCH,
-            optimizer=training.DIGIT_GAN_OPTIMIZER,
-            loss="non-saturating GAN loss (BCE with logits)", seed=seed,
-            wall_time_s=round(timer.seconds, 1), device=training.device_description(device),
-            parameters_generator=training.count_parameters(generator), metrics=metrics,
-        ),
-    )
-
-
-@torch.no_grad()
-def quality(generator: Generator, n: int = 2000) -> dict[str, float]:
-    return digit_quality(sample(generator, seed=12345, n=n))
-
-
-def evaluate(args: Any = None) -> dict[str, float]:
-    metrics = quality(load_generator())
-    print(metrics)
-    training.update_card(NAME, metrics=metrics)
-    return metrics
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    train(training.parse_args(argv, epochs=120))
-
-
-if __name__ == "__main__":
-    main()

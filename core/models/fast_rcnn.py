@@ -16,15 +16,15 @@ L_loc(t^u, v) with cross-entropy L_cls and smooth-L1 L_loc over the four offsets
 (background RoIs have no box loss), lambda = 1. RoIs are sampled per image: 25 % foreground (IoU >= 0.5 with a
 ground-truth box, which gives the class), the rest background (IoU in [0.1, 0.5)).
 
-Public API: `load_fast_rcnn(device)`, `detect(model, image, ...)`, `detect_timed(model, image, ...)` (the same
+Public API: `from_weights(spec, state, device)` (``core.weights.registry.load_model("fast_rcnn", device)`` is the
+embedded trained model), `detect(model, image, ...)`, `detect_timed(model, image, ...)` (the same
 `TimedDetections` as R-CNN, with cnn_forward_passes = 1), `FastRCNN.pool(features, rois)` (the RoI pooling step).
-Training and evaluation: ``python -m core.train fast_rcnn`` / ``python -m core.evaluate fast_rcnn``
-(`core.training.fast_rcnn`).
+Training and evaluation: ``python -m core.train fast_rcnn`` (recipe `core.training.recipes.fast_rcnn`, pieces in
+`core.training.fast_rcnn`) / ``python -m core.evaluate fast_rcnn`` (`core.evaluation.evaluators`).
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from core.data.scenes import NUM_CLASSES
 from core.models.rcnn import (
-    MEAN, STD, StageClock, TimedDetections, check_thresholds, decode_boxes, encode_boxes, finish, label_proposals,
+    StageClock, TimedDetections, check_thresholds, decode_boxes, encode_boxes, finish, label_proposals,
     normalise, prepare, proposals_for, select_proposals,
 )
 
@@ -226,22 +226,13 @@ loss = fast_rcnn_loss
 
 # --- loading ----------------------------------------------------------------------------------------------------
 
-_LOADED: dict[str, FastRCNN] = {}
-_LOAD_LOCK = threading.Lock()
 
-
-def load_fast_rcnn(device: str | torch.device = "cpu") -> FastRCNN:
-    """The embedded trained model (``weights/fast_rcnn.*``, verified by `core.hub`), eval mode, once per device."""
-    from core import hub
-
-    key = str(torch.device(device))
-    with _LOAD_LOCK:
-        if key not in _LOADED:
-            spec = hub.load_spec(NAME)
-            model = FastRCNN(FastRCNNConfig.from_dict(spec.config))
-            model.load_state_dict(hub.load_state_dict(spec))
-            _LOADED[key] = model.to(device).eval()
-        return _LOADED[key]
+def from_weights(spec: Any, state: dict[str, Tensor], device: Any = "cpu") -> FastRCNN:
+    """The Fast R-CNN of a card's `core.weights.hub.WeightsSpec` with its verified `state`, on `device`, eval mode
+    (`core.weights.registry.BUILDERS`: ``load_model("fast_rcnn", device)``)."""
+    model = FastRCNN(FastRCNNConfig.from_dict(spec.config))
+    model.load_state_dict(state)
+    return model.to(device).eval()
 
 
 # --- inference ----------------------------------------------------------------------------------------------------
@@ -298,7 +289,7 @@ def detect(model: FastRCNN, image: np.ndarray, score_threshold: float = 0.5, iou
 def from_ssd(config: FastRCNNConfig = FastRCNNConfig()) -> FastRCNN:
     """A Fast R-CNN whose backbone, extra blocks, lateral and finest smoothing layers are the trained SSD's
     (``weights/ssd.*``); the RoI head is new."""
-    from core import hub
+    from core.weights import hub
 
     model = FastRCNN(config)
     ssd_state = hub.load_state_dict("ssd")
@@ -311,5 +302,5 @@ def from_ssd(config: FastRCNNConfig = FastRCNNConfig()) -> FastRCNN:
     return model
 
 
-__all__ = ["FastRCNN", "FastRCNNConfig", "fast_rcnn_loss", "loss", "sample_rois", "load_fast_rcnn", "detect",
-           "detect_timed", "from_ssd", "MEAN", "STD"]
+__all__ = ["FastRCNN", "FastRCNNConfig", "fast_rcnn_loss", "loss", "sample_rois", "from_weights", "detect",
+           "detect_timed", "from_ssd"]

@@ -10,7 +10,7 @@ Labels: torchvision reserves class 0 for background, so the model's classes are 
 function here takes and returns our 0-based labels (`core.data.scenes.CLASS_NAMES` indices).
 
 Public API (pure: tensors/arrays in and out; the model is passed in):
-  * `load_faster_rcnn(device=None)` — the embedded trained model (``weights/faster_rcnn.*`` via `core.hub`), eval.
+  * `from_weights(spec, state, device)` — the trained model (``core.weights.registry.load_model("faster_rcnn")``).
   * `build_faster_rcnn(config)` — an untrained model.
   * `detect(model, image, score_threshold, iou_threshold)` — final detections of one (H, W, 3) uint8 image.
   * `detect_timed(model, image, ...)` — the same with the seconds of each stage (features, proposals = RPN,
@@ -20,23 +20,21 @@ Public API (pure: tensors/arrays in and out; the model is passed in):
   * `roi_pool_vs_align(feature_map, roi, spatial_scale, output_size)` — RoI pooling against RoIAlign on one RoI:
     the projected RoI, the quantisation RoI pooling does, both bin grids and the pooled values.
   * `book_roi_pool_example()` — the book's 4x4 toy (d2l.ai, chapter_computer-vision/rcnn.html).
-  * `detect_batch`, `postprocess_detections`, `evaluate_model`, `evaluate_on_photos`: the same, batched / measured.
+  * `detect_batch`, `postprocess_detections`: the same, batched (measured by `core.evaluation.evaluators`).
 
 On the real model: the RoI heads pool each RoI with ``roi_align(aligned=False, sampling_ratio=2)`` into 7x7 bins
 from one FPN level (``insides(...)["rois"]["level"]``); to show pooling vs align there, pass
 ``insides(...)["fpn_features"][level]["map"]``, the RoI's ``boxes_resized`` row and ``1 / stride`` to
 `roi_pool_vs_align` (feature strides refer to the resized image, not the input's pixels).
 
-Training and evaluation: ``python -m core.train faster_rcnn`` / ``python -m core.evaluate faster_rcnn``.
+Training and evaluation: ``python -m core.train faster_rcnn`` (recipe: core/training/recipes/faster_rcnn.py) /
+``python -m core.evaluate faster_rcnn``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import threading
-import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -47,7 +45,8 @@ from torch import nn
 
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
-from core.data.scenes import CLASS_NAMES, NUM_CLASSES  # noqa: E402
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
+from core.data.scenes import NUM_CLASSES  # noqa: E402
 
 WEIGHTS_NAME = "faster_rcnn"
 """Name of the embedded weights (``weights/faster_rcnn.safetensors`` and its card ``faster_rcnn.json``)."""
@@ -55,8 +54,6 @@ WEIGHTS_NAME = "faster_rcnn"
 LABEL_OFFSET = 1
 """torchvision detection models use label 0 for background: model label = our label + 1."""
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 DEFAULT_SCORE_THRESHOLD = 0.5
 DEFAULT_IOU_THRESHOLD = 0.5
@@ -175,27 +172,13 @@ def build_faster_rcnn(config: FasterRCNNConfig | None = None) -> nn.Module:
 
 # --- loading ----------------------------------------------------------------------------------------------
 
-_LOADED: dict[str, nn.Module] = {}
-_LOAD_LOCK = threading.Lock()
 
-
-def load_faster_rcnn(device: str | torch.device | None = None) -> nn.Module:
-    """The embedded trained model in eval mode, loaded once per device per process (thread-safe).
-
-    `device`: None = CUDA when available, else CPU. Raises `core.hub.WeightsError` when the weights are missing
-    or corrupt.
-    """
-    from core import hub
-
-    device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
-    key = str(device)
-    with _LOAD_LOCK:
-        if key not in _LOADED:
-            spec = hub.load_spec(WEIGHTS_NAME)
-            model = build_faster_rcnn(FasterRCNNConfig.from_dict(spec.config))
-            model.load_state_dict(hub.load_state_dict(spec))
-            _LOADED[key] = model.to(device).eval()
-        return _LOADED[key]
+def from_weights(spec: Any, state: dict[str, torch.Tensor], device: Any = "cpu") -> nn.Module:
+    """The trained model of `spec` in eval mode on `device` (``core.weights.registry.load_model("faster_rcnn",
+    device)`` loads it once per device and shares it)."""
+    model = build_faster_rcnn(FasterRCNNConfig.from_dict(spec.config))
+    model.load_state_dict(state)
+    return model.to(device).eval()
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -357,7 +340,7 @@ def detect(
     """Final detections of one image.
 
     Args:
-        model: from `load_faster_rcnn` (or `build_faster_rcnn(...).eval()`).
+        model: from `from_weights` (or `build_faster_rcnn(...).eval()`).
         image: (H, W, 3) uint8 RGB (any size; the model resizes internally and maps boxes back).
         score_threshold: keep detections whose class score is above this (in [0, 1]).
         iou_threshold: the per-class NMS IoU threshold of the RoI heads (in [0, 1]).
@@ -429,7 +412,7 @@ def insides(
     """What the model computes on one image, stage by stage (the same computation as ``model([image])``).
 
     Args:
-        model: in eval mode (`load_faster_rcnn`).
+        model: in eval mode (`from_weights`).
         image: (H, W, 3) uint8 RGB.
         top_k: how many RPN proposals to return (highest objectness over all levels, before NMS).
         score_threshold, iou_threshold: as in `detect`, for the final detections.
@@ -684,277 +667,3 @@ def book_roi_pool_example() -> list[dict[str, Any]]:
         roi_pool_vs_align(BOOK_FEATURE_MAP, roi[1:], BOOK_SPATIAL_SCALE, BOOK_OUTPUT_SIZE)
         for roi in BOOK_ROIS
     ]
-
-
-# --- training ---------------------------------------------------------------------------------------------
-
-TRAIN_COUNT = 4000
-"""Training scenes (the first seeds of the "train" split); generated once and cached (memory + /tmp)."""
-
-VAL_COUNT = 100
-"""Validation scenes measured after every epoch (the best epoch's weights are kept)."""
-
-EPOCHS = 6
-BATCH_SIZE = 8
-LEARNING_RATE = 1e-3  # AdamW peak
-WEIGHT_DECAY = 1e-4
-WARMUP_STEPS = 150
-FINAL_LR_FRACTION = 0.02  # the cosine schedule ends at this share of the peak
-GRAD_CLIP_NORM = 10.0
-TIME_BUDGET_S = 55 * 60
-"""Wall-time budget of a training run: the learning-rate schedule follows max(step share, time share), and
-training stops when either is spent (so a loaded machine gets a shorter, still annealed run)."""
-
-SCENE_CACHE_DIR = os.environ.get("LAB_SCENE_CACHE", "/tmp/lab_scene_cache")
-"""Generated scenes are cached here as .npz (a pure function of their seed, so the cache is always valid)."""
-
-
-def _cached_scene(seed: int):
-    """`core.data.scenes.make_scene(seed)` (default size), cached on disk under `SCENE_CACHE_DIR`."""
-    from core.data.scenes import Scene, make_scene
-
-    path = os.path.join(SCENE_CACHE_DIR, f"{seed}.npz")
-    if os.path.exists(path):
-        try:
-            with np.load(path) as data:
-                return Scene(**{k: data[k] for k in ("image", "boxes", "labels", "mask", "instance_mask",
-                                                      "visible_fraction")}, seed=seed)
-        except (OSError, ValueError, KeyError):
-            pass
-    scene = make_scene(seed)
-    try:
-        os.makedirs(SCENE_CACHE_DIR, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp.npz"
-        np.savez(tmp, image=scene.image, boxes=scene.boxes, labels=scene.labels, mask=scene.mask,
-                 instance_mask=scene.instance_mask, visible_fraction=scene.visible_fraction)
-        os.replace(tmp, path)
-    except OSError:
-        pass
-    return scene
-
-
-def _cached_detection_dataset(split: str, count: int, augment: bool, augment_seed: int = 0):
-    """`core.data.datasets.SceneDetection` over cached scenes (kept in memory after the first epoch)."""
-    from core.data.datasets import SceneDetection
-
-    class CachedSceneDetection(SceneDetection):
-        def __init__(self, *a: Any, **kw: Any):
-            super().__init__(*a, **kw)
-            self._memory: dict[int, Any] = {}
-
-        def scene(self, index: int):
-            seed = int(self.seeds[index])
-            if seed not in self._memory:
-                self._memory[seed] = _cached_scene(seed)
-            return self._memory[seed]
-
-    return CachedSceneDetection(split, count=count, augment=augment, augment_seed=augment_seed,
-                                label_offset=LABEL_OFFSET)
-
-
-def _lr_factor(progress: float, step: int) -> float:
-    """Linear warm-up over `WARMUP_STEPS`, then cosine from 1 to `FINAL_LR_FRACTION` as progress goes 0 -> 1."""
-    warm = min(1.0, (step + 1) / WARMUP_STEPS)
-    cosine = FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-    return warm * cosine
-
-
-def _parse_extra(extra: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m core.train faster_rcnn")
-    parser.add_argument("--train-count", type=int, default=None)
-    parser.add_argument("--val-count", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
-    parser.add_argument("--lr", type=float, default=LEARNING_RATE)
-    parser.add_argument("--time-budget", type=float, default=None, help="wall-time budget in minutes")
-    parser.add_argument("--threads", type=int, default=2)
-    return parser.parse_args(list(extra))
-
-
-def evaluate_model(model: nn.Module, split: str = "test", count: int | None = None, batch_size: int = 8,
-                   score_threshold: float = 0.01) -> dict[str, Any]:
-    """COCO mAP (`core.evaluation.metrics.detection_map`) of `model` on `count` scenes of `split` (0-based labels)."""
-    from core.evaluation.metrics import DetectionMeter
-    from core.data.scenes import split_seeds
-
-    seeds = list(split_seeds(split, count))
-    meter = DetectionMeter()
-    model.eval()
-    for start in range(0, len(seeds), batch_size):
-        scenes = [_cached_scene(s) for s in seeds[start:start + batch_size]]
-        preds = detect_batch(model, [s.image for s in scenes], score_threshold, model.roi_heads.nms_thresh)
-        meter.update(preds, [{"boxes": s.boxes, "labels": s.labels} for s in scenes])
-    return meter.compute()
-
-
-def train(args: argparse.Namespace) -> None:
-    """`python -m core.train faster_rcnn [--train-count N --val-count N --batch-size B --lr LR
-    --time-budget MIN --threads T]`: train on cached, augmented "train" scenes, measure val mAP after every
-    epoch, keep the best epoch and write ``weights/faster_rcnn.*`` (``--quick``: 16 scenes, 1 epoch — it also
-    writes there, so point `core.hub.WEIGHTS_DIR` elsewhere for smoke tests)."""
-    from torch.utils.data import DataLoader
-
-    from core import hub
-    from core.data.datasets import detection_collate
-    from core.train import progress, run_card
-
-    opts = _parse_extra(getattr(args, "extra", []) or [])
-    torch.set_num_threads(opts.threads)
-    started = time.time()
-    quick = bool(args.quick)
-    train_count = opts.train_count or (16 if quick else TRAIN_COUNT)
-    val_count = opts.val_count or (8 if quick else VAL_COUNT)
-    epochs = args.epochs or (1 if quick else EPOCHS)
-    budget = (opts.time_budget * 60) if opts.time_budget else (600 if quick else TIME_BUDGET_S)
-    device = torch.device(args.device)
-    config = FasterRCNNConfig()
-    model = build_faster_rcnn(config).to(device)
-
-    data = _cached_detection_dataset("train", train_count, augment=True, augment_seed=args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
-    loader = DataLoader(data, batch_size=opts.batch_size, shuffle=True, drop_last=True, generator=generator,
-                        collate_fn=detection_collate, num_workers=0)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=opts.lr)
-    total_steps = epochs * len(loader)
-    step = 0
-    history: list[dict[str, Any]] = []
-    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
-    stop = False
-    for epoch in range(epochs):
-        data.set_epoch(epoch)
-        model.train()
-        sums: dict[str, float] = {}
-        bar = progress(loader, desc=f"epoch {epoch + 1}/{epochs}")
-        for images, targets in bar:
-            progress_share = max(step / total_steps, (time.time() - started) / budget)
-            if progress_share >= 1.0:
-                stop = True
-                break
-            for group in optimizer.param_groups:
-                group["lr"] = opts.lr * _lr_factor(progress_share, step)
-            images = [im.to(device) for im in images]
-            targets = [{"boxes": t["boxes"].to(device), "labels": t["labels"].to(device)} for t in targets]
-            losses = model(images, targets)
-            loss = sum(losses.values())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP_NORM)
-            optimizer.step()
-            step += 1
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-            if step % 10 == 0 and hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{float(loss):.3f}", lr=f"{optimizer.param_groups[0]['lr']:.2e}")
-            if step % 50 == 0:
-                print(f"step {step} ({time.time() - started:.0f} s): loss {float(loss):.3f} "
-                      + " ".join(f"{k[5:]}={float(v):.3f}" for k, v in losses.items()), flush=True)
-        batches = max(1, step - sum(h["steps"] for h in history))
-        metrics = evaluate_model(model, "val", val_count)
-        entry = {"epoch": epoch + 1, "steps": batches,
-                 "elapsed_s": round(time.time() - started, 1),
-                 "val_map_50": metrics["map_50"], "val_map": metrics["map"],
-                 **{k: round(v / batches, 4) for k, v in sums.items()}}
-        history.append(entry)
-        print(f"epoch {epoch + 1}: {entry}", flush=True)
-        score = (metrics["map"] or 0.0) + (metrics["map_50"] or 0.0)
-        if best is None or score > best[0]:
-            best = (score, epoch + 1, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-        if stop:
-            break
-    assert best is not None
-    model.load_state_dict(best[2])
-    card = run_card(
-        args, started=started, epochs=len(history),
-        data_seeds={"train": [int(data.seeds[0]), int(data.seeds[-1]) + 1], "val": list(split_range("val", val_count))},
-        metrics={"val_map_50": history[best[1] - 1]["val_map_50"], "val_map": history[best[1] - 1]["val_map"],
-                 "val_scenes": val_count},
-        best_epoch=best[1],
-        history=history,
-        steps=step,
-        training=(f"AdamW lr {opts.lr} (weight decay {WEIGHT_DECAY}, none on norms/biases), {WARMUP_STEPS} warm-up "
-                  f"steps, cosine to {FINAL_LR_FRACTION}x over max(step share, wall-time share of "
-                  f"{budget / 60:.0f} min), batch {opts.batch_size}, gradient clip {GRAD_CLIP_NORM}; augmentation "
-                  "core.data.datasets.default_augmentation (flip, affine, colour jitter, noise/blur); backbone from "
-                  "scratch (no embedded model of the same timm architecture to start from)"),
-        threads=opts.threads,
-    )
-    spec = hub.save_weights(
-        WEIGHTS_NAME, model.state_dict(),
-        spec_fields=dict(architecture="torchvision-faster-rcnn-timm-fpn", config=config.to_dict(),
-                         class_names=CLASS_NAMES, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                         input_size=(3, config.min_size, config.min_size)),
-        card=card,
-    )
-    print(f"saved weights/{spec.filename} (best epoch {best[1]})", flush=True)
-
-
-def split_range(split: str, count: int) -> list[int]:
-    """[first seed, last seed + 1] of the first `count` seeds of `split`."""
-    from core.data.scenes import split_seeds
-
-    seeds = list(split_seeds(split, count))
-    return [int(seeds[0]), int(seeds[-1]) + 1]
-
-
-UNSEEN_PHOTOS: tuple[str, ...] = ("stereo_motorcycle", "hubble_deep_field", "immunohistochemistry", "retina", "coins")
-"""scikit-image photos that are not among `core.data.scenes.BACKGROUND_SOURCES` (training never saw them)."""
-
-PHOTO_SCENES = 100
-"""Test scenes pasted onto `UNSEEN_PHOTOS` (in turn, each at the photo's own size) by `evaluate_on_photos`."""
-
-
-def unseen_photo(name: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of a scikit-image sample photo (grey ones replicated to 3 channels)."""
-    from skimage import data
-
-    image = getattr(data, name)()
-    image = image[0] if isinstance(image, tuple) else image  # stereo_motorcycle: (left, right, disparity)
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(image[:, :, :3].astype(np.uint8))
-
-
-def evaluate_on_photos(model: nn.Module, count: int = PHOTO_SCENES, score_threshold: float = 0.01) -> dict[str, Any]:
-    """COCO mAP on the first `count` test seeds pasted onto `UNSEEN_PHOTOS` (kept at the photos' own sizes)."""
-    from core.evaluation.metrics import DetectionMeter
-    from core.data.scenes import make_scene, split_seeds
-
-    photos = [unseen_photo(name) for name in UNSEEN_PHOTOS]
-    meter = DetectionMeter()
-    for i, seed in enumerate(split_seeds("test", count)):
-        scene = make_scene(seed, background=photos[i % len(photos)])
-        pred = detect(model, scene.image, score_threshold, model.roi_heads.nms_thresh)
-        meter.update([pred], [{"boxes": scene.boxes, "labels": scene.labels}])
-    return meter.compute()
-
-
-def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """`python -m core.evaluate faster_rcnn [--split test --count N]`: COCO mAP on the held-out scenes."""
-    from core import hub
-    from core.data.scenes import split_seeds
-
-    torch.set_num_threads(2)
-    model = load_faster_rcnn(args.device)
-    split = getattr(args, "split", "test")
-    count = getattr(args, "count", None)
-    started = time.time()
-    metrics = evaluate_model(model, split, count)
-    seeds = list(split_seeds(split, count))
-    record = {f"{split}_{k}": v for k, v in metrics.items()}
-    record[f"{split}_scenes"] = len(seeds)
-    record[f"{split}_seeds"] = [int(seeds[0]), int(seeds[-1]) + 1]
-    record[f"{split}_score_threshold"] = 0.01
-    record[f"{split}_eval_wall_s"] = round(time.time() - started, 1)
-    if count is None and split == "test":  # the whole held-out split: also the unseen photos
-        photos = evaluate_on_photos(model)
-        metrics["photos"] = photos
-        record.update({f"photos_{k}": photos[k] for k in ("map_50", "map", "map_75", "per_class_ap50")})
-        record["photos_scenes"] = PHOTO_SCENES
-        record["photos_backgrounds"] = (f"scikit-image {', '.join(UNSEEN_PHOTOS)} (not training backgrounds), "
-                                        "at their own sizes, in turn; test seeds")
-    hub.update_card(WEIGHTS_NAME, metrics=record)
-    return metrics

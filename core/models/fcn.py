@@ -19,19 +19,14 @@ Here (see `FCNConfig`):
 
 Masks use `core.data.scenes`' encoding: 0 = background, k + 1 = class k (6 classes in all).
 
-Training (`train`, run by ``python -m core.train fcn``) keeps a few thousand scenes in memory, cached as .npy
-files under `CACHE_DIR` (scenes are a pure function of their seed), and augments random crops on the fly.
+Training: ``python -m core.train fcn`` (recipe: core/training/recipes/fcn.py); the trained model:
+``core.weights.registry.load_model("fcn", device)``.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
-import sys
-import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.data.scenes import CLASS_NAMES, make_scene
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
+from core.data.scenes import CLASS_NAMES
 
 NAME = "fcn"
 """Weights name (``weights/fcn.safetensors`` + ``weights/fcn.json``) and model key."""
@@ -49,18 +45,9 @@ SEGMENTATION_CLASS_NAMES: tuple[str, ...] = ("background",) + CLASS_NAMES
 
 NUM_SEG_CLASSES = len(SEGMENTATION_CLASS_NAMES)
 
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 SCENE_SIZE = 256
 """Side of the generated training / test scenes."""
-
-CACHE_DIR = Path(os.environ.get("LAB_SCENE_CACHE", "/tmp/lab_scene_cache"))
-"""Where `scene_arrays` keeps generated scenes as .npy (delete freely; regenerated from the seeds)."""
-
-CACHE_CHUNK = 250
-"""Scenes per cache file."""
-
 
 # --- the bilinear kernel -------------------------------------------------------------------------------------
 
@@ -198,14 +185,11 @@ def normalize(images: Tensor, mean: Sequence[float] = IMAGENET_MEAN, std: Sequen
     return (images - m) / s
 
 
-def load_fcn(device: str | torch.device = "cpu") -> tuple[FCN, Any]:
-    """The trained model from ``weights/fcn.*`` (eval mode) and its `WeightsSpec`."""
-    from core import hub
-
-    spec = hub.load_spec(NAME)
+def from_weights(spec: Any, state: dict[str, Tensor], device: Any = "cpu") -> FCN:
+    """The trained FCN of `spec` (``core.weights.registry.load_model("fcn", device)``), in eval mode."""
     model = build_fcn(spec.config)
-    model.load_state_dict(hub.load_state_dict(spec))
-    return model.to(device).eval(), spec
+    model.load_state_dict(state)
+    return model.to(device).eval()
 
 
 @torch.inference_mode()
@@ -248,102 +232,7 @@ def predict_batch(
     return model(normalize(x, mean, std)).argmax(1).cpu()
 
 
-# --- cached scenes -------------------------------------------------------------------------------------------
-
-
-def scene_arrays(seeds: range, *, cache_dir: Path | None = CACHE_DIR, log: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 256, 256, 3) uint8 and masks (N, 256, 256) uint8 of ``make_scene(seed)`` for each seed.
-
-    Cached in chunks of `CACHE_CHUNK` consecutive seeds as ``<cache_dir>/scenes_<first>_<n>_{images,masks}.npy``
-    (None: no cache). Generation is ~50-150 ms per scene on this CPU, so a cache saves minutes per run.
-    """
-    if seeds.step != 1:
-        raise ValueError("scene_arrays wants a contiguous seed range")
-    images = np.empty((len(seeds), SCENE_SIZE, SCENE_SIZE, 3), np.uint8)
-    masks = np.empty((len(seeds), SCENE_SIZE, SCENE_SIZE), np.uint8)
-    started = time.time()
-    for offset in range(0, len(seeds), CACHE_CHUNK):
-        chunk = seeds[offset : offset + CACHE_CHUNK]
-        stem = f"scenes_{chunk.start}_{len(chunk)}"
-        image_path = cache_dir / f"{stem}_images.npy" if cache_dir else None
-        mask_path = cache_dir / f"{stem}_masks.npy" if cache_dir else None
-        if image_path is not None and image_path.is_file() and mask_path.is_file():
-            images[offset : offset + len(chunk)] = np.load(image_path)
-            masks[offset : offset + len(chunk)] = np.load(mask_path)
-            continue
-        for i, seed in enumerate(chunk):
-            scene = make_scene(int(seed))
-            images[offset + i] = scene.image
-            masks[offset + i] = scene.mask
-        if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            for path, array in ((image_path, images), (mask_path, masks)):
-                tmp = path.with_suffix(".tmp.npy")
-                np.save(tmp, array[offset : offset + len(chunk)])
-                os.replace(tmp, path)
-        if log:
-            print(f"scenes {chunk.start}..{chunk.stop - 1} generated ({time.time() - started:.0f} s)",
-                  file=sys.stderr, flush=True)
-    return images, masks
-
-
-# --- training ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Defaults of ``python -m core.train fcn`` (override with ``--epochs`` and the extra flags below)."""
-
-    train_scenes: int = 6000  # first seeds of the "train" split, all kept in memory (~1.5 GB)
-    val_scenes: int = 250  # first seeds of the "val" split, evaluated at full 256 x 256 after every epoch
-    epochs: int = 12
-    steps_per_epoch: int = 250
-    batch_size: int = 16
-    crop: int = 160  # random square crops of the 256 x 256 scenes (objects are 18..112 px)
-    lr: float = 3e-3  # AdamW peak learning rate (one-cycle schedule)
-    weight_decay: float = 1e-4
-    upsampler_lr_mult: float = 0.1  # the transposed convolutions move slowly away from bilinear
-    dice_weight: float = 1.0  # loss = cross-entropy + dice_weight * soft Dice loss (mIoU weighs rare classes equally)
-    threads: int = 2
-    time_budget_s: float = 45 * 60  # stop early (keeping the best epoch) when the next epoch would not fit
-
-
-def _parse_extra(extra: Sequence[str]) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(prog="python -m core.train fcn", add_help=False)
-    for f in TrainConfig.__dataclass_fields__.values():
-        if f.name != "epochs":
-            parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None)
-    known, unknown = parser.parse_known_args(list(extra))
-    if unknown:
-        raise SystemExit(f"python -m core.train fcn: unknown flags {unknown}")
-    return {k: v for k, v in vars(known).items() if v is not None}
-
-
-def _augment_batch(
-    images: np.ndarray, masks: np.ndarray, index: np.ndarray, crop: int, rng: np.random.Generator
-) -> tuple[Tensor, Tensor]:
-    """Random crop, horizontal flip and brightness/contrast/colour jitter of a batch of cached scenes.
-
-    Returns images (B, 3, crop, crop) normalised float32 and masks (B, crop, crop) int64.
-    """
-    size = images.shape[1]
-    batch = len(index)
-    tops = rng.integers(0, size - crop + 1, batch)
-    lefts = rng.integers(0, size - crop + 1, batch)
-    flips = rng.random(batch) < 0.5
-    x = np.empty((batch, crop, crop, 3), np.uint8)
-    y = np.empty((batch, crop, crop), np.uint8)
-    for b, (i, t, l, flip) in enumerate(zip(index, tops, lefts, flips)):
-        step = -1 if flip else 1
-        x[b] = images[i, t : t + crop, l : l + crop][:, ::step]
-        y[b] = masks[i, t : t + crop, l : l + crop][:, ::step]
-    xt = torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255.0)  # (B, 3, crop, crop)
-    gain = torch.from_numpy(rng.uniform(0.75, 1.25, (batch, 3, 1, 1)).astype(np.float32))  # per-channel colour
-    contrast = torch.from_numpy(rng.uniform(0.7, 1.3, (batch, 1, 1, 1)).astype(np.float32))
-    bias = torch.from_numpy(rng.uniform(-0.1, 0.1, (batch, 1, 1, 1)).astype(np.float32))
-    mean = xt.mean(dim=(1, 2, 3), keepdim=True)
-    xt = ((xt * gain - mean) * contrast + mean + bias).clamp_(0, 1)
-    return normalize(xt), torch.from_numpy(y).long()
+# --- the loss -----------------------------------------------------------------------------------------------
 
 
 def soft_dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
@@ -356,169 +245,3 @@ def soft_dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
     intersection = (probs * one_hot).sum(dim=(0, 2, 3))  # (K,)
     total = probs.sum(dim=(0, 2, 3)) + one_hot.sum(dim=(0, 2, 3))
     return 1 - ((2 * intersection + eps) / (total + eps)).mean()
-
-
-@torch.no_grad()
-def _evaluate_arrays(model: FCN, images: np.ndarray, masks: np.ndarray, batch_size: int = 25) -> dict[str, Any]:
-    from core.evaluation.metrics import SegmentationMeter
-
-    model.eval()
-    meter = SegmentationMeter(NUM_SEG_CLASSES, SEGMENTATION_CLASS_NAMES)
-    for start in range(0, len(images), batch_size):
-        pred = predict_batch(model, torch.from_numpy(images[start : start + batch_size]))
-        meter.update(pred, torch.from_numpy(masks[start : start + batch_size]).long())
-    return meter.compute()
-
-
-def train(args: argparse.Namespace) -> None:
-    """``python -m core.train fcn [--epochs N] [--quick] [--crop 160 --lr 3e-3 ...]``: train and embed the FCN."""
-    from core import hub
-    from core.data.scenes import SPLITS
-    from core.train import run_card
-
-    started = time.time()
-    overrides = _parse_extra(getattr(args, "extra", []) or [])
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    if args.quick:
-        overrides = {"train_scenes": 8, "val_scenes": 4, "epochs": 1, "steps_per_epoch": 2, "batch_size": 4, **overrides}
-    cfg = TrainConfig(**overrides)
-    torch.set_num_threads(cfg.threads)
-    device = torch.device(args.device)
-    model_config = FCNConfig()
-    print(f"fcn: {cfg}", file=sys.stderr, flush=True)
-
-    train_seeds = SPLITS["train"][: cfg.train_scenes]
-    val_seeds = SPLITS["val"][: cfg.val_scenes]
-    cache = None if args.quick else CACHE_DIR
-    train_images, train_masks = scene_arrays(train_seeds, cache_dir=cache, log=True)
-    val_images, val_masks = scene_arrays(val_seeds, cache_dir=cache, log=True)
-    print(f"fcn: {len(train_images)} training scenes ready after {time.time() - started:.0f} s", file=sys.stderr, flush=True)
-
-    generator = torch.Generator().manual_seed(args.seed)
-    torch.manual_seed(args.seed)  # timm's initialisation draws from the global generator (command line only)
-    model = build_fcn(model_config).to(device)
-    upsampler_params = [p for n, p in model.named_parameters() if n.startswith(("merges.", "upsample."))]
-    other_params = [p for n, p in model.named_parameters() if not n.startswith(("merges.", "upsample."))]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": other_params, "lr": cfg.lr},
-            {"params": upsampler_params, "lr": cfg.lr * cfg.upsampler_lr_mult, "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-    )
-    total_steps = cfg.epochs * cfg.steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=[cfg.lr, cfg.lr * cfg.upsampler_lr_mult], total_steps=total_steps, pct_start=0.15
-    )
-    rng = np.random.default_rng(int(torch.randint(0, 2**31, (1,), generator=generator)))
-
-    best: dict[str, Any] = {"miou": -1.0}
-    history: list[dict[str, Any]] = []
-    order = np.empty(0, np.int64)
-    epoch_times: list[float] = []
-    epochs_run = 0
-    for epoch in range(cfg.epochs):
-        epoch_start = time.time()
-        if epoch_times and time.time() - started + max(epoch_times) > cfg.time_budget_s:
-            print(f"fcn: stopping before epoch {epoch + 1}: the time budget would be exceeded", file=sys.stderr, flush=True)
-            break
-        model.train()
-        losses = []
-        for step in range(cfg.steps_per_epoch):
-            if len(order) < cfg.batch_size:
-                order = np.concatenate([order, rng.permutation(len(train_images))])
-            index, order = order[: cfg.batch_size], order[cfg.batch_size :]
-            x, y = _augment_batch(train_images, train_masks, index, cfg.crop, rng)
-            logits, y = model(x.to(device)), y.to(device)
-            loss = F.cross_entropy(logits, y)
-            if cfg.dice_weight:
-                loss = loss + cfg.dice_weight * soft_dice_loss(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-            if (step + 1) % 50 == 0:
-                print(f"  epoch {epoch + 1} step {step + 1}/{cfg.steps_per_epoch} loss {np.mean(losses[-50:]):.4f} "
-                      f"({time.time() - started:.0f} s)", file=sys.stderr, flush=True)
-        metrics = _evaluate_arrays(model, val_images, val_masks)
-        epochs_run = epoch + 1
-        epoch_times.append(time.time() - epoch_start)
-        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_miou": metrics["miou"],
-                  "val_per_class_iou": metrics["per_class"], "elapsed_s": round(time.time() - started, 1)}
-        history.append(record)
-        print(f"fcn: epoch {epoch + 1}/{cfg.epochs} loss {record['loss']:.4f} val mIoU {metrics['miou']:.4f} "
-              f"{ {k: round(v, 3) for k, v in metrics['per_class'].items() if v is not None} } "
-              f"({record['elapsed_s']:.0f} s)", file=sys.stderr, flush=True)
-        if metrics["miou"] > best["miou"]:
-            best = {"miou": metrics["miou"], "epoch": epoch + 1, "per_class": metrics["per_class"],
-                    "pixel_accuracy": metrics["pixel_accuracy"],
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-
-    state = best.pop("state")
-    card = run_card(
-        args,
-        started=started,
-        data_seeds={"train": [train_seeds.start, train_seeds.stop], "val": [val_seeds.start, val_seeds.stop]},
-        metrics={"val_miou": best["miou"], "val_per_class_iou": best["per_class"],
-                 "val_pixel_accuracy": best["pixel_accuracy"], "best_epoch": best["epoch"]},
-        epochs=epochs_run,
-        training={**asdict(cfg), "optimizer": "AdamW, one-cycle",
-                  "loss": "pixel-wise cross-entropy" + (f" + {cfg.dice_weight} x soft Dice" if cfg.dice_weight else ""),
-                  "augmentation": "random crop, horizontal flip, per-channel gain, contrast and brightness jitter",
-                  "init": "backbone from scratch (timm pretrained=False), score layers default / skips zero, "
-                          "transposed convolutions bilinear"},
-        history=history,
-        skips="1x1 scores of the stride-16, 8, 4 and 2 stages are added after each x2 bilinear-initialised "
-              "transposed convolution; the last one (x2) reaches the input size. Without skips (the book's FCN-32s) "
-              "boundaries are 32-pixel blocks and small objects vanish. A first run with skips down to stride 4 "
-              "only and cross-entropy alone reached val mIoU 0.776 in 7 epochs (1674 s); its errors were mostly "
-              "boundaries (binary foreground IoU 0.848, 5.7% shape confusions among foreground pixels), hence the "
-              "stride-2 skip and the soft Dice term",
-        threads=cfg.threads,
-    )
-    spec = hub.save_weights(
-        NAME,
-        state,
-        spec_fields={
-            "architecture": "fcn",
-            "config": model_config.to_dict(),
-            "class_names": SEGMENTATION_CLASS_NAMES,
-            "mean": IMAGENET_MEAN,
-            "std": IMAGENET_STD,
-            "input_size": (3, SCENE_SIZE, SCENE_SIZE),
-        },
-        card=card,
-    )
-    print(f"fcn: saved weights/{spec.filename} (best epoch {best['epoch']}, val mIoU {best['miou']:.4f}, "
-          f"{time.time() - started:.0f} s)", file=sys.stderr, flush=True)
-
-
-def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """``python -m core.evaluate fcn [--split test] [--count N]``: mIoU and per-class IoU, recorded in the card."""
-    from core import hub
-    from core.data.scenes import SPLITS
-
-    torch.set_num_threads(2)
-    split = getattr(args, "split", "test")
-    count = getattr(args, "count", None) or (16 if args.quick else None)
-    seeds = SPLITS[split] if count is None else SPLITS[split][:count]
-    model, _ = load_fcn(args.device)
-    started = time.time()
-    images, masks = scene_arrays(seeds, cache_dir=None if args.quick else CACHE_DIR)
-    metrics = _evaluate_arrays(model, images, masks)
-    result = {
-        "split": split,
-        "scenes": len(seeds),
-        "seeds": [seeds.start, seeds.stop],
-        "miou": metrics["miou"],
-        "per_class_iou": metrics["per_class"],
-        "pixel_accuracy": metrics["pixel_accuracy"],
-        "seconds": round(time.time() - started, 1),
-    }
-    if not args.quick:
-        hub.update_card(NAME, metrics={f"{split}_miou": result["miou"], f"{split}_per_class_iou": result["per_class_iou"],
-                                       f"{split}_pixel_accuracy": result["pixel_accuracy"], f"{split}_scenes": len(seeds)})
-    return result

@@ -6,7 +6,7 @@ The four steps, on data that ships with installed packages (nothing is downloade
    Pillow's built-in font (Aileron) at random sizes, stroke widths, rotations, shears and aspect ratios, then
    reduced exactly like the UCI digits were made: a 32x32 bitmap summed over 4x4 blocks gives an 8x8 image
    with 17 grey levels. Letters that are drawn like digits (I, O, S, Z, i, l, o, s, z) are left out.
-   `python -m core.train finetune_source` trains it (weights/finetune_source.*).
+   `python -m core.train finetune_source` trains it (its recipe: core/training/recipes/finetune_source.py).
 2. **Copy everything but the output layer** into a target model (`copy_all_but_output`).
 3. **Add a new output layer** for the target classes, randomly initialised (`build_model(len(TARGET_CLASSES))`).
 4. **Train on the small target dataset**: *handwritten* digits 0-9 (scikit-learn's copy of the UCI digits,
@@ -42,12 +42,11 @@ model comes through the weights module, pinned and verified like ours::
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy as np
 import torch
@@ -62,6 +61,12 @@ SOURCE_CLASSES: tuple[str, ...] = tuple("ABCDEFGHJKLMNPQRTUVWXYabdefghknqrty")
 
 LEFT_OUT_GLYPHS = "IOSZilosz"
 """Letters not in the source task because they are drawn like digits (1, 0, 5, 2)."""
+
+SOURCE_TRAIN_SEED = 0
+"""Render seed of the source model's training glyphs (`source_dataset(per_class, SOURCE_TRAIN_SEED)`)."""
+
+SOURCE_VAL_SEED = 1
+"""Render seed of its validation glyphs (the training recipe, core/training/recipes/finetune_source.py, has the rest)."""
 
 TARGET_CLASSES: tuple[str, ...] = tuple("0123456789")
 """The target task's classes: handwritten digits."""
@@ -448,13 +453,15 @@ def set_train_mode(model: nn.Module, *, frozen_body: bool, keep_bn_statistics: b
 
 
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                batch_size: int, generator: torch.Generator, fill: float) -> float:
-    """One pass over (x (N, 1, 32, 32), y (N,)) in shuffled batches with random shifts; returns the mean loss."""
+                batch_size: int, generator: torch.Generator, fill: float, max_shift: int = MAX_SHIFT) -> float:
+    """One pass over (x (N, 1, 32, 32), y (N,)) in shuffled batches with random shifts of up to `max_shift`
+    pixels (0: none, and `generator` only draws the order); returns the mean loss."""
     order = torch.randperm(len(y), generator=generator)
     total, steps = 0.0, 0
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
-        logits = model(random_shift(x[batch], generator, fill=fill))  # (B, K)
+        inputs = random_shift(x[batch], generator, max_shift, fill) if max_shift else x[batch]  # (B, 1, 32, 32)
+        logits = model(inputs)  # (B, K)
         loss = F.cross_entropy(logits, y[batch])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -495,7 +502,7 @@ def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_siz
     logits = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])  # (N, K)
     model.train(was_training)
     predictions = logits.argmax(1)
-    return float((predictions == y).float().mean()), float(F.cross_entropy(logits, y)), predictions.numpy()
+    return float((predictions == y).float().mean()), float(F.cross_entropy(logits, y)), predictions.cpu().numpy()
 
 
 def compare(config: FinetuneConfig, source_state: Mapping[str, torch.Tensor], mean: float, std: float,
@@ -560,97 +567,18 @@ def run_comparison(config: FinetuneConfig, source_state: Mapping[str, torch.Tens
     return state
 
 
-def load_source() -> tuple[dict[str, torch.Tensor], float, float]:
-    """The embedded pre-trained source model: (state dict, mean, std), verified by `core.hub`."""
-    from core import hub
+class SourceWeights(NamedTuple):
+    """The pre-trained source model as step 2 copies it: its state dict and its inputs' normalisation."""
 
-    spec = hub.load_spec(SOURCE_WEIGHTS)
-    return hub.load_state_dict(spec), float(spec.mean[0]), float(spec.std[0])
-
-
-# --- step 1: pre-training the source model (python -m core.train finetune_source) ---------------------------
-
-SOURCE_TRAIN_PER_CLASS = 300
-SOURCE_VAL_PER_CLASS = 40
-SOURCE_TRAIN_SEED = 0
-SOURCE_VAL_SEED = 1
-SOURCE_EPOCHS = 10
-SOURCE_BATCH = 128
-SOURCE_LR = 3e-3
+    state: dict[str, torch.Tensor]  # every tensor of the source model (`build_model(len(SOURCE_CLASSES))`)
+    mean: float  # of the training glyphs' inputs
+    std: float
 
 
-def pretrain_source(epochs: int = SOURCE_EPOCHS, per_class: int = SOURCE_TRAIN_PER_CLASS, seed: int = 0,
-                    val_per_class: int = SOURCE_VAL_PER_CLASS, log: Any = print) -> tuple[nn.Module, dict[str, Any]]:
-    """Step 1: train the backbone on the printed-letter task. Returns the model and facts for its card."""
-    images, labels = source_dataset(per_class, SOURCE_TRAIN_SEED)
-    val_images, val_labels = source_dataset(val_per_class, SOURCE_VAL_SEED)
-    mean = float(images.mean())
-    std = float(to_input(images, 0.0, 1.0).std())  # of the upsampled inputs the network sees
-    x, y = to_input(images, mean, std), torch.as_tensor(labels)
-    x_val, y_val = to_input(val_images, mean, std), torch.as_tensor(val_labels)
-    generator = torch.Generator().manual_seed(seed)
-    model = build_model(len(SOURCE_CLASSES), generator)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=SOURCE_LR, weight_decay=1e-4)
-    steps_per_epoch = math.ceil(len(y) / SOURCE_BATCH)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, SOURCE_LR, total_steps=epochs * steps_per_epoch)
-    fill = (0.0 - mean) / std
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(y), generator=generator)
-        total = 0.0
-        for start in range(0, len(order), SOURCE_BATCH):
-            batch = order[start:start + SOURCE_BATCH]
-            loss = F.cross_entropy(model(random_shift(x[batch], generator, fill=fill)), y[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.item()
-        val_accuracy, val_loss, _ = evaluate_model(model, x_val, y_val)
-        log(f"source epoch {epoch + 1}/{epochs}: train loss {total / steps_per_epoch:.4f}, "
-            f"val accuracy {val_accuracy:.4f}")
-    facts = {
-        "mean": mean, "std": std, "val_accuracy": val_accuracy, "val_loss": val_loss,
-        "train_images": len(y), "val_images": len(y_val),
-    }
-    return model, facts
-
-
-def train(args: argparse.Namespace) -> None:
-    """`python -m core.train finetune_source`: pre-train the source model, embed it, and record in its card the
-    default fine-tuning comparison (the tab's precomputed first view)."""
-    from core import hub
-    from core.train import run_card
-
-    torch.set_num_threads(1)
-    started = time.time()
-    epochs = args.epochs or (1 if args.quick else SOURCE_EPOCHS)
-    per_class, val_per_class = (8, 2) if args.quick else (SOURCE_TRAIN_PER_CLASS, SOURCE_VAL_PER_CLASS)
-    model, facts = pretrain_source(epochs=epochs, per_class=per_class, seed=args.seed, val_per_class=val_per_class)
-    card = run_card(
-        args, started=started, epochs=epochs,
-        data_seeds={"source_train": {"render_seed": SOURCE_TRAIN_SEED, "per_class": per_class},
-                    "source_val": {"render_seed": SOURCE_VAL_SEED, "per_class": val_per_class}},
-        metrics={"source_val_accuracy": facts["val_accuracy"], "source_val_loss": facts["val_loss"]},
-        data=("source: 35 printed letters (" + "".join(SOURCE_CLASSES) + "; left out as digit-like: "
-              + LEFT_OUT_GLYPHS + ") rendered with Pillow's built-in font at random size, stroke, rotation, "
-              "shear and aspect, reduced like the UCI digits (32x32 bitmap -> 4x4 block sums -> 8x8, 17 levels); "
-              "upsampled to 32x32. Target (not used here): scikit-learn's UCI handwritten digits."),
-        training=f"AdamW lr {SOURCE_LR} one-cycle, weight decay 1e-4, batch {SOURCE_BATCH}, random shifts "
-                 f"of up to {MAX_SHIFT} px; {facts['train_images']} training and {facts['val_images']} "
-                 "validation glyphs",
-        threads=1,
-    )
-    spec = hub.save_weights(
-        SOURCE_WEIGHTS, model.state_dict(),
-        spec_fields=dict(architecture="timm-resnet-source", config=dict(BACKBONE_CONFIG),
-                         class_names=SOURCE_CLASSES, mean=(facts["mean"],), std=(facts["std"],),
-                         input_size=(1, INPUT_SIDE, INPUT_SIDE)),
-        card=card,
-    )
-    print(f"saved weights/{spec.filename}: source validation accuracy {facts['val_accuracy']:.4f}")
-    if not args.quick:
-        evaluate(args)
+def from_weights(spec: Any, state: dict[str, torch.Tensor], device: Any = "cpu") -> SourceWeights:
+    """The embedded source model (``core.weights.registry.load_model("finetune_source")``); tensors stay on the
+    CPU, where the tab fine-tunes."""
+    return SourceWeights(state, float(spec.mean[0]), float(spec.std[0]))
 
 
 PREVIEW_PER_CLASS = 4
@@ -661,31 +589,3 @@ def preview_positions(per_class: int = PREVIEW_PER_CLASS) -> np.ndarray:
     """Positions in the test set (`test_indices` order, class by class) of the prediction grid's images:
     the first `per_class` of each class, class 0 first. Returns (K*per_class,)."""
     return np.concatenate([np.arange(per_class) + c * TEST_PER_CLASS for c in range(len(TARGET_CLASSES))])
-
-
-def default_run_summary(state: ComparisonState) -> dict[str, Any]:
-    """What the card stores about a comparison: config, curves, seconds and the grid's test predictions."""
-    positions = preview_positions()
-    return {
-        "config": asdict(state.config),
-        "curves": state.curves(),
-        "seconds": round(state.seconds, 2),
-        "preview_predictions": {k: v[positions].tolist() for k, v in state.predictions.items()},
-    }
-
-
-def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """`python -m core.evaluate finetune_source`: run the default comparison and record it in the card."""
-    from core import hub
-
-    torch.set_num_threads(1)
-    source_state, mean, std = load_source()
-    state = run_comparison(FinetuneConfig(), source_state, mean, std)
-    metrics = {
-        "default_fine_tuned_test_accuracy": state.fine_tuned.test_accuracy[-1],
-        "default_scratch_test_accuracy": state.scratch.test_accuracy[-1],
-    }
-    hub.update_card(SOURCE_WEIGHTS, metrics=metrics, default_run=default_run_summary(state))
-    print(f"default comparison ({state.seconds:.1f} s, 1 thread): fine-tuned "
-          f"{metrics['default_fine_tuned_test_accuracy']:.3f}, scratch {metrics['default_scratch_test_accuracy']:.3f}")
-    return metrics

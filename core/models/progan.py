@@ -16,17 +16,14 @@ The weights hold the final generator and a snapshot of the generator at the end 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.training import gan as training
-from core.data.digits import load_digits_tensor
 from core.ops.latent import generate, latents
-from core.evaluation.generative import digit_quality
 
 NAME = "progan"
 START_RESOLUTION = 4
@@ -160,15 +157,15 @@ def snapshot_prefix(stage: int) -> str:
     return f"stage{stage}."
 
 
-def load_generators() -> GrownGenerators:
-    state, config_dict = training.load(NAME)
-    config = ProGANConfig(**config_dict)
+def from_weights(spec: Any, state: dict[str, torch.Tensor], device: Any = "cpu") -> GrownGenerators:
+    """Every stage's snapshot of the generator (``stage{k}.`` keys of `state`), each in eval mode."""
+    config = ProGANConfig(**spec.config)
     snapshots = []
     for stage in range(config.stages):
         prefix = snapshot_prefix(stage)
         generator = ProGenerator(config)
         generator.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
-        snapshots.append(generator.eval())
+        snapshots.append(generator.to(device).eval())
     return GrownGenerators(snapshots)
 
 
@@ -184,90 +181,3 @@ def real_at(images: torch.Tensor, stage: int, alpha: float, stages: int) -> torc
     if stage > 0 and alpha < 1:
         x = alpha * x + (1 - alpha) * F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
     return x
-
-
-def train(args: Any) -> None:
-    """Phases of `iterations` steps each: stage 0 stable, then fade-in + stable for stages 1, 2, 3."""
-    training.limit_threads()
-    quick = training.arg(args, "quick", False)
-    iterations = 10 if quick else training.arg(args, "iterations", 800)
-    seed = training.arg(args, "seed", 0)
-    device = training.resolve_device(training.arg(args, "device", "auto"))
-    config = ProGANConfig()
-    torch.manual_seed(seed)  # training-time initialisation only
-    images, _ = load_digits_tensor(config.resolution(config.stages - 1))
-    generator, discriminator = ProGenerator(config).to(device), ProDiscriminator(config).to(device)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    bce = F.binary_cross_entropy_with_logits
-    batch = 32
-    data_gen = torch.Generator().manual_seed(seed)
-    timer = training.Timer()
-    snapshots: dict[str, torch.Tensor] = {}
-    for stage in range(config.stages):
-        phases = ["stable"] if stage == 0 else ["fade", "stable"]
-        for phase in phases:
-            for it in range(iterations):
-                alpha = (it + 1) / iterations if phase == "fade" else 1.0
-                real = real_at(images[torch.randint(len(images), (batch,), generator=data_gen)], stage, alpha,
-                               config.stages).to(device)
-                z = torch.randn(batch, config.latent_dim, generator=data_gen).to(device)
-                fake = generator(z, stage, alpha)
-                real_logits, fake_logits = discriminator(real, stage, alpha), discriminator(fake.detach(), stage, alpha)
-                loss_d = (bce(real_logits, torch.ones_like(real_logits))
-                          + bce(fake_logits, torch.zeros_like(fake_logits))) / 2
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                fake_logits = discriminator(fake, stage, alpha)
-                loss_g = bce(fake_logits, torch.ones_like(fake_logits))
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-                if (it + 1) % 250 == 0 or it + 1 == iterations:
-                    print(f"stage {stage} ({config.resolution(stage)}px) {phase} {it + 1}/{iterations} "
-                          f"alpha {alpha:.2f} "
-                          f"loss_D {loss_d.item():.3f} loss_G {loss_g.item():.3f} {timer.seconds:.0f}s", flush=True)
-        snapshots.update({snapshot_prefix(stage) + k: v.detach().cpu().clone()
-                          for k, v in generator.state_dict().items()})
-    generator = generator.cpu().eval()
-    metrics = quality(generator)
-    print(metrics, flush=True)
-    training.save(
-        NAME, snapshots, config=asdict(config), architecture="progan-generator",
-        input_size=(config.channels, config.resolution(config.stages - 1), config.resolution(config.stages - 1)),
-        card=dict(
-            data="sklearn.datasets.load_digits: all 1,797 8x8 digits, bilinearly upscaled to 32x32, average-pooled "
-                 "to each stage's resolution",
-            schedule=f"{iterations} iterations per phase: 4x4 stable; 8x8, 16x16, 32x32 each fade-in (alpha 0->1) "
-                     "then stable",
-            data_seeds=training.DIGITS_DATA_SEEDS,
-            epochs=round((1 + 2 * (config.stages - 1)) * iterations * batch / len(images), 1),
-            iterations_per_phase=iterations, batch_size=batch, optimizer="Adam lr 2e-4 betas (0.5, 0.999)",
-            loss="non-saturating GAN loss (the paper uses WGAN-GP)", seed=seed,
-            snapshots="stage{k}.* = the generator at the end of stage k; stage3 is the final generator",
-            wall_time_s=round(timer.seconds, 1), device=training.device_description(device),
-            parameters_generator=training.count_parameters(generator), metrics=metrics,
-        ),
-    )
-
-
-@torch.no_grad()
-def quality(generator: ProGenerator, n: int = 2000) -> dict[str, float]:
-    return digit_quality(sample(generator, seed=12345, n=n))
-
-
-def evaluate(args: Any = None) -> dict[str, float]:
-    metrics = quality(load_generators().final)
-    print(metrics)
-    training.update_card(NAME, metrics=metrics)
-    return metrics
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parsed = training.parse_args(argv, epochs=0)
-    train(parsed)
-
-
-if __name__ == "__main__":
-    main()

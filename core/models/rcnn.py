@@ -23,20 +23,20 @@ Shared with `core.models.fast_rcnn` (and the family view): `prepare` (the 256-px
 NMS), `label_proposals` (IoU labelling for training).
 
 Public API (pure: arrays/tensors in and out; models are passed in):
-  * `load_rcnn(device)` — the embedded trained model (``weights/rcnn.*``), eval mode.
+  * `from_weights(spec, state, device)` — the model from its card and weights (`core.weights.registry`:
+    ``load_model("rcnn", device)`` is the embedded trained model, eval mode, shared).
   * `detect(model, image, score_threshold, iou_threshold)` -> ``{"boxes", "scores", "labels"}``.
   * `detect_timed(model, image, ...)` -> `TimedDetections`: the same plus the seconds of the stages
     proposals / features / classify / nms, the number of proposals and of CNN forward passes (one per region).
   * `warp_regions(image, boxes, size, padding)`: the warped crops, for pictures and tests.
 
-Training and evaluation: ``python -m core.train rcnn`` / ``python -m core.evaluate rcnn``
-(`core.training.rcnn`).
+Training and evaluation: ``python -m core.train rcnn`` (recipe `core.training.recipes.rcnn`, stages in
+`core.training.rcnn`) / ``python -m core.evaluate rcnn`` (`core.evaluation.evaluators`).
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -46,14 +46,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
 from core.data.scenes import CLASS_NAMES, NUM_CLASSES, REFERENCE_SIDE
 from core.ops.anchors import BOOK_NORMALIZATION, offset_boxes, offset_inverse
 
 NAME = "rcnn"
 """Weights name (``weights/rcnn.safetensors`` + ``weights/rcnn.json``) and `core.train` key."""
-
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
 
 INPUT_SIDE = REFERENCE_SIDE
 """`prepare` scales images so that their shorter side has this many pixels (the training scenes' side)."""
@@ -94,8 +92,8 @@ def prepare(image: np.ndarray, side: int = INPUT_SIDE, max_side: int = MAX_INPUT
 def normalise(image: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float32, ImageNet-normalised (the lab's backbones' input)."""
     tensor = torch.from_numpy(np.require(image, requirements=("C", "W"))).to(device).permute(2, 0, 1).float() / 255.0
-    mean = torch.tensor(MEAN, device=tensor.device).view(3, 1, 1)
-    std = torch.tensor(STD, device=tensor.device).view(3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, device=tensor.device).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=tensor.device).view(3, 1, 1)
     return (tensor - mean) / std
 
 
@@ -320,22 +318,13 @@ def warp_regions(image: Tensor, boxes: Tensor, size: int, padding: int) -> Tenso
 
 # --- loading ----------------------------------------------------------------------------------------------------
 
-_LOADED: dict[str, RCNN] = {}
-_LOAD_LOCK = threading.Lock()
 
-
-def load_rcnn(device: str | torch.device = "cpu") -> RCNN:
-    """The embedded trained model (``weights/rcnn.*``, verified by `core.hub`), eval mode, once per device."""
-    from core import hub
-
-    key = str(torch.device(device))
-    with _LOAD_LOCK:
-        if key not in _LOADED:
-            spec = hub.load_spec(NAME)
-            model = RCNN(RCNNConfig.from_dict(spec.config))
-            model.load_state_dict(hub.load_state_dict(spec))
-            _LOADED[key] = model.to(device).eval()
-        return _LOADED[key]
+def from_weights(spec: Any, state: dict[str, Tensor], device: Any = "cpu") -> RCNN:
+    """The R-CNN of a card's `core.weights.hub.WeightsSpec` with its verified `state`, on `device`, eval mode
+    (`core.weights.registry.BUILDERS`: ``load_model("rcnn", device)``)."""
+    model = RCNN(RCNNConfig.from_dict(spec.config))
+    model.load_state_dict(state)
+    return model.to(device).eval()
 
 
 # --- inference ----------------------------------------------------------------------------------------------------
@@ -372,7 +361,7 @@ def detect_timed(
     """R-CNN on one image, stage by stage and timed.
 
     Args:
-        model: from `load_rcnn` (eval mode).
+        model: ``core.weights.registry.load_model("rcnn")`` (eval mode).
         image: (H, W, 3) uint8 RGB, any size (selective search and the CNN see it scaled by `prepare`).
         score_threshold: keep detections whose score is above this (in [0, 1]).
         iou_threshold: class-wise NMS IoU (None: the model's ``config.nms_iou``).

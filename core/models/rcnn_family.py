@@ -26,21 +26,6 @@ def _check(name: str) -> str:
     return name
 
 
-def load(name: str, device: Any = "cpu") -> nn.Module:
-    """The embedded trained model `name` (eval mode, loaded once per process)."""
-    if _check(name) == "rcnn":
-        from core.models.rcnn import load_rcnn
-
-        return load_rcnn(device)
-    if name == "fast_rcnn":
-        from core.models.fast_rcnn import load_fast_rcnn
-
-        return load_fast_rcnn(device)
-    from core.models.faster_rcnn import load_faster_rcnn
-
-    return load_faster_rcnn(device)
-
-
 def detect_timed(name: str, model: nn.Module, image: np.ndarray, score_threshold: float = 0.5,
                  iou_threshold: float | None = None, max_proposals: int | None = None) -> TimedDetections:
     """One image through model `name`, timed by stage.
@@ -67,7 +52,7 @@ def detect_timed(name: str, model: nn.Module, image: np.ndarray, score_threshold
 
 def card_metrics(name: str) -> dict[str, Any]:
     """The model card's recorded metrics (test-split mAP and more), {} when the card has none."""
-    from core import hub
+    from core.weights import hub
 
     return dict(hub.load_card(_check(name)).get("card", {}).get("metrics", {}))
 

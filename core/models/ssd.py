@@ -29,28 +29,22 @@ anchors are made for the padded size; `SSD.detect` maps the boxes back to the ca
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
-import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from core.data.images import IMAGENET_MEAN, IMAGENET_STD
 from core.ops.anchors import BACKGROUND, multibox_prior, multibox_target, offset_inverse
-from core.data.scenes import CLASS_NAMES, REFERENCE_SIDE, make_scene, split_seeds
+from core.data.scenes import CLASS_NAMES, REFERENCE_SIDE
 
 NAME = "ssd"
 """Weights name (``weights/ssd.safetensors`` + ``weights/ssd.json``) and `core.train` key."""
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
 
 INPUT_SIDE = REFERENCE_SIDE
 """`prepare` scales images so that their shorter side has this many pixels (the training scenes' side)."""
@@ -64,8 +58,9 @@ SIZE_DIVISOR = 32
 NEG_POS_RATIO = 3
 """Hard-negative mining: background anchors kept in the class loss per positive anchor."""
 
-CACHE_DIR = Path(os.environ.get("LAB_CACHE_DIR", "/tmp/lab_cache"))
-"""Where training keeps its pre-generated scenes (``.npz``); regenerated when missing."""
+WARMUP_RUNS = 3
+"""`from_weights` runs this many forward passes on a blank scene: oneDNN builds its kernels for a new input size
+during the first calls (seconds on a busy CPU), so that the first user request does not pay for it."""
 
 
 @dataclass(frozen=True)
@@ -173,8 +168,8 @@ class SSD(nn.Module):
         for head in self.box_heads:
             nn.init.normal_(head.weight, std=0.01)
             nn.init.zeros_(head.bias)
-        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self._anchor_cache: dict[tuple, tuple[Tensor, list[int]]] = {}
 
     @property
@@ -413,122 +408,19 @@ def detect(
     )
 
 
-def load_ssd(device: str | torch.device = "cpu") -> SSD:
-    """The trained detector from ``weights/ssd.*`` (verified by `core.hub`), in eval mode on `device`."""
-    from core import hub
-
-    spec = hub.load_spec(NAME)
+def from_weights(spec: Any, state: dict[str, Tensor], device: Any = "cpu") -> SSD:
+    """The trained detector of `spec` (``core.weights.registry.load_model("ssd", device)``), in eval mode on
+    `device`, warmed up by `WARMUP_RUNS` detections on a blank scene."""
     model = build_ssd(**spec.config)
-    model.load_state_dict(hub.load_state_dict(spec))
-    return model.to(device).eval()
+    model.load_state_dict(state)
+    model = model.to(device).eval()
+    blank = np.zeros((INPUT_SIDE, INPUT_SIDE, 3), np.uint8)
+    for _ in range(WARMUP_RUNS):
+        detect(model, blank)
+    return model
 
 
-# --- data ---------------------------------------------------------------------------------------------------
-
-
-def scene_cache(split: str, count: int, *, cache_dir: Path = CACHE_DIR, progress: bool = True) -> dict[str, np.ndarray]:
-    """The first `count` scenes of `split`, generated once and kept in ``cache_dir`` as one ``.npz``.
-
-    Returns:
-        ``{"images": (N, H, W, 3) uint8, "instances": (N, H, W) uint8 object maps, "boxes": (M, 4) float32
-        pixel xyxy of all objects, "labels": (M,) int64, "offsets": (N + 1,) int64}``: the objects of scene i
-        are rows ``offsets[i]:offsets[i + 1]``.
-    """
-    path = Path(cache_dir) / f"scenes_{split}_{count}.npz"
-    if path.is_file():
-        with np.load(path) as data:
-            return {key: data[key] for key in data.files}
-    seeds = split_seeds(split, count)
-    iterator: Any = seeds
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(seeds, desc=f"generating {split} scenes", dynamic_ncols=True)
-    images, instances, boxes, labels, offsets = [], [], [], [], [0]
-    for seed in iterator:
-        scene = make_scene(int(seed))
-        images.append(scene.image)
-        instances.append(scene.instance_mask)
-        boxes.append(scene.boxes)
-        labels.append(scene.labels)
-        offsets.append(offsets[-1] + len(scene.labels))
-    data = {
-        "images": np.stack(images),
-        "instances": np.stack(instances),
-        "boxes": np.concatenate(boxes).astype(np.float32).reshape(-1, 4),
-        "labels": np.concatenate(labels).astype(np.int64),
-        "offsets": np.asarray(offsets, np.int64),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **data)
-    os.replace(tmp, path)
-    return data
-
-
-MIN_KEPT_FRACTION = 0.5
-"""A crop keeps an object when at least this share of its pixels stays inside."""
-
-
-def augmented_batch(
-    cache: dict[str, np.ndarray],
-    indices: np.ndarray,
-    rng: np.random.Generator,
-    crop: int = 192,
-    zoom: tuple[float, float] = (1.0, 1.35),
-) -> tuple[Tensor, list[dict[str, Tensor]]]:
-    """A training batch from cached scenes: a random `crop` x `crop` window, a random zoom, a horizontal flip.
-
-    Cropping (not resizing) keeps the objects at their true scale and costs ``(crop / 256)^2`` of a full scene.
-    With probability 1/2 the window is ``crop / z`` pixels (z ~ U(zoom)), scaled up to `crop`: objects grow by up
-    to `zoom[1]` (mixed scales). Boxes are recomputed as the tight extent of each object's pixels left in the
-    window (objects with less than `MIN_KEPT_FRACTION` of their pixels left are dropped).
-
-    Returns:
-        images (B, 3, crop, crop) float in [0, 1]; targets ``[{"boxes": (N, 4) pixel xyxy, "labels": (N,)}]``.
-    """
-    height, width = cache["images"].shape[1:3]
-    out_images, targets = [], []
-    for index in indices:
-        start, stop = cache["offsets"][index], cache["offsets"][index + 1]
-        labels = cache["labels"][start:stop]
-        inst = cache["instances"][index]  # (H, W)
-        z = float(rng.uniform(*zoom)) if rng.random() < 0.5 else 1.0
-        window = min(int(round(crop / z)), height, width)
-        top, left = int(rng.integers(0, height - window + 1)), int(rng.integers(0, width - window + 1))
-        image = cache["images"][index, top : top + window, left : left + window]  # (window, window, 3) uint8
-        if window != crop:
-            image = cv2.resize(image, (crop, crop), interpolation=cv2.INTER_LINEAR)
-        window_inst = inst[top : top + window, left : left + window]
-        f = crop / window
-        flip = rng.random() < 0.5
-        if flip:
-            image = image[:, ::-1]
-        boxes, kept = [], []
-        full_counts = np.bincount(inst.reshape(-1), minlength=len(labels) + 1)
-        window_counts = np.bincount(window_inst.reshape(-1), minlength=len(labels) + 1)
-        for j in range(len(labels)):
-            n_in = int(window_counts[j + 1])
-            if n_in == 0 or n_in < MIN_KEPT_FRACTION * int(full_counts[j + 1]):
-                continue
-            obj = window_inst == j + 1
-            rows = np.flatnonzero(obj.any(axis=1))
-            cols = np.flatnonzero(obj.any(axis=0))
-            x1, x2 = cols[0] * f, (cols[-1] + 1) * f
-            y1, y2 = rows[0] * f, (rows[-1] + 1) * f
-            if flip:
-                x1, x2 = crop - x2, crop - x1
-            boxes.append((x1, y1, x2, y2))
-            kept.append(int(labels[j]))
-        out_images.append(image)
-        targets.append(
-            {"boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4), "labels": torch.tensor(kept, dtype=torch.int64)}
-        )
-    batch = np.stack(out_images)  # (B, crop, crop, 3) uint8
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0), targets  # (B, 3, crop, crop), channels_last
-
-
-# --- evaluation ---------------------------------------------------------------------------------------------
+# --- batches (evaluation) -----------------------------------------------------------------------------------
 
 
 @torch.inference_mode()
@@ -540,223 +432,3 @@ def predict_batch(model: SSD, images: Tensor, score_threshold: float = 0.01, iou
         kept = postprocess(cands, iou_threshold)
         preds.append({"boxes": kept.boxes.cpu(), "scores": kept.scores.cpu(), "labels": kept.labels.cpu()})
     return preds
-
-
-def evaluate_on(model: SSD, split: str = "test", count: int | None = None, batch_size: int = 25, device: Any = "cpu", cache: dict | None = None) -> dict[str, Any]:
-    """COCO mAP (`core.evaluation.metrics.detection_map`) of `model` on the first `count` scenes of `split`."""
-    from core.evaluation.metrics import DetectionMeter
-
-    model.eval()
-    meter = DetectionMeter(CLASS_NAMES)
-    if cache is None:
-        seeds = split_seeds(split, count)
-        scenes = (make_scene(int(s)) for s in seeds)
-        total = len(seeds)
-    else:
-        total = len(cache["images"]) if count is None else count
-    for start in range(0, total, batch_size):
-        stop = min(start + batch_size, total)
-        if cache is not None:
-            images = torch.from_numpy(cache["images"][start:stop]).permute(0, 3, 1, 2).float() / 255.0
-            targets = [
-                {"boxes": torch.from_numpy(cache["boxes"][cache["offsets"][i] : cache["offsets"][i + 1]]),
-                 "labels": torch.from_numpy(cache["labels"][cache["offsets"][i] : cache["offsets"][i + 1]])}
-                for i in range(start, stop)
-            ]
-        else:
-            chunk = [next(scenes) for _ in range(stop - start)]
-            images = torch.from_numpy(np.stack([s.image for s in chunk])).permute(0, 3, 1, 2).float() / 255.0
-            targets = [{"boxes": torch.from_numpy(s.boxes), "labels": torch.from_numpy(s.labels)} for s in chunk]
-        meter.update(predict_batch(model, images.to(device)), targets)
-    return meter.compute()
-
-
-def evaluate_on_photos(model: SSD, count: int | None = None, score_threshold: float = 0.01) -> dict[str, Any]:
-    """COCO mAP on the first `count` test seeds pasted onto photos training never saw (the same photos and
-    scenes as `core.models.faster_rcnn.evaluate_on_photos`: scikit-image images outside `core.data.scenes.BACKGROUND_SOURCES`,
-    in turn, each at its own size; `detect` rescales them)."""
-    from core.models.faster_rcnn import PHOTO_SCENES, UNSEEN_PHOTOS, unseen_photo
-    from core.evaluation.metrics import DetectionMeter
-
-    photos = [unseen_photo(name) for name in UNSEEN_PHOTOS]
-    meter = DetectionMeter(CLASS_NAMES)
-    for i, seed in enumerate(split_seeds("test", count or PHOTO_SCENES)):
-        scene = make_scene(int(seed), background=photos[i % len(photos)])
-        det = detect(model, scene.image, score_threshold, 0.5)
-        meter.update([{"boxes": det.boxes, "scores": det.scores, "labels": det.labels}],
-                     [{"boxes": scene.boxes, "labels": scene.labels}])
-    result = meter.compute()
-    result["photos"] = list(UNSEEN_PHOTOS)
-    result["scenes"] = count or PHOTO_SCENES
-    return result
-
-
-# --- training -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class TrainSettings:
-    """Training recipe (recorded in the model card)."""
-
-    train_scenes: int = 4000  # first scenes of the "train" split, generated once and cached
-    val_scenes: int = 200  # first scenes of "val", mAP measured after every epoch (the best epoch is kept)
-    epochs: int = 4
-    batch_size: int = 32
-    lr: float = 4e-3  # AdamW peak learning rate (OneCycle)
-    weight_decay: float = 5e-4
-    crop: int = 192  # training windows (pixels of the 256-px scenes, objects at true scale)
-    zoom: tuple[float, float] = (1.0, 1.35)
-
-
-def _parse_extra(extra: Sequence[str]) -> dict[str, str]:
-    """``["--train-scenes", "3000", "--resume"]`` -> ``{"train_scenes": "3000", "resume": ""}``."""
-    opts: dict[str, str] = {}
-    tokens = list(extra)
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        if token.startswith("--"):
-            key, eq, value = token[2:].partition("=")
-            if not eq and i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
-                value = tokens[i + 1]
-                i += 1
-            opts[key.replace("-", "_")] = value
-        i += 1
-    return opts
-
-
-def train(args: argparse.Namespace) -> None:
-    """``python -m core.train ssd [--epochs N] [--quick [--save]] [--train-scenes N] [--batch-size B] [--lr LR] [--resume]``.
-
-    ``--resume`` starts from the embedded weights (a further training stage on the same data, with a fresh
-    OneCycle schedule); the card then lists every stage, and its wall time and epochs are the totals.
-    """
-    from core import hub
-    from core.data.datasets import to_book_labels
-    from core.train import progress, run_card
-
-    started = time.time()
-    torch.set_num_threads(int(os.environ.get("LAB_THREADS", "2")))
-    opts = _parse_extra(getattr(args, "extra", []) or [])
-    settings = TrainSettings()
-    if args.quick:
-        settings = TrainSettings(train_scenes=64, val_scenes=16, epochs=1, batch_size=16)
-    for key in ("train_scenes", "val_scenes", "batch_size"):
-        if key in opts:
-            setattr(settings, key, int(opts[key]))
-    if "lr" in opts:
-        settings.lr = float(opts["lr"])
-    if args.epochs:
-        settings.epochs = int(args.epochs)
-    device = torch.device(args.device)
-    rng = np.random.default_rng(args.seed)
-
-    train_cache = scene_cache("train", settings.train_scenes)
-    val_cache = scene_cache("val", settings.val_scenes)
-    model = SSD().to(device, memory_format=torch.channels_last)  # channels_last: faster CPU convolutions
-    previous: dict[str, Any] | None = None
-    if "resume" in opts:
-        previous = hub.load_card(NAME).get("card", {})
-        model.load_state_dict(hub.load_state_dict(NAME))
-        print(f"[ssd] resuming from weights/ssd.safetensors (val mAP {previous.get('metrics', {}).get('val_map')})", flush=True)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    steps_per_epoch = len(train_cache["images"]) // settings.batch_size
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=settings.lr, total_steps=settings.epochs * steps_per_epoch, pct_start=0.15
-    )
-    best: dict[str, Any] = {"map": -1.0}
-    history = []
-    for epoch in range(settings.epochs):
-        model.train()
-        order = rng.permutation(len(train_cache["images"]))
-        bar = progress(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{settings.epochs}")
-        running = 0.0
-        for step in bar:
-            idx = order[step * settings.batch_size : (step + 1) * settings.batch_size]
-            images, targets = augmented_batch(train_cache, idx, rng, settings.crop, settings.zoom)
-            labels = to_book_labels(targets, images.shape[-2:])
-            out = model(images.to(device, memory_format=torch.channels_last))
-            loss, parts = ssd_loss(out, labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            optimizer.step()
-            scheduler.step()
-            running = 0.9 * running + 0.1 * float(loss.detach()) if step else float(loss.detach())
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{running:.3f}", cls=f"{parts['cls']:.3f}", box=f"{parts['box']:.3f}")
-        metrics = evaluate_on(model, cache=val_cache, device=device)
-        record = {"epoch": epoch + 1, "loss": round(running, 4), "val_map_50": metrics["map_50"], "val_map": metrics["map"],
-                  "elapsed_s": round(time.time() - started, 1)}
-        history.append(record)
-        print(f"[ssd] {record}", flush=True)
-        if (metrics["map"] or 0.0) > best["map"]:
-            best = {"map": metrics["map"] or 0.0, "map_50": metrics["map_50"], "epoch": epoch + 1,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-    model.load_state_dict(best["state"])
-    config = SSDConfig()
-    stage = {"epochs": settings.epochs, "wall_time_s": round(time.time() - started, 1), "training": asdict(settings),
-             "history": history, "best_epoch": best["epoch"]}
-    stages = (previous.get("stages") or [previous]) if previous else []
-    stages = [{k: st.get(k) for k in ("epochs", "wall_time_s", "training", "history", "best_epoch")} for st in stages]
-    stages.append(stage)
-    card = run_card(
-        args,
-        started=started,
-        data_seeds={"train": [split_seeds("train", settings.train_scenes).start, split_seeds("train", settings.train_scenes).stop],
-                    "val": [split_seeds("val", settings.val_scenes).start, split_seeds("val", settings.val_scenes).stop]},
-        metrics={"val_map_50": best["map_50"], "val_map": best["map"], "best_epoch": best["epoch"]},
-        epochs=sum(st["epochs"] for st in stages),
-        training=asdict(settings),
-        history=[h for st in stages for h in st["history"]],
-        stages=stages,
-        loss="softmax cross-entropy with hard-negative mining (3:1) + L1 offsets (book normalisation), per positive anchor",
-        optimizer="AdamW + OneCycle",
-        augmentation="random 192x192 windows of the 256x256 scenes (objects at true scale), zoom-in 1.0-1.35x (p=0.5), horizontal flip; boxes recomputed from the object maps",
-        anchors={"sizes_px_at_256": [list(s) for s in config.sizes_px], "ratios": list(config.ratios)},
-    )
-    card["wall_time_s"] = round(sum(st["wall_time_s"] for st in stages[:-1]) + card["wall_time_s"], 1)
-    if args.quick and "save" not in opts:
-        print(f"[ssd] quick run: weights not saved (they would replace the embedded ones; add --save). "
-              f"val mAP {best['map']:.3f}", flush=True)
-        return
-    hub.save_weights(
-        NAME,
-        model.state_dict(),
-        spec_fields={
-            "architecture": "ssd",
-            "config": config.to_dict(),
-            "class_names": CLASS_NAMES,
-            "mean": MEAN,
-            "std": STD,
-            "input_size": (3, INPUT_SIDE, INPUT_SIDE),
-        },
-        card=card,
-    )
-    print(f"[ssd] saved weights/ssd.safetensors (best epoch {best['epoch']}, val mAP {best['map']:.3f})", flush=True)
-
-
-def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """``python -m core.evaluate ssd [--split test] [--count N]``: COCO mAP, recorded in the model card."""
-    from core import hub
-
-    torch.set_num_threads(int(os.environ.get("LAB_THREADS", "2")))
-    device = torch.device(args.device)
-    model = load_ssd(device)
-    split = getattr(args, "split", "test")
-    count = getattr(args, "count", None)
-    if args.quick and count is None:
-        count = 25
-    started = time.time()
-    metrics = evaluate_on(model, split, count, device=device)
-    metrics["eval_split"] = split
-    metrics["eval_scenes"] = count if count is not None else len(split_seeds(split))
-    metrics["eval_wall_time_s"] = round(time.time() - started, 1)
-    record = {f"{split}_{k}": v for k, v in metrics.items()}
-    if count is None and split == "test":  # the whole held-out split: also objects pasted onto unseen photos
-        photos = evaluate_on_photos(model)
-        metrics["photos"] = photos
-        record.update({f"photos_{k}": photos[k] for k in ("map_50", "map", "map_75", "per_class_ap50", "photos", "scenes")})
-    if not args.quick:
-        hub.update_card(NAME, metrics=record)
-    return metrics

@@ -17,9 +17,9 @@ from torch import Tensor
 
 from core.ops.anchors import offset_inverse
 
-__all__ = ["BACKGROUND_ID", "nms", "batched_nms", "NmsStep", "nms_steps", "multibox_detection"]
+__all__ = ["REMOVED", "nms", "batched_nms", "NmsStep", "nms_steps", "multibox_detection"]
 
-BACKGROUND_ID = -1
+REMOVED = -1
 """Class id `multibox_detection` gives to background predictions and to boxes removed by NMS."""
 
 _MATRIX_TAIL = 256
@@ -234,8 +234,8 @@ def multibox_detection(
 
     Per anchor: the class is the most probable non-background class, the confidence its probability; the box
     is `offset_inverse` of the anchor. NMS keeps boxes over all classes together. Rows are the kept boxes
-    (decreasing confidence), then the removed ones (anchor order) with class `BACKGROUND_ID`. A confidence
-    below ``pos_threshold`` also gives `BACKGROUND_ID`, with the confidence replaced by ``1 - confidence``.
+    (decreasing confidence), then the removed ones (anchor order) with class `REMOVED`. A confidence
+    below ``pos_threshold`` also gives `REMOVED`, with the confidence replaced by ``1 - confidence``.
 
     Args:
         cls_probs (Tensor[B, C + 1, A]): class probabilities, background first.
@@ -245,7 +245,7 @@ def multibox_detection(
         pos_threshold: minimum confidence of a non-background prediction.
 
     Returns:
-        Tensor[B, A, 6]: rows ``[class, confidence, x1, y1, x2, y2]``, class `BACKGROUND_ID` (-1) for background
+        Tensor[B, A, 6]: rows ``[class, confidence, x1, y1, x2, y2]``, class `REMOVED` (-1) for background
         and suppressed boxes.
     """
     if cls_probs.dim() != 3:
@@ -265,10 +265,10 @@ def multibox_detection(
         removed = torch.ones(num_anc, dtype=torch.bool, device=keep.device)
         removed[keep] = False
         row_order = torch.cat((keep, torch.where(removed)[0]))  # (A,): kept by score, then removed by index
-        cls_b = torch.where(removed, BACKGROUND_ID, class_id[b])[row_order]
+        cls_b = torch.where(removed, REMOVED, class_id[b])[row_order]
         conf_b = conf[b][row_order]
         low = conf_b < pos_threshold
-        cls_b = torch.where(low, BACKGROUND_ID, cls_b)
+        cls_b = torch.where(low, REMOVED, cls_b)
         conf_b = torch.where(low, 1 - conf_b, conf_b)
         out.append(torch.cat((cls_b[:, None].to(conf_b.dtype), conf_b[:, None], boxes[b][row_order]), dim=1))
     return torch.stack(out)  # (B, A, 6)

@@ -1,164 +1,78 @@
-"""Training and evaluation of R-CNN (`core.models.rcnn`) on the generated scenes, and the evaluation both
-R-CNN and Fast R-CNN share.
-
-``python -m core.train rcnn [--train-count N --svm-count N --val-count N --steps N --time-budget MIN --threads T]``
-and ``python -m core.evaluate rcnn [--split test --count N]``.
+"""R-CNN's training stages (`core.models.rcnn`), run by its recipe `core.training.recipes.rcnn`
+(``python -m core.train rcnn``); the evaluation is `core.evaluation.evaluators` (``python -m core.evaluate rcnn``).
 
 The paper's three training stages, scaled to 2 CPU cores:
   1. Fine-tune the CNN on warped proposals: the SSD's trained body (``weights/ssd.*``, the lab's own pre-trained
-     backbone; its stem and first stage frozen) + new fc6, fc7 and a softmax over 5 classes + background; a proposal with IoU >= 0.5 with a
-     ground-truth box takes its class, every other one is background; mini-batches of 128 regions from 4 scenes,
-     32 foreground (the paper's 32 + 96), horizontally flipped at random; BatchNorm statistics stay the SSD's.
+     backbone; its stem and first stage frozen) + new fc6, fc7 and a softmax over 5 classes + background; a proposal
+     with IoU >= 0.5 with a ground-truth box takes its class, every other one is background; mini-batches of 128
+     regions from 4 scenes, 32 foreground (the paper's 32 + 96), horizontally flipped at random; BatchNorm
+     statistics stay the SSD's (`finetune_draws`, `warped_batch`: the recipe's steps).
   2. One linear SVM per class (``sklearn.svm.LinearSVC``) on the fine-tuned fc7 features, scaled to an average
      norm of 20 (the paper): positives are the ground-truth boxes of the fine-tuning scenes, negatives the
-     proposals of `SVM_COUNT` scenes with IoU < 0.3 with every object of that class; hard-negative mining starts
+     proposals of the SVM scenes with IoU < 0.3 with every object of that class; hard-negative mining starts
      from a random set of negatives and, for a few rounds, adds every negative the current SVM puts inside the
-     margin (score > -1) and retrains.
+     margin (score > -1) and retrains (`train_svms`).
   3. One ridge regressor per class (``sklearn.linear_model.Ridge``) on the pool5 features of the proposals with
-     IoU >= 0.6 with an object of that class, to the offsets of that object.
+     IoU >= 0.6 with an object of that class, to the offsets of that object (`train_regressors`).
 Then, on the val scenes: a Platt sigmoid per class (``LogisticRegression`` on the SVM margin: is the proposal a
 correct detection, IoU >= 0.5, of this class?) so that scores lie in [0, 1], and the SVM's C, the ridge penalty
-and the NMS IoU with the best val mAP@0.5 + mAP.
+and the NMS IoU with the best val mAP@0.5 + mAP (`fit_later_stages`: stages 2, 3 and the search).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from core.models.rcnn import (
-    MEAN, NAME, STD, INPUT_SIDE, RCNN, RCNNConfig, decode_boxes, detect, encode_boxes, finish, label_proposals,
-    normalise, region_features, select_proposals, warp_regions,
+    RCNN, RCNNConfig, decode_boxes, encode_boxes, finish, label_proposals, normalise, region_features,
+    select_proposals, warp_regions,
 )
 
-# --- the evaluation R-CNN and Fast R-CNN share -------------------------------------------------------------------
-
-SUBSET_COUNT = 10
-"""The first test scenes measured on their own (``test_subset_*`` in the cards): the tests recompute this mAP."""
-
-DetectFn = Callable[..., dict]
-"""``detect_fn(image (H, W, 3) uint8, proposals (N, 4) or None) -> {"boxes", "scores", "labels"}``."""
+# --- scenes and their proposals ---------------------------------------------------------------------------------
 
 
-def measure(detect_fn: DetectFn, split: str = "test", count: int | None = None, cached: bool = True) -> dict[str, Any]:
-    """COCO mAP (`core.evaluation.metrics.DetectionMeter`) of a detector on the first `count` scenes of `split`.
+@dataclass
+class SceneView:
+    """What training needs of one generated scene: image (H, W, 3) uint8, boxes (G, 4) float32, labels (G,)."""
 
-    `cached`: read each scene's selective-search proposals from `core.data.proposals` (the same boxes the model
-    would compute; False: the detector computes them itself).
-    """
-    from core.data.proposals import scene_proposals
-    from core.data.scenes import split_seeds
-    from core.evaluation.metrics import DetectionMeter
-    from core.models.faster_rcnn import _cached_scene
-
-    meter = DetectionMeter()
-    for seed in split_seeds(split, count):
-        scene = _cached_scene(int(seed))
-        pred = detect_fn(scene.image, scene_proposals(int(seed)) if cached else None)
-        meter.update([pred], [{"boxes": scene.boxes, "labels": scene.labels}])
-    return meter.compute()
+    image: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
 
 
-def measure_on_photos(detect_fn: DetectFn) -> dict[str, Any]:
-    """COCO mAP on the unseen-photo scenes of `core.models.faster_rcnn.evaluate_on_photos` (the first test seeds
-    pasted onto scikit-image photos training never saw, at the photos' own sizes); proposals computed live."""
-    from core.data.scenes import make_scene, split_seeds
-    from core.evaluation.metrics import DetectionMeter
-    from core.models.faster_rcnn import PHOTO_SCENES, UNSEEN_PHOTOS, unseen_photo
+class Scenes:
+    """The scenes of consecutive seeds, read from `core.data.scene_cache` (generated once, kept on disk)."""
 
-    photos = [unseen_photo(name) for name in UNSEEN_PHOTOS]
-    meter = DetectionMeter()
-    for i, seed in enumerate(split_seeds("test", PHOTO_SCENES)):
-        scene = make_scene(int(seed), background=photos[i % len(photos)])
-        meter.update([detect_fn(scene.image, None)], [{"boxes": scene.boxes, "labels": scene.labels}])
-    return meter.compute()
+    def __init__(self, seeds: range, log: bool = False):
+        from core.data.scene_cache import scene_arrays
 
+        self.seeds = seeds
+        self.arrays = scene_arrays(seeds, fields=("images",), log=log)
 
-def proposal_quality(split: str = "test", count: int | None = None) -> dict[str, Any]:
-    """Selective search's recall against the ground truth of `split` (all its proposals, from the cache):
-    ``proposals_recall_50``, ``proposals_recall_70`` (share of objects some proposal overlaps by IoU >= 0.5 / 0.7),
-    ``proposals_mabo`` (mean best overlap), ``proposals_per_image`` (mean count)."""
-    from core.data.proposals import scene_proposals
-    from core.data.scenes import split_seeds
-    from core.models.faster_rcnn import _cached_scene
-    from core.ops.selective_search import proposal_recall
-
-    found, truth = [], []
-    for seed in split_seeds(split, count):
-        found.append(scene_proposals(int(seed)))
-        truth.append(_cached_scene(int(seed)).boxes)
-    recall = proposal_recall(found, truth)
-    return {"proposals_recall_50": recall["recall_50"], "proposals_recall_70": recall["recall_70"],
-            "proposals_mabo": recall["mabo"], "proposals_objects": recall["objects"],
-            "proposals_per_image": float(np.mean([len(f) for f in found])),
-            "proposals_note": f"selective search (core.data.proposals.PROPOSAL_STRATEGIES) on all {split} scenes, "
-                              "every proposal, before the models' min-side filter"}
-
-
-def evaluate_and_record(name: str, detect_fn: DetectFn, split: str = "test", count: int | None = None) -> dict[str, Any]:
-    """Measure a detector on `split` and write the numbers into ``weights/<name>.json`` (``<split>_*``); on the
-    whole test split also the unseen photos (``photos_*``) and the fixed subset (``test_subset_*``)."""
-    from core import hub
-    from core.data.scenes import split_seeds
-
-    started = time.time()
-    metrics = measure(detect_fn, split, count)
-    seeds = split_seeds(split, count)
-    record: dict[str, Any] = {f"{split}_{k}": v for k, v in metrics.items()}
-    record[f"{split}_scenes"] = len(seeds)
-    record[f"{split}_seeds"] = [seeds.start, seeds.stop]
-    record[f"{split}_score_threshold"] = 0.01
-    record[f"{split}_eval_wall_s"] = round(time.time() - started, 1)
-    if count is None and split == "test":
-        photos = measure_on_photos(detect_fn)
-        metrics["photos"] = photos
-        from core.models.faster_rcnn import PHOTO_SCENES, UNSEEN_PHOTOS
-
-        record.update({f"photos_{k}": photos[k] for k in ("map_50", "map", "map_75", "per_class_ap50")})
-        record["photos_scenes"] = PHOTO_SCENES
-        record["photos_backgrounds"] = (f"scikit-image {', '.join(UNSEEN_PHOTOS)} (not training backgrounds), at "
-                                        "their own sizes, in turn; test seeds; proposals computed live")
-        record.update(proposal_quality("test"))
-        subset = measure(detect_fn, "test", SUBSET_COUNT, cached=False)
-        metrics["subset"] = subset
-        record.update({"test_subset_map_50": subset["map_50"], "test_subset_map": subset["map"],
-                       "test_subset_seeds": [split_seeds("test", SUBSET_COUNT).start,
-                                             split_seeds("test", SUBSET_COUNT).stop],
-                       "test_subset_note": "the first test scenes, proposals computed live, score > 0.01; "
-                                           "tests/test_rcnn_family.py recomputes this"})
-    record["evaluated_with"] = f"python -m core.evaluate {name}"
-    hub.update_card(name, metrics=record)
-    return metrics
+    def __getitem__(self, seed: int) -> SceneView:
+        index = int(seed) - self.seeds.start
+        if not 0 <= index < len(self.seeds):
+            raise KeyError(f"seed {seed} is not among {self.seeds}")
+        rows = self.arrays.objects(index)
+        return SceneView(self.arrays.images[index], self.arrays.boxes[rows], self.arrays.labels[rows])
 
 
 # --- R-CNN training --------------------------------------------------------------------------------------------------
 
-TRAIN_COUNT = 600
-"""Fine-tuning scenes (the first "train" seeds); their ground-truth boxes are also the SVMs' positives."""
-
-SVM_COUNT = 200
-"""Scenes whose every proposal is a candidate negative for the SVMs (hard-negative mining) and trains the
-box regressors (the first "train" seeds)."""
-
-VAL_COUNT = 100
-FINETUNE_STEPS = 800
 SCENES_PER_STEP = 4
 REGIONS_PER_SCENE = 32  # 128 regions per step
 FOREGROUND_PER_SCENE = 8  # 32 of 128 foreground (the paper)
 FINETUNE_IOU = 0.5
-LEARNING_RATE = 1e-3  # AdamW peak for fc6/fc7/classifier; the body gets BODY_LR_FACTOR of it
 BODY_LR_FACTOR = 0.1
 WEIGHT_DECAY = 1e-4
 WARMUP_STEPS = 50
 FINAL_LR_FRACTION = 0.02
-FINETUNE_BUDGET_S = 60 * 60
 FROZEN_PREFIXES: tuple[str, ...] = ("conv1", "bn1", "layer1")
 """Body layers kept at the SSD's values while fine-tuning (the stem and first stage, as the paper kept the first
 layers): their backward pass at the highest resolution is the costliest part of a step."""
@@ -176,34 +90,22 @@ ALPHA_CHOICES: tuple[float, ...] = (100.0, 1000.0, 10000.0)
 NMS_CHOICES: tuple[float, ...] = (0.3, 0.4, 0.5)
 
 
-def _parse_extra(extra: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m core.train rcnn")
-    parser.add_argument("--train-count", type=int, default=None)
-    parser.add_argument("--svm-count", type=int, default=None)
-    parser.add_argument("--val-count", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=None, help="fine-tuning steps")
-    parser.add_argument("--lr", type=float, default=LEARNING_RATE)
-    parser.add_argument("--time-budget", type=float, default=None, help="fine-tuning wall-time budget in minutes")
-    parser.add_argument("--threads", type=int, default=2)
-    return parser.parse_args(list(extra))
-
-
-def _lr_factor(progress: float, step: int) -> float:
+def lr_factor(progress: float, step: int) -> float:
+    """Linear warm-up over `WARMUP_STEPS`, then a cosine from 1 to `FINAL_LR_FRACTION` as progress goes 0 -> 1."""
     warm = min(1.0, (step + 1) / WARMUP_STEPS)
     return warm * (FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def _scene_and_proposals(seed: int, config: RCNNConfig):
+def scene_and_proposals(scenes: Scenes, seed: int, config: RCNNConfig) -> tuple[SceneView, np.ndarray]:
+    """Scene `seed` and the proposals a model uses on it (`core.data.proposals`, cached selective search)."""
     from core.data.proposals import scene_proposals
-    from core.models.faster_rcnn import _cached_scene
 
-    scene = _cached_scene(int(seed))
-    return scene, select_proposals(scene_proposals(int(seed)), config.min_side, config.max_proposals)
+    return scenes[seed], select_proposals(scene_proposals(int(seed)), config.min_side, config.max_proposals)
 
 
 def from_ssd(config: RCNNConfig = RCNNConfig()) -> RCNN:
     """An R-CNN whose body is the trained SSD's (``weights/ssd.*``); fc6, fc7, the classifier are new."""
-    from core import hub
+    from core.weights import hub
 
     model = RCNN(config)
     body = {k[len("backbone."):]: v for k, v in hub.load_state_dict("ssd").items() if k.startswith("backbone.")}
@@ -211,11 +113,43 @@ def from_ssd(config: RCNNConfig = RCNNConfig()) -> RCNN:
     return model
 
 
-def _finetune_batch(seeds: Sequence[int], config: RCNNConfig, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Warped regions (R, 3, S, S) and their classes (R,) (0 = background, k + 1 = class k) from a few scenes."""
-    crops, classes = [], []
-    for seed in seeds:
-        scene, proposals = _scene_and_proposals(seed, config)
+def freeze_for_finetuning(model: RCNN) -> list[dict[str, Any]]:
+    """Freeze `FROZEN_PREFIXES` of the body; the optimiser's parameter groups (body at `BODY_LR_FACTOR`, heads at 1)."""
+    for name, parameter in model.body.named_parameters():
+        if name.startswith(FROZEN_PREFIXES):
+            parameter.requires_grad_(False)
+    body = [p for p in model.body.parameters() if p.requires_grad]
+    heads = [p for n, p in model.named_parameters() if not n.startswith("body.")]
+    return [{"params": body, "lr_factor": BODY_LR_FACTOR}, {"params": heads, "lr_factor": 1.0}]
+
+
+def batchnorm_eval(model: torch.nn.Module) -> None:
+    """Every BatchNorm keeps the SSD's running statistics (train mode elsewhere)."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.eval()
+
+
+@dataclass
+class SceneDraw:
+    """The regions one fine-tuning step takes from one scene: candidates (M, 4) (proposals + ground truth),
+    the chosen ones' indices (R,), their classes (R,) (0 = background, k + 1 = class k), and which are flipped."""
+
+    seed: int
+    candidates: torch.Tensor
+    chosen: torch.Tensor
+    classes: torch.Tensor
+    flips: torch.Tensor
+
+
+def finetune_draws(scenes: Scenes, step_seeds: Sequence[int], config: RCNNConfig,
+                   rng: np.random.Generator) -> list[SceneDraw]:
+    """The regions of one global fine-tuning batch, drawn with `rng` in scene order: every process draws the whole
+    batch identically (labelling is cheap), then warps and runs only its own scenes (`warped_batch`)."""
+    draws = []
+    for seed in step_seeds:
+        scene, proposals = scene_and_proposals(scenes, int(seed), config)
         gt_boxes, gt_labels = torch.from_numpy(scene.boxes.astype(np.float32)), torch.from_numpy(scene.labels)
         candidates = torch.cat([torch.from_numpy(proposals), gt_boxes.reshape(-1, 4)])
         best, _, labels = label_proposals(candidates, gt_boxes, gt_labels)
@@ -224,73 +158,39 @@ def _finetune_batch(seeds: Sequence[int], config: RCNNConfig, rng: np.random.Gen
         fg = rng.choice(foreground, min(len(foreground), FOREGROUND_PER_SCENE), replace=False)
         bg = rng.choice(background, min(len(background), REGIONS_PER_SCENE - len(fg)), replace=False)
         chosen = torch.from_numpy(np.concatenate([fg, bg]).astype(np.int64))
-        cls = torch.zeros(len(chosen), dtype=torch.int64)
-        cls[: len(fg)] = labels[chosen[: len(fg)]] + 1
-        warped = warp_regions(normalise(scene.image), candidates[chosen], config.warp_size, config.context_padding)
-        flip = torch.from_numpy(rng.random(len(chosen)) < 0.5)
-        warped[flip] = warped[flip].flip(-1)
+        classes = torch.zeros(len(chosen), dtype=torch.int64)
+        classes[: len(fg)] = labels[chosen[: len(fg)]] + 1
+        flips = torch.from_numpy(rng.random(len(chosen)) < 0.5)
+        draws.append(SceneDraw(int(seed), candidates, chosen, classes, flips))
+    return draws
+
+
+def warped_batch(scenes: Scenes, draws: Sequence[SceneDraw], config: RCNNConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Warped regions (R, 3, S, S), flipped as drawn, and their classes (R,) of `draws`."""
+    crops, classes = [], []
+    for draw in draws:
+        image = normalise(scenes[draw.seed].image)
+        warped = warp_regions(image, draw.candidates[draw.chosen], config.warp_size, config.context_padding)
+        warped[draw.flips] = warped[draw.flips].flip(-1)
         crops.append(warped)
-        classes.append(cls)
+        classes.append(draw.classes)
+    if not crops:
+        size = config.warp_size
+        return torch.zeros(0, 3, size, size), torch.zeros(0, dtype=torch.int64)
     return torch.cat(crops), torch.cat(classes)
-
-
-def finetune(model: RCNN, seeds: Sequence[int], steps: int, lr: float, budget_s: float, seed: int = 0,
-             log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Stage 1: the CNN + softmax trained on warped proposals (in place). Returns a loss log per 50 steps."""
-    from core.train import progress
-
-    rng = np.random.default_rng(seed)
-    for name, parameter in model.body.named_parameters():
-        if name.startswith(FROZEN_PREFIXES):
-            parameter.requires_grad_(False)
-    body = [p for p in model.body.parameters() if p.requires_grad]
-    heads = [p for n, p in model.named_parameters() if not n.startswith("body.")]
-    optimizer = torch.optim.AdamW([{"params": body, "lr_factor": BODY_LR_FACTOR},
-                                   {"params": heads, "lr_factor": 1.0}], lr=lr, weight_decay=WEIGHT_DECAY)
-    model.train()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.eval()  # the SSD's statistics
-    started = time.time()
-    history, running_loss, running_acc = [], 0.0, 0.0
-    seeds = np.asarray(list(seeds))
-    for step in progress(range(steps), desc="fine-tuning"):
-        share = max(step / steps, (time.time() - started) / budget_s)
-        if share >= 1.0:
-            break
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group["lr_factor"] * _lr_factor(share, step)
-        crops, classes = _finetune_batch(rng.choice(seeds, SCENES_PER_STEP, replace=False), model.config, rng)
-        logits = model(crops)
-        loss = F.cross_entropy(logits, classes)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        optimizer.step()
-        running_loss += float(loss.detach())
-        running_acc += float((logits.argmax(1) == classes).float().mean())
-        if (step + 1) % 50 == 0:
-            entry = {"step": step + 1, "loss": round(running_loss / 50, 4), "accuracy": round(running_acc / 50, 4),
-                     "elapsed_s": round(time.time() - started, 1)}
-            history.append(entry)
-            log(f"fine-tuning {entry}")
-            running_loss = running_acc = 0.0
-    model.eval()
-    return history
 
 
 class SceneFeatures:
     """Features of every proposal of a set of scenes: pool5 (float16), fc7 (float16), and for each proposal its
     IoU with the objects of each class (R, C) and the best object of its own best class (for regression)."""
 
-    def __init__(self, model: RCNN, seeds: Sequence[int], with_proposals: bool = True, log: Callable = print):
-        from core.train import progress
-
+    def __init__(self, model: RCNN, scenes: Scenes, seeds: Sequence[int], with_proposals: bool = True,
+                 log: Callable = print):
         config = model.config
         pool5, fc7, iou_per_class, best_iou, best_box, best_label, proposals, image_index = [], [], [], [], [], [], [], []
         self.scenes = []
-        for i, seed in enumerate(progress(list(seeds), desc="features")):
-            scene, boxes = _scene_and_proposals(int(seed), config)
+        for i, seed in enumerate(seeds):
+            scene, boxes = scene_and_proposals(scenes, int(seed), config)
             if not with_proposals:
                 boxes = np.zeros((0, 4), np.float32)
             all_boxes = np.concatenate([boxes, scene.boxes.astype(np.float32)]) if not with_proposals else boxes
@@ -432,35 +332,24 @@ def _set_regressors(model: RCNN, weights: np.ndarray, biases: np.ndarray) -> Non
     model.regressor_bias.copy_(torch.from_numpy(biases))
 
 
-def train(args: argparse.Namespace) -> None:
-    """Train R-CNN's three stages and write ``weights/rcnn.*`` (see the module docstring). ``--quick``: tiny."""
-    from core import hub
-    from core.data.scenes import split_seeds
-    from core.train import run_card
+def fit_later_stages(model: RCNN, scenes: Scenes, val_scenes: Scenes, train_seeds: Sequence[int],
+                     svm_seeds: Sequence[int], val_seeds: Sequence[int], seed: int = 0,
+                     log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Stages 2 and 3 and the search on the fine-tuned `model` (in place: feature scale, SVMs, regressors, Platt
+    sigmoids and ``config.nms_iou``). Returns the card's entries: ``metrics`` (val), ``search``, ``chosen``, ...
 
-    opts = _parse_extra(getattr(args, "extra", []) or [])
-    torch.set_num_threads(opts.threads)
-    started = time.time()
-    quick = bool(args.quick)
-    train_count = opts.train_count or (16 if quick else TRAIN_COUNT)
-    svm_count = opts.svm_count or (4 if quick else SVM_COUNT)
-    val_count = opts.val_count or (4 if quick else VAL_COUNT)
-    steps = opts.steps or (10 if quick else FINETUNE_STEPS)
-    budget = (opts.time_budget * 60) if opts.time_budget else FINETUNE_BUDGET_S
-    config = RCNNConfig()
-    model = from_ssd(config)
-    seeds = list(split_seeds("train", train_count))
+    Args:
+        scenes: holds `train_seeds` (the SVMs' positives: their ground-truth boxes) and `svm_seeds` (every
+            proposal a candidate negative; they also train the regressors); val_scenes: holds `val_seeds`.
+    """
+    model.eval()
+    config = model.config
     timings: dict[str, float] = {}
-
-    mark = time.time()
-    history = finetune(model, seeds, steps, opts.lr, budget, args.seed)
-    timings["finetune_s"] = round(time.time() - mark, 1)
-
     mark = time.time()
     with torch.inference_mode():
-        positives = SceneFeatures(model, seeds, with_proposals=False)  # ground-truth boxes only
-        negatives = SceneFeatures(model, seeds[:svm_count])
-        val = SceneFeatures(model, list(split_seeds("val", val_count)))
+        positives = SceneFeatures(model, scenes, train_seeds, with_proposals=False, log=log)  # ground truth only
+        negatives = SceneFeatures(model, scenes, svm_seeds, log=log)
+        val = SceneFeatures(model, val_scenes, val_seeds, log=log)
     timings["features_s"] = round(time.time() - mark, 1)
     mean_norm = float(negatives.fc7.float().norm(dim=1).mean())
     feature_scale = FEATURE_NORM / max(mean_norm, 1e-6)
@@ -474,13 +363,13 @@ def train(args: argparse.Namespace) -> None:
     best = None
     for C in C_CHOICES:  # the SVMs' C, with the default ridge penalty and the paper's NMS 0.3
         w, b, report = train_svms(positives.fc7, positives.best_label, negatives, C, feature_scale, config.num_classes,
-                                  args.seed)
+                                  seed, log)
         _set_svms(model, w, b)
         found = _val_map(model, val, best_nms)
         search.append({"C": C, "alpha": best_alpha, "nms": best_nms, "val_map_50": found["map_50"], "val_map": found["map"]})
-        print(f"search {search[-1]}", flush=True)
-        if best is None or found["map_50"] + found["map"] > best[0]:
-            best = (found["map_50"] + found["map"], C, w, b, report)
+        log(f"search {search[-1]}")
+        if best is None or (found["map_50"] or 0.0) + (found["map"] or 0.0) > best[0]:
+            best = ((found["map_50"] or 0.0) + (found["map"] or 0.0), C, w, b, report)
     _, best_C, svm_w, svm_b, svm_report = best
     _set_svms(model, svm_w, svm_b)
     best = None
@@ -489,9 +378,9 @@ def train(args: argparse.Namespace) -> None:
         _set_regressors(model, w, b)
         found = _val_map(model, val, best_nms)
         search.append({"C": best_C, "alpha": alpha, "nms": best_nms, "val_map_50": found["map_50"], "val_map": found["map"]})
-        print(f"search {search[-1]}", flush=True)
-        if best is None or found["map_50"] + found["map"] > best[0]:
-            best = (found["map_50"] + found["map"], alpha, w, b, counts)
+        log(f"search {search[-1]}")
+        if best is None or (found["map_50"] or 0.0) + (found["map"] or 0.0) > best[0]:
+            best = ((found["map_50"] or 0.0) + (found["map"] or 0.0), alpha, w, b, counts)
     _, best_alpha, reg_w, reg_b, reg_counts = best
     _set_regressors(model, reg_w, reg_b)
     model.platt.copy_(torch.from_numpy(fit_platt(model, val)))
@@ -499,60 +388,17 @@ def train(args: argparse.Namespace) -> None:
     for nms in NMS_CHOICES:
         found = _val_map(model, val, nms)
         search.append({"C": best_C, "alpha": best_alpha, "nms": nms, "val_map_50": found["map_50"], "val_map": found["map"]})
-        print(f"search {search[-1]}", flush=True)
-        if best is None or found["map_50"] + found["map"] > best[0]:
-            best = (found["map_50"] + found["map"], nms, found)
+        log(f"search {search[-1]}")
+        if best is None or (found["map_50"] or 0.0) + (found["map"] or 0.0) > best[0]:
+            best = ((found["map_50"] or 0.0) + (found["map"] or 0.0), nms, found)
     _, best_nms, val_metrics = best
     timings["svm_regression_search_s"] = round(time.time() - mark, 1)
-    config = RCNNConfig(**{**config.to_dict(), "nms_iou": best_nms})
-    model.config = config
-
-    card = run_card(
-        args, started=started, epochs=1,
-        data_seeds={"train": [seeds[0], seeds[-1] + 1], "svm_negatives": [seeds[0], seeds[svm_count - 1] + 1],
-                    "val": [split_seeds("val", val_count).start, split_seeds("val", val_count).stop]},
-        metrics={"val_map_50": val_metrics["map_50"], "val_map": val_metrics["map"], "val_scenes": val_count},
-        finetune_history=history, stage_wall_s=timings, search=search,
-        chosen={"svm_C": best_C, "ridge_alpha": best_alpha, "nms_iou": best_nms, "feature_scale": feature_scale},
-        svm_mining=svm_report, regression_pairs=reg_counts,
-        regions={"svm_negative_candidates": int(len(negatives.proposals)), "val": int(len(val.proposals)),
-                 "positives": int(len(positives.proposals))},
-        training=(f"1) CNN fine-tuned on warped proposals: body from weights/ssd.safetensors ({', '.join(FROZEN_PREFIXES)} "
-                  f"and BatchNorm statistics frozen), new fc6/fc7/softmax; {SCENES_PER_STEP} scenes x {REGIONS_PER_SCENE} regions per step "
-                  f"({FOREGROUND_PER_SCENE} foreground IoU >= {FINETUNE_IOU}), random horizontal flips; AdamW lr "
-                  f"{opts.lr} (body x{BODY_LR_FACTOR}), cosine over max(step share, time share of {budget / 60:.0f} "
-                  f"min), {steps} steps at most; 2) LinearSVC per class on fc7 scaled to norm {FEATURE_NORM}, "
-                  f"positives = ground-truth boxes, negatives IoU < {SVM_NEGATIVE_IOU}, {SVM_MINING_ROUNDS} rounds "
-                  f"of hard-negative mining (margin > {SVM_HARD_MARGIN}); 3) Ridge per class on pool5, proposals "
-                  f"IoU >= {REGRESSION_IOU}; Platt sigmoid per class and C / alpha / NMS chosen on val"),
-        proposals="core.data.proposals.PROPOSAL_STRATEGIES (selective search, the paper's fast mode), min side "
-                  f"{config.min_side} px, at most {config.max_proposals}",
-        threads=opts.threads,
-    )
-    if quick and "LAB_SAVE_QUICK" not in os.environ:
-        print(f"quick run: weights not saved (val mAP50 {val_metrics['map_50']})", flush=True)
-        return
-    spec = hub.save_weights(
-        NAME, model.state_dict(),
-        spec_fields=dict(architecture="rcnn-ssd-body-svm", config=config.to_dict(), class_names=_class_names(),
-                         mean=MEAN, std=STD, input_size=(3, config.warp_size, config.warp_size)),
-        card=card,
-    )
-    print(f"saved weights/{spec.filename} (val mAP50 {val_metrics['map_50']:.4f}, mAP {val_metrics['map']:.4f})",
-          flush=True)
-
-
-def _class_names() -> tuple[str, ...]:
-    from core.data.scenes import CLASS_NAMES
-
-    return CLASS_NAMES
-
-
-def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """``python -m core.evaluate rcnn [--split test --count N]``: COCO mAP, recorded in the model card."""
-    from core.models.rcnn import load_rcnn
-
-    torch.set_num_threads(2)
-    model = load_rcnn(args.device)
-    return evaluate_and_record(NAME, lambda image, proposals=None: detect(model, image, 0.01, None, proposals),
-                               getattr(args, "split", "test"), getattr(args, "count", None))
+    model.config = RCNNConfig(**{**config.to_dict(), "nms_iou": best_nms})
+    return {
+        "metrics": {"val_map_50": val_metrics["map_50"], "val_map": val_metrics["map"]},
+        "stage_wall_s": timings, "search": search,
+        "chosen": {"svm_C": best_C, "ridge_alpha": best_alpha, "nms_iou": best_nms, "feature_scale": feature_scale},
+        "svm_mining": svm_report, "regression_pairs": reg_counts,
+        "regions": {"svm_negative_candidates": int(len(negatives.proposals)), "val": int(len(val.proposals)),
+                    "positives": int(len(positives.proposals))},
+    }

@@ -8,10 +8,22 @@ ERROR_SELECTOR = ".toast-body.error, [data-testid='toast-body'].error, .error-me
 
 
 def open_tab(page: Page, title: str) -> None:
-    """Click the tab whose label contains `title` and wait until it is shown."""
+    """Click the tab (or sub-tab) whose label is `title` and wait until it is shown.
+
+    On a narrow screen Gradio moves the tabs that do not fit into a "More tabs" menu (buttons without the tab
+    role): then the menu holding `title` is opened and its entry clicked.
+    """
     tab = page.get_by_role("tab", name=title, exact=True)
-    tab.first.click()
-    expect(tab.first).to_have_attribute("aria-selected", "true", timeout=10_000)
+    visible = [candidate for candidate in tab.all() if candidate.is_visible()]
+    if not visible:
+        menu = page.locator(".overflow-menu").filter(
+            has=page.locator(".overflow-dropdown button").get_by_text(title, exact=True))
+        menu.locator("button[aria-label='More tabs']").first.click()
+        menu.locator(".overflow-dropdown button").get_by_text(title, exact=True).first.click()
+        tab = page.get_by_role("tab", name=title, exact=True)
+        visible = [candidate for candidate in tab.all() if candidate.is_visible()] or [tab.first]
+    visible[0].click()
+    expect(visible[0]).to_have_attribute("aria-selected", "true", timeout=10_000)
 
 
 def wait_until_idle(page: Page, timeout_ms: int = 60_000) -> None:
@@ -21,6 +33,12 @@ def wait_until_idle(page: Page, timeout_ms: int = 60_000) -> None:
         "() => document.querySelectorAll('.pending, .generating, .eta-bar').length === 0",
         timeout=timeout_ms,
     )
+
+
+def wait_until_ready(page: Page, timeout_ms: int = 90_000) -> None:
+    """Wait until the page load has restored the address's view (demos.view marks the body) and nothing is pending."""
+    page.wait_for_function("() => document.body.dataset.labView === 'ready'", timeout=timeout_ms)
+    wait_until_idle(page, timeout_ms)
 
 
 def click_and_wait(page: Page, button_text: str, timeout_ms: int = 60_000) -> None:
