@@ -295,6 +295,7 @@ SHOWS_UPLOAD: dict[str, Callable[[Any], np.ndarray] | None] = {
     "/segment": None,  # the prediction's class colour is blended over the picture
     "/segment_scene": None,
     "/cyclegan_translate": None,  # the picture is translated (day -> night): its colours change by design
+    "/rcnn_family": None,  # JSON only (three models' detections and timings): no picture to sample
 }
 """Where each image endpoint shows the uploaded pixels unchanged (median colour), or None where its picture
 changes them by design (then the request must still succeed and keep the upload's aspect ratio)."""
