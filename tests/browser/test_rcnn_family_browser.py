@@ -27,7 +27,7 @@ def _open_family(page: Page) -> None:
     wait_until_idle(page)
     open_tab(page, "Detection")
     wait_until_idle(page)
-    page.get_by_role("tab", name="R-CNN family").click()
+    open_tab(page, "R-CNN family")  # (on a phone the sub-tab may sit in Gradio's "More tabs" menu)
 
 
 def _rows(page: Page) -> list[list[str]]:
@@ -51,6 +51,7 @@ def test_family_subtab_shows_the_numbers_of_the_api(page: Page, app_url: str, tm
     search = page.locator("#family-search-caption")
     expect(search).to_contain_text("Felzenszwalb regions", timeout=60_000)
     expect(search).to_contain_text("into region")
+    page.locator("#family-search-picture").scroll_into_view_if_needed()  # its <img> loads lazily, near the viewport
     expect(page.locator("#family-search-picture img").first).to_be_visible()
     page.screenshot(path=SCREENSHOT, full_page=True)
     assert_no_error(page)
