@@ -47,7 +47,7 @@ import torch
 from torch import Tensor, nn
 
 from core.data.images import IMAGENET_MEAN, IMAGENET_STD
-from core.data.scenes import CLASS_NAMES, NUM_CLASSES, REFERENCE_SIDE
+from core.data.scenes import NUM_CLASSES, REFERENCE_SIDE
 from core.ops.anchors import BOOK_NORMALIZATION, offset_boxes, offset_inverse
 
 NAME = "rcnn"

@@ -5,7 +5,7 @@
 Recipe (the paper's, scaled to 2 CPU cores): the backbone starts from the SSD's trained weights (``weights/ssd.*``,
 the lab's own pre-trained network). Its resnet body stays frozen and its maps of every scene (and of its mirror
 image) are computed once (`BodyMaps`); the layers above it (extra blocks, top-down path, every BatchNorm keeping the
-SSD's statistics) are fine-tuned with the new RoI head. Mini-batches of `BATCH_IMAGES` scenes x 64 sampled RoIs
+SSD's statistics) are fine-tuned with the new RoI head. Mini-batches of a few scenes x 64 sampled RoIs
 (25 % foreground) from their cached selective-search proposals (`core.data.proposals`) plus the ground-truth
 boxes; horizontal flips (the paper's only augmentation); AdamW with warm-up and a cosine schedule over max(step
 share, wall-time share); the best epoch on the val scenes is kept, then the NMS IoU is chosen on them.
@@ -23,20 +23,12 @@ from core.models.fast_rcnn import FastRCNN, FastRCNNConfig
 from core.models.rcnn import normalise, select_proposals
 from core.training.rcnn import Scenes
 
-TRAIN_COUNT = 600
-"""Training scenes (the first seeds of the "train" split; their proposals are cached by `core.data.proposals`)."""
-
-VAL_COUNT = 100
-EPOCHS = 8
-BATCH_IMAGES = 4
-LEARNING_RATE = 1e-3  # AdamW peak for the RoI head; the backbone gets BACKBONE_LR_FACTOR of it
+# (scene counts, epochs, batch size, learning rate and time budget: `core.training.recipes.fast_rcnn.FastRCNNSettings`)
 BACKBONE_LR_FACTOR = 0.1
 WEIGHT_DECAY = 1e-4
 WARMUP_STEPS = 50
 FINAL_LR_FRACTION = 0.02
 GRAD_CLIP_NORM = 10.0
-TIME_BUDGET_S = 150 * 60
-"""A cap for a loaded machine: the schedule follows max(step share, time share); on 2 free cores the steps end first."""
 FROZEN_PREFIXES: tuple[str, ...] = ("backbone.",)
 """Parameters kept at the SSD's values: the whole resnet body. The paper fine-tuned all but VGG's first layers; here
 the body's forward pass is computed once per scene (`BodyMaps`), which makes training ~10x cheaper on 2 CPU cores,
