@@ -45,13 +45,16 @@ from demos.inputs import user_errors
 from demos.nms import NmsView, sent_view
 from demos.router import Handoff, TabUI
 from demos.view import View, param
+from demos.rcnn_family import build_subtab as build_family_subtab, run_model as run_family_model
 
 TITLE = "Detection"
 
-MODELS: tuple[str, ...] = ("ssd", "faster_rcnn")
+MODELS: tuple[str, ...] = ("ssd", "faster_rcnn", "rcnn", "fast_rcnn")
 """Model names of the API (``/detect``'s ``model`` input)."""
 
-MODEL_LABELS = {"ssd": "SSD (single shot, 5 scales)", "faster_rcnn": "Faster R-CNN (RPN + RoI heads, FPN)"}
+MODEL_LABELS = {"ssd": "SSD (single shot, 5 scales)", "faster_rcnn": "Faster R-CNN (RPN + RoI heads, FPN)",
+                "rcnn": "R-CNN (selective search, CNN per region, SVMs)",
+                "fast_rcnn": "Fast R-CNN (selective search, RoI pooling)"}
 
 SOURCES: tuple[str, ...] = ("scene", "pasted", "photo")
 GENERATED, PASTED, PHOTO = SOURCES
@@ -186,6 +189,8 @@ class Result:
 
 def run_model(model: str, image: np.ndarray, score_threshold: float, iou_threshold: float) -> Result:
     """One forward pass of `model` on (H, W, 3) uint8 `image` with the given thresholds."""
+    if model in ("rcnn", "fast_rcnn"):
+        return run_family_model(model, image, score_threshold, iou_threshold)
     if model == "ssd":
         from core.models.ssd import detect
 
@@ -836,8 +841,9 @@ LINKS = " · ".join([
     book_link("rcnn.html", "14.8 Region-based CNNs"),
 ])
 
-PARTS: tuple[str, ...] = ("result", "ssd", "frcnn", "roi")
-"""The sub-tabs: the result, SSD insides, Faster R-CNN insides, RoI pooling vs RoIAlign (the links' ``part=``)."""
+PARTS: tuple[str, ...] = ("result", "ssd", "frcnn", "roi", "family")
+"""The sub-tabs: the result, SSD insides, Faster R-CNN insides, RoI pooling vs RoIAlign, the R-CNN family side by
+side (the links' ``part=``; the family's comparison runs when its button is pressed, with its own settings)."""
 
 
 @dataclass(frozen=True)
@@ -879,7 +885,7 @@ def _insides(part: str, inp: Input | None, score: Any, iou: Any, scale: Any, top
     ssd = [gr.skip()] * 7
     frcnn = [gr.skip()] * 4
     roi_outputs = [gr.skip()] * 4
-    if inp is None or part == "result":
+    if inp is None or part in ("result", "family"):
         return [*ssd, *frcnn, *roi_outputs]
     if part == "ssd":
         if "ssd" in available_models():
@@ -1037,7 +1043,7 @@ def send_view(inp: Input | None, score_threshold: Any, iou_threshold: Any) -> tu
 
 
 PART_TITLES = {"result": "result", "ssd": "SSD insides", "frcnn": "Faster R-CNN insides",
-               "roi": "RoI pooling vs RoIAlign"}
+               "roi": "RoI pooling vs RoIAlign", "family": "R-CNN family"}
 SHOWN_PART_JS = ("(part, ...rest) => { const shown = document.querySelector('#detection-parts [role=tab]"
                  "[aria-selected=true]'); const ids = " + json.dumps({t: p for p, t in PART_TITLES.items()})
                  + "; return [(shown && ids[shown.innerText.trim()]) || part, ...rest]; }")
@@ -1067,6 +1073,7 @@ def build() -> TabUI:
                     frcnn_controls, frcnn_outputs = _build_frcnn(view)
                 with gr.Tab(PART_TITLES["roi"], id="roi", elem_id="detection-roi-tab") as roi_tab:
                     roi_controls, roi_outputs, toy_outputs = _build_roi(view)
+                build_family_subtab(PART_TITLES["family"], "family")
     _api_endpoints()
 
     main_inputs = [c["source"], c["seed"], c["sample"], c["upload"], c["model"], c["score"], c["iou"]]

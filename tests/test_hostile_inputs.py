@@ -238,6 +238,17 @@ def _check_aspect(index: int) -> Callable[[Any, np.ndarray, Good], None]:
     return check
 
 
+def _check_rcnn_family(result: dict, expected: np.ndarray, expect: Good) -> None:
+    """The three models answered on the upload; every box lies in the upload's pixels."""
+    assert set(result) == {"rcnn", "fast_rcnn", "faster_rcnn"}
+    height, width = expected.shape[:2]
+    for item in result.values():
+        assert item["proposals"] >= 0 and set(item["seconds"]) == {"proposals", "features", "classify", "nms"}
+        for record in item["detections"]:
+            x1, y1, x2, y2 = record["box"]
+            assert 0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height
+
+
 def _check_segment(result: tuple, expected: np.ndarray, expect: Good) -> None:
     overlay, class_map = _picture(result[0]), np.asarray(Image.open(result[1]))
     assert overlay.shape == expected.shape
@@ -284,6 +295,7 @@ SHOWS_UPLOAD: dict[str, Callable[[Any], np.ndarray] | None] = {
     "/segment": None,  # the prediction's class colour is blended over the picture
     "/segment_scene": None,
     "/cyclegan_translate": None,  # the picture is translated (day -> night): its colours change by design
+    "/rcnn_family": None,  # JSON only (three models' detections and timings): no picture to sample
 }
 """Where each image endpoint shows the uploaded pixels unchanged (median colour), or None where its picture
 changes them by design (then the request must still succeed and keep the upload's aspect ratio)."""
@@ -333,6 +345,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/segment_scene": Endpoint("demos.segmentation", lambda f: (3, f, "fcn"), 1024, _check_picture_size(0)),
     "/cyclegan_translate": Endpoint("demos.generative", lambda f: (f, "A->B"), 2048, _check_cyclegan,
                                     needs_image=True),
+    "/rcnn_family": Endpoint("demos.detection", lambda f: (f,), 1024, _check_rcnn_family, needs_image=True),
 }
 
 CASES: list[tuple[str, list[str]]] = [
@@ -351,6 +364,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("/detection_view", BAD_FILES + ["gray16.png", "exif_rotated.jpg"]),
     ("/segment", BAD_FILES + ["cmyk.jpg", "exif_rotated.jpg"]),
     ("/segment_scene", BAD_FILES + ["palette_transparent.png", "large_5000x3000.jpg"]),
+    ("/rcnn_family", BAD_FILES + ["gray.png", "cmyk.jpg"]),
 ]
 """(endpoint, files it gets). Every endpoint: all the bad files and at least two odd modes."""
 
@@ -415,7 +429,7 @@ def test_still_serving_after_the_hostile_files(client, hostile_files, api_name):
     _require_tab(endpoint.module)
     image = handle_file(str(hostile_files["gray.png"])) if endpoint.needs_image else None
     result = client.predict(*endpoint.args(image), api_name=api_name)
-    assert result is not None and result[0]
+    assert result is not None and (result if isinstance(result, dict) else result[0])  # one JSON output, or several
 
 
 @pytest.mark.parametrize(

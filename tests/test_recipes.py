@@ -1,7 +1,7 @@
 """Every model's recipe trains under ``torchrun --standalone --nproc_per_node=2`` on the CPU (gloo), a few steps on
 tiny data, and writes weights that the registry loads and a card that says how they were made.
 
-One torchrun launch trains all eight in turn (`main` below, run as ``python -m tests.test_recipes OUT``): each
+One torchrun launch trains all ten in turn (`main` below, run as ``python -m tests.test_recipes OUT``): each
 model goes through the command line (`core.training.engine.main`) in the same two processes. Also single-process
 checks of the recipes' own pieces: the augmentation drawn for a global batch does not depend on the number of
 processes, and ProGAN's schedule.
@@ -33,6 +33,8 @@ TINY: dict[str, list[str]] = {
     "progan": ["--quick"],
     "cyclegan": ["--quick"],
     "finetune_source": ["--quick"],
+    "rcnn": ["--quick", "--train-scenes", "4", "--svm-scenes", "2", "--val-scenes", "2"],
+    "fast_rcnn": ["--quick", "--train-scenes", "4", "--val-scenes", "2", "--batch-size", "2"],
 }
 """Flags after ``--max-steps 2 --out DIR``: the recipe's smoke settings, with even less data for the scene models."""
 
@@ -44,7 +46,7 @@ def main(out: Path) -> None:
     (exit status or error) goes to ``out/<model>.status`` (process 0)."""
     from core.training import engine
 
-    torch.distributed.init_process_group("gloo", timeout=datetime.timedelta(minutes=5))  # one group for all eight runs
+    torch.distributed.init_process_group("gloo", timeout=datetime.timedelta(minutes=5))  # one group for all ten runs
     rank = torch.distributed.get_rank()
     for model, flags in TINY.items():
         started = time.time()

@@ -20,6 +20,8 @@ EXPECTED_TYPES = {
     "cyclegan": "CycleGAN",
     "progan": "GrownGenerators",
     "finetune_source": "SourceWeights",
+    "rcnn": "RCNN",
+    "fast_rcnn": "FastRCNN",
 }
 
 

@@ -5,7 +5,7 @@ held-out set (``count=None``) or on the first ``count`` items (what an item is: 
 ``subset_count`` fixes the small subset that the model card also records (``card["subset"]``) and that
 ``tests/test_evaluate.py`` re-measures to 1e-3: changed weights, or code that changes a number, fail there.
 
-The detectors, the FCN and the recipes' evaluations during training share the functions below (`ssd_map`,
+The detectors (R-CNN and Fast R-CNN with `proposals_map`), the FCN and the recipes' evaluations during training share the functions below (`ssd_map`,
 `faster_rcnn_map`, `fcn_iou`, `sampled_digit_quality`, ...): one way to measure each model.
 """
 
@@ -132,6 +132,64 @@ def faster_rcnn_metrics(model: nn.Module, count: int | None = None) -> dict[str,
 
     return _detector_metrics(model, count, faster_rcnn_map,
                              lambda image: detect(model, image, 0.01, model.roi_heads.nms_thresh))
+
+
+# --- the R-CNN family (selective-search proposals) ------------------------------------------------------------
+
+
+def proposals_map(detect: Callable[[np.ndarray, np.ndarray | None], dict[str, Any]],
+                  arrays: SceneArrays) -> dict[str, Any]:
+    """COCO mAP of ``detect(image, proposals) -> {"boxes", "scores", "labels"}`` on `arrays`' scenes, each given its
+    selective-search proposals from `core.data.proposals` (the boxes the model would compute itself, cached)."""
+    from core.data.proposals import scene_proposals
+
+    meter = DetectionMeter(CLASS_NAMES)
+    for i, seed in enumerate(arrays.seeds):
+        meter.update([detect(arrays.images[i], scene_proposals(int(seed)))], _targets(arrays, i, i + 1))
+    return meter.compute()
+
+
+def selective_search_recall(count: int | None = None) -> dict[str, Any]:
+    """Selective search's recall against the ground truth of the first `count` test scenes (all their proposals,
+    before a model's min-side filter): share of objects some proposal overlaps by IoU >= 0.5 / 0.7, mean best
+    overlap, objects and mean proposals per image."""
+    from core.data.proposals import scene_proposals
+    from core.ops.selective_search import proposal_recall
+
+    seeds = split_seeds(HELD_OUT, count)
+    arrays = scene_arrays(seeds, fields=())
+    found = [scene_proposals(int(seed)) for seed in seeds]
+    truth = [arrays.boxes[arrays.objects(i)] for i in range(len(seeds))]
+    recall = proposal_recall(found, truth)
+    return {"proposals_recall_50": recall["recall_50"], "proposals_recall_70": recall["recall_70"],
+            "proposals_mabo": recall["mabo"], "proposals_objects": recall["objects"],
+            "proposals_per_image": float(np.mean([len(f) for f in found]))}
+
+
+def _family_metrics(model: nn.Module, count: int | None, detect: Callable) -> dict[str, Any]:
+    """Test mAP with each scene's cached proposals; on the whole split also the unseen photos (proposals computed
+    live) and selective search's recall."""
+    def with_proposals(image: np.ndarray, proposals: np.ndarray | None = None) -> dict[str, Any]:
+        return detect(model, image, 0.01, None, proposals)
+
+    model.eval()
+    metrics = _detector_metrics(model, count, lambda _, arrays: proposals_map(with_proposals, arrays),
+                                with_proposals)
+    if count is None:
+        metrics.update(selective_search_recall())
+    return metrics
+
+
+def rcnn_metrics(model: nn.Module, count: int | None = None) -> dict[str, Any]:
+    from core.models.rcnn import detect
+
+    return _family_metrics(model, count, detect)
+
+
+def fast_rcnn_metrics(model: nn.Module, count: int | None = None) -> dict[str, Any]:
+    from core.models.fast_rcnn import detect
+
+    return _family_metrics(model, count, detect)
 
 
 # --- segmentation -------------------------------------------------------------------------------------------
@@ -288,6 +346,14 @@ EVALUATIONS: dict[str, Evaluation] = {
     "faster_rcnn": Evaluation(
         faster_rcnn_metrics, "test scenes", 20,
         "the first 20 scenes of the test split (seeds 2000000..2000019), detections above score 0.01"),
+    "rcnn": Evaluation(
+        rcnn_metrics, "test scenes", 10,
+        "the first 10 scenes of the test split (seeds 2000000..2000009), their cached selective-search proposals, "
+        "detections above score 0.01, the model's NMS IoU"),
+    "fast_rcnn": Evaluation(
+        fast_rcnn_metrics, "test scenes", 10,
+        "the first 10 scenes of the test split (seeds 2000000..2000009), their cached selective-search proposals, "
+        "detections above score 0.01, the model's NMS IoU"),
     "fcn": Evaluation(
         fcn_metrics, "test scenes", 20,
         "the first 20 scenes of the test split (seeds 2000000..2000019), IoU pooled over their pixels"),

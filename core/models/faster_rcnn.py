@@ -13,6 +13,8 @@ Public API (pure: tensors/arrays in and out; the model is passed in):
   * `from_weights(spec, state, device)` — the trained model (``core.weights.registry.load_model("faster_rcnn")``).
   * `build_faster_rcnn(config)` — an untrained model.
   * `detect(model, image, score_threshold, iou_threshold)` — final detections of one (H, W, 3) uint8 image.
+  * `detect_timed(model, image, ...)` — the same with the seconds of each stage (features, proposals = RPN,
+    classify = RoI heads, nms) and the RPN's RoIs, as `core.models.rcnn.TimedDetections`.
   * `insides(model, image, top_k)` — the pipeline step by step: feature maps and strides, the top-k RPN
     proposals before NMS, the RoIs kept after the RPN's NMS, and the final detections.
   * `roi_pool_vs_align(feature_map, roi, spatial_scale, output_size)` — RoI pooling against RoIAlign on one RoI:
@@ -348,6 +350,48 @@ def detect(
         descending, "labels": (N,) int64 0-based `CLASS_NAMES` indices}`` on the CPU.
     """
     return detect_batch(model, [image], score_threshold, iou_threshold)[0]
+
+
+@torch.inference_mode()
+def detect_timed(
+    model: nn.Module,
+    image: np.ndarray | torch.Tensor,
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    iou_threshold: float = DEFAULT_IOU_THRESHOLD,
+):
+    """`detect` on one image with the seconds of each stage, as R-CNN and Fast R-CNN report them
+    (`core.models.rcnn.TimedDetections`): "features" = resize/normalise + backbone (body and FPN), "proposals" =
+    the region proposal network (anchors, objectness, NMS), "classify" = the RoI heads (RoIAlign, fc layers,
+    class scores and box offsets), "nms" = decoding, thresholds and class-wise NMS. ``proposals`` are the RoIs
+    the RPN keeps (pixels of `image`); ``cnn_forward_passes`` is 1.
+    """
+    from core.models.rcnn import StageClock, TimedDetections
+
+    _check_thresholds(score_threshold, iou_threshold)
+    if model.training:
+        raise ValueError("the model must be in eval mode (model.eval())")
+    clock = StageClock()
+    tensor = _image_tensor(image, _device(model))
+    original = tuple(tensor.shape[-2:])
+    image_list, _ = model.transform([tensor])
+    features = model.backbone(image_list.tensors)
+    clock.lap("features")
+    rpn = _rpn_steps(model, image_list, features)
+    rois = rpn["rois"]
+    clock.lap("proposals")
+    heads = model.roi_heads
+    class_logits, box_regression = heads.box_predictor(heads.box_head(heads.box_roi_pool(features, rois,
+                                                                                         image_list.image_sizes)))
+    clock.lap("classify")
+    resized = tuple(image_list.image_sizes[0])
+    detection = postprocess_detections(model, class_logits, box_regression, rois, image_list.image_sizes,
+                                       score_threshold, iou_threshold)[0]
+    detection["boxes"] = _resize_boxes(detection["boxes"], resized, original)
+    ours = _to_ours(detection)
+    clock.lap("nms")
+    seconds = {stage: clock.seconds[stage] for stage in ("proposals", "features", "classify", "nms")}
+    return TimedDetections(ours["boxes"], ours["scores"], ours["labels"],
+                           _boxes_to_original(rois[0], resized, original), seconds, 1)
 
 
 DEFAULT_TOP_K = 100

@@ -18,6 +18,8 @@ What each name gives (`BUILDERS` lists the builder):
 | ``cyclegan``      | `core.models.cyclegan.CycleGAN`: both generators (eval)                   |
 | ``progan``        | `core.models.progan.GrownGenerators`: the generator after every stage     |
 | ``finetune_source`` | `core.models.finetune.SourceWeights`: state dict, mean, std (CPU)   |
+| ``rcnn``          | `core.models.rcnn.RCNN`: CNN, SVMs, box regressors, Platt sigmoids (eval) |
+| ``fast_rcnn``     | `core.models.fast_rcnn.FastRCNN` (eval)                                   |
 
 `build_model(name, weights_dir)` builds a fresh, uncached copy from another folder (an evaluation of weights a
 training run wrote elsewhere). `load_spec` is `core.weights.hub.load_spec` (the card's spec).
@@ -44,6 +46,8 @@ BUILDERS: dict[str, str] = {
     "cyclegan": "core.models.cyclegan:from_weights",
     "progan": "core.models.progan:from_weights",
     "finetune_source": "core.models.finetune:from_weights",
+    "rcnn": "core.models.rcnn:from_weights",
+    "fast_rcnn": "core.models.fast_rcnn:from_weights",
 }
 """Weights name -> "module:function" building the model from ``(spec, state_dict, device)``."""
 

@@ -24,5 +24,7 @@ RECIPES: dict[str, str] = {
     "cyclegan": "core.training.recipes.cyclegan:CycleGANRecipe",
     "progan": "core.training.recipes.progan:ProGANRecipe",
     "finetune_source": "core.training.recipes.finetune_source:FinetuneSourceRecipe",
+    "rcnn": "core.training.recipes.rcnn:RCNNRecipe",
+    "fast_rcnn": "core.training.recipes.fast_rcnn:FastRCNNRecipe",
 }
 """Model name -> "module:Recipe class" (imported only when that model is trained). Add a model: one line."""
