@@ -328,7 +328,7 @@ def build() -> TabUI:
             with gr.Column(scale=3, min_width=320):
                 heading = gr.Markdown(first["heading"], latex_delimiters=LATEX, elem_id="lecture-idea")
                 prompt = gr.Markdown(first["prompt"], latex_delimiters=LATEX, elem_id="lecture-question")
-                with gr.Row(equal_height=True) as predict_row:
+                with gr.Row(equal_height=False) as predict_row:  # a tall list of choices must not stretch Reveal
                     number = gr.Textbox(label="Your prediction (a number)", placeholder="e.g. 12 or 0.25",
                                         max_lines=1, visible=first["is_number"], elem_id="lecture-number", scale=3,
                                         min_width=180)

@@ -26,7 +26,8 @@ from core.models.rcnn import STAGES
 from core.models.rcnn_family import FAMILY, TITLES
 from core.weights.registry import load_model
 from demos import inputs
-from demos.common import LATEX, LazyResource, book_link, image_upload, on_gpu, read_image, to_jsonable
+from demos.common import (LATEX, LazyResource, book_link, column_widths, image_upload, on_gpu, read_image,
+                          to_jsonable)
 from demos.inputs import user_errors
 
 GENERATED = "generated scene (seed)"
@@ -55,7 +56,7 @@ CONCURRENCY_ID = "rcnn_family"
 """The view and the API share one slot: R-CNN keeps both cores busy for seconds, a second run would only wait."""
 
 TABLE_HEADERS = ["model", "proposals", "CNN passes", "proposals s", "features s", "classify s", "NMS s", "total s",
-                 "detections", "mAP@0.5", "mAP"]
+                 "boxes found", "mAP@0.5", "mAP"]
 """The table's columns; the two mAP columns are the test split's (500 scenes), from each model's card."""
 
 
@@ -353,26 +354,30 @@ def build_subtab(title: str = "R-CNN family", tab_id: str = "family") -> None:
     """The "R-CNN family" sub-tab (call inside the Detection tab's `gr.Tabs`; `tab_id` is its ``part=``)."""
     with gr.Tab(title, id=tab_id, elem_id="detection-family-tab") as tab:
         gr.Markdown(EXPLANATION + LINK, latex_delimiters=LATEX)
+        # the sub-tab sits in the Detection tab's right column (~900 px at 1366): two controls a row
         with gr.Row(equal_height=False):
-            source = gr.Radio(SOURCES, value=GENERATED, label="input", elem_id="family-source", min_width=180)
-            seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="scene seed",
-                             info=f"test split: {SPLITS['test'].start}–{SPLITS['test'].stop - 1}",
-                             elem_id="family-seed", min_width=160)
-            upload = image_upload(label="or your image", height=100, sources=["upload", "clipboard"],
-                                  elem_id="family-upload", min_width=180)
+            with gr.Column(min_width=240):
+                source = gr.Radio(SOURCES, value=GENERATED, label="input", elem_id="family-source")
+                seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="scene seed",
+                                 info=f"test split: {SPLITS['test'].start}–{SPLITS['test'].stop - 1}",
+                                 elem_id="family-seed")
+            upload = image_upload(label="or your image", height=190, sources=["upload", "clipboard"],
+                                  elem_id="family-upload", min_width=260)
         with gr.Row(equal_height=False):
             limit = gr.Slider(10, MAX_PROPOSALS, value=MAX_PROPOSALS, step=10,
                               label="proposals classified by R-CNN, Fast R-CNN (max = all)",
-                              elem_id="family-limit", min_width=220)
+                              elem_id="family-limit", min_width=260)
             shown = gr.Slider(0, 300, value=DEFAULT_SHOWN, step=10, label="proposals drawn per picture",
-                              elem_id="family-shown", min_width=180)
+                              elem_id="family-shown", min_width=260)
+        with gr.Row(equal_height=False):
             score = gr.Slider(0.05, 0.95, value=DEFAULT_SCORE, step=0.05, label="score threshold",
-                              elem_id="family-score", min_width=180)
-            run = gr.Button("Compare the three", variant="primary", elem_id="family-run", min_width=160, scale=0)
+                              elem_id="family-score", min_width=260)
+            run = gr.Button("Compare the three", variant="primary", elem_id="family-run", min_width=200)
         summary = gr.Markdown("Press *Compare the three* (R-CNN takes a few seconds: that is the point).",
                               elem_id="family-summary")
         table = gr.Dataframe(headers=TABLE_HEADERS, label="per model: counts, seconds per stage, test-split mAP",
-                             interactive=False, wrap=True, elem_id="family-table")
+                             interactive=False, wrap=True, elem_id="family-table",
+                             column_widths=column_widths(6, 9, 6, 9, 8, 8, 5, 5, 5, 7, 5))  # each header's longest word
         with gr.Row(equal_height=False):
             pictures, captions = [], []
             for name in FAMILY:

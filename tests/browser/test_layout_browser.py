@@ -23,18 +23,20 @@ from tests.browser.layout import DESKTOP, PHONE, katex_errors, layout_problems
 from tests.browser.ui import open_tab, wait_until_idle
 
 SUBTABS: dict[str, list[str]] = {
+    "demos.lecture": [],
     "demos.augmentation": ["YAML", "Python", "Drawn parameters (JSON)"],
     "demos.anchors": ["Anchors", "Multiscale", "IoU", "Labeling", "Boxes"],
     "demos.nms": [],
     "demos.transposed_conv": ["② zero-insertion + convolution", "③ matrix  Wᵀ", "overlap count (checkerboard)"],
     "demos.dataset": ["masks"],
-    "demos.detection": ["SSD insides", "Faster R-CNN insides", "RoI pooling vs RoIAlign"],
+    "demos.detection": ["SSD insides", "Faster R-CNN insides", "RoI pooling vs RoIAlign", "R-CNN family"],
     "demos.segmentation": ["coarse scores → upsampled", "upsampling explained", "learned upsampling"],
     "demos.gan_lab": ["WGAN Figure 1: EM vs JS"],
     "demos.generative": ["Interpolation", "CGAN", "CycleGAN", "ProGAN"],
     "demos.finetune": ["Augmentation's effect"],
 }
-"""The sub-tabs of each tab (the first is open by default and checked as the tab's default view)."""
+"""The sub-tabs of each tab (the first is open by default and checked as the tab's default view); every listed tab
+module has an entry (a test checks it)."""
 
 
 def _nms_clutter(page: Page, tmp_path) -> str:
@@ -115,3 +117,7 @@ def test_every_formula_renders(page: Page):
         assert not katex_errors(page), f"{module_name}: {katex_errors(page)}"
         rendered = max(rendered, page.locator(".katex").count())
     assert rendered > 50
+
+
+def test_every_tab_module_has_its_sub_tabs_listed():
+    assert set(SUBTABS) == set(TAB_MODULES)
