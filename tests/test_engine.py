@@ -157,7 +157,7 @@ def test_flags_come_from_the_dataclasses(tmp_path, capsys):
 
 def test_bad_requests_are_clear(tmp_path, capsys):
     assert engine.main(["nosuch"]) == 2
-    assert "unknown model 'nosuch' (known: cgan, cyclegan, dcgan, faster_rcnn" in capsys.readouterr().err
+    assert "unknown model 'nosuch' (known: cgan, cyclegan, dcgan, fast_rcnn, faster_rcnn" in capsys.readouterr().err
     assert engine.main(["tests.test_engine:LinearRecipe", "--max-steps", "2"]) == 2
     assert "would replace the embedded weights" in capsys.readouterr().err
     assert engine.main(["tests.test_engine:LinearRecipe", "--max-steps", "0", "--out", str(tmp_path)]) == 2
