@@ -21,11 +21,10 @@ import gradio as gr
 import numpy as np
 import torch
 
-from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
+from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS
 from core.models.rcnn import STAGES
 from core.models.rcnn_family import FAMILY, TITLES
 from core.weights.registry import load_model
-from demos import inputs
 from demos.common import (LATEX, LazyResource, book_link, column_widths, image_upload, on_gpu, read_image,
                           to_jsonable)
 from demos.inputs import user_errors
@@ -200,11 +199,10 @@ def _input(source: str, seed: Any, upload: Any) -> tuple[np.ndarray, str]:
     if source not in SOURCES:
         raise gr.Error(f"Unknown input {source!r}; choose one of {SOURCES}.")
     if source == GENERATED:
-        value = inputs.seed(seed)
-        with user_errors():
-            scene = make_scene(value)
-        split = next((name for name, seeds in SPLITS.items() if value in seeds), None)
-        return scene.image, f"generated scene, seed {value} ({split + ' split' if split else 'no split'})"
+        from demos import detection  # the Detection tab's own input (it imports this module at its top)
+
+        generated = detection.make_input(detection.GENERATED, seed, None, None)
+        return generated.image, generated.description
     if upload is None or upload == "":
         raise gr.Error("Upload an image first (or choose the generated scene).")
     return read_image(upload, max_side=MAX_PHOTO_SIDE), "your image"
