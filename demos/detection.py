@@ -42,7 +42,7 @@ from demos import inputs
 from demos.common import LATEX, book_link, column_widths, header, image_upload, on_gpu, read_image, sample_names, to_jsonable
 from demos.drawing import CLASS_COLORS, BoxStyle, LabelPlacer, LineStyle, draw_boxes, hex_to_rgb, swatch, text_color_on
 from demos.inputs import user_errors
-from demos.nms import NmsView, sent_view
+from demos.nms import NmsView, sent_view, to_json as candidates_json
 from demos.router import Handoff, TabUI
 from demos.view import View, param
 from demos.rcnn_family import build_subtab as build_family_subtab, run_model as run_family_model
@@ -1039,7 +1039,7 @@ def send_view(inp: Input | None, score_threshold: Any, iou_threshold: Any) -> tu
     candidates = sent_candidates(inp, score_threshold)
     view = sent_view(candidates, iou_threshold=_check_threshold(iou_threshold, "NMS IoU threshold"),
                      class_aware=True, has_picture=True)
-    return view, {"candidates": candidates.to_json(), "picture": inp.image}
+    return view, {"candidates": candidates_json(candidates), "picture": inp.image}
 
 
 PART_TITLES = {"result": "result", "ssd": "SSD insides", "frcnn": "Faster R-CNN insides",

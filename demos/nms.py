@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from core.ops.nms import Candidates
 from demos import inputs
 from demos.common import book_link, column_widths, header, image_upload, read_image, sample_names, to_jsonable
 from demos.drawing import PALETTE as DRAWING_PALETTE
@@ -84,48 +85,35 @@ STEP_HEADERS = ["step", "baseline", "class", "score", "suppresses (IoU)", "left 
 # --- candidates: parsing, generators, JSON -------------------------------------------------
 
 
-@dataclass
-class Candidates:
-    """Boxes to run NMS on.
+def to_json(candidates: Candidates) -> str:
+    """The candidates as the tab's JSON text (format in the module docstring), one candidate per line."""
+    rows = [[*map(_short, box), _short(score), int(label)]
+            for box, score, label in zip(candidates.boxes.tolist(), candidates.scores.tolist(),
+                                         candidates.labels.tolist())]
+    body = ",\n  ".join(json.dumps(row) for row in rows)
+    return (
+        "{" + f'"image_size": {json.dumps(list(candidates.image_size))}, '
+        f'"normalized": {json.dumps(candidates.normalized)}, '
+        f'"class_names": {json.dumps(list(candidates.class_names))},\n "candidates": [\n  {body}\n ]' + "}"
+    )
 
-    boxes: (N, 4) float64 (x1, y1, x2, y2), in pixels of `image_size` or normalised when `normalized`.
-    scores: (N,) float64 in [0, 1]; labels: (N,) int64 >= 0.
-    image_size: (W, H) of the picture the boxes belong to.
-    """
 
-    boxes: np.ndarray
-    scores: np.ndarray
-    labels: np.ndarray
-    class_names: list[str] = field(default_factory=list)
-    image_size: tuple[int, int] = CLUTTER_SIZE
-    normalized: bool = False
+def table_rows(candidates: Candidates) -> list[list[Any]]:
+    """Rows [#, x1, y1, x2, y2, score, class name] for the editable table, rounded to what its columns show
+    (0.1 pixel, 0.001 of a normalised coordinate or a score): an edit sends the table's values back."""
+    digits = 3 if candidates.normalized else 1
+    return [[i, *(round(v, digits) for v in box), round(score, 3), candidates.class_name(int(label))]
+            for i, (box, score, label) in enumerate(zip(candidates.boxes.tolist(), candidates.scores.tolist(),
+                                                        candidates.labels.tolist()))]
 
-    def class_name(self, label: int) -> str:
-        return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
 
-    def pixel_boxes(self) -> np.ndarray:
-        """(N, 4) boxes in pixels of `image_size`."""
-        if not self.normalized:
-            return self.boxes
-        width, height = self.image_size
-        return self.boxes * np.array([width, height, width, height], dtype=np.float64)
-
-    def to_json(self) -> str:
-        rows = [[*map(_short, box), _short(score), int(label)]
-                for box, score, label in zip(self.boxes.tolist(), self.scores.tolist(), self.labels.tolist())]
-        body = ",\n  ".join(json.dumps(row) for row in rows)
-        return (
-            "{" + f'"image_size": {json.dumps(list(self.image_size))}, "normalized": {json.dumps(self.normalized)}, '
-            f'"class_names": {json.dumps(self.class_names)},\n "candidates": [\n  {body}\n ]' + "}"
-        )
-
-    def table(self) -> list[list[Any]]:
-        """Rows [#, x1, y1, x2, y2, score, class name] for the editable table, rounded to what its columns show
-        (0.1 pixel, 0.001 of a normalised coordinate or a score): an edit sends the table's values back."""
-        digits = 3 if self.normalized else 1
-        return [[i, *(round(v, digits) for v in box), round(score, 3), self.class_name(int(label))]
-                for i, (box, score, label) in enumerate(zip(self.boxes.tolist(), self.scores.tolist(),
-                                                            self.labels.tolist()))]
+def _candidates(boxes: Any, scores: Any, labels: Any, class_names: Sequence[str], image_size: tuple[int, int],
+                normalized: bool) -> Candidates:
+    """`Candidates` with float64 boxes and scores (the tab keeps the JSON's digits) and int64 labels."""
+    return Candidates(torch.as_tensor(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)),
+                      torch.as_tensor(np.asarray(scores, dtype=np.float64)),
+                      torch.as_tensor(np.asarray(labels, dtype=np.int64)),
+                      class_names=tuple(class_names), image_size=image_size, normalized=normalized)
 
 
 def _short(value: float) -> float:
@@ -134,8 +122,8 @@ def _short(value: float) -> float:
 
 def book_candidates() -> Candidates:
     """The book's NMS example (d2l 14.4.4): three dog boxes (0.9, 0.8, 0.7) and a cat box (0.9), normalised."""
-    return Candidates(
-        boxes=np.array(BOOK_BOXES, dtype=np.float64),
+    return _candidates(
+        boxes=BOOK_BOXES,
         scores=np.array(BOOK_SCORES, dtype=np.float64),
         labels=np.array(BOOK_LABELS, dtype=np.int64),
         class_names=list(BOOK_CLASS_NAMES),
@@ -177,7 +165,7 @@ def clutter_candidates(seed: int, n_objects: int = 5, per_object: int = 4, n_cla
     boxes = np.clip(boxes, 0.0, 1.0) * size
     boxes[:, 2:] = np.maximum(boxes[:, 2:], boxes[:, :2] + 4.0)  # at least 4 px wide and high
     order = rng.permutation(len(scores))  # candidates arrive unsorted, as from a detector
-    return Candidates(
+    return _candidates(
         boxes=np.round(boxes[order], 1),
         scores=np.round(scores[order], 2),
         labels=labels[order].astype(np.int64),
@@ -289,8 +277,7 @@ def candidates_from_rows(rows: Sequence[Any], *, class_names: Sequence[str] = ()
         else:
             image_size = (max(1, math.ceil(boxes_array[:, 2].max())), max(1, math.ceil(boxes_array[:, 3].max())))
     image_size = _image_size(image_size)
-    return Candidates(boxes_array, np.array(scores, dtype=np.float64), np.array(labels, dtype=np.int64),
-                      names, image_size, normalized)
+    return _candidates(boxes_array, scores, labels, names, image_size, normalized)
 
 
 def _is_int(text: str) -> bool:
@@ -369,12 +356,13 @@ def run_nms(candidates: Candidates, score_threshold: float, iou_threshold: float
     """Score filter, then greedy NMS (class-aware: a box only suppresses boxes of its own class)."""
     from core.ops.nms import nms_steps
 
-    active = np.flatnonzero(candidates.scores >= score_threshold)
+    active = np.flatnonzero((candidates.scores >= score_threshold).numpy())
     if len(active) == 0:
         return Trace(active, [], [])
-    boxes = torch.as_tensor(candidates.boxes[active], dtype=torch.float32)  # (M, 4)
-    scores = torch.as_tensor(candidates.scores[active], dtype=torch.float32)  # (M,)
-    labels = torch.as_tensor(candidates.labels[active]) if class_aware else None  # (M,) or None: class-agnostic
+    rows = torch.from_numpy(active)
+    boxes = candidates.boxes[rows].float()  # (M, 4)
+    scores = candidates.scores[rows].float()  # (M,)
+    labels = candidates.labels[rows] if class_aware else None  # (M,) or None: class-agnostic
     raw_steps = nms_steps(boxes, scores, iou_threshold, idxs=labels)
     steps = [Step(int(active[s.baseline]), [int(active[i]) for i in s.suppressed], [float(v) for v in s.ious])
              for s in raw_steps]
@@ -544,19 +532,20 @@ def render(candidates: Candidates, trace: Trace, step: int, background: str = CA
     shown_classes = sorted({int(k) for k in candidates.labels.tolist()})
     legend = _legend(image.width, tuple((candidates.class_name(k), class_color(k)) for k in shown_classes))
     boxes = candidates.pixel_boxes() * scale
-    status, by = status_at(trace, len(candidates.scores), step)
+    status, by = status_at(trace, len(candidates), step)
+    scores, classes = candidates.scores.tolist(), candidates.labels.tolist()
     current = trace.steps[step - 1].baseline if step > 0 else None
     kinds = {i: ("earlier" if kind == "suppressed" and by[i][0] != current else kind) for i, kind in status.items()}
     order = {"below": 0, "waiting": 1, "earlier": 2, "suppressed": 2, "kept": 3, "baseline": 4}
-    drawing_order = sorted(kinds, key=lambda j: (order[kinds[j]], candidates.scores[j]))
-    items = [(boxes[i].tolist(), kinds[i], class_color(int(candidates.labels[i]))) for i in drawing_order]
+    drawing_order = sorted(kinds, key=lambda j: (order[kinds[j]], scores[j]))
+    items = [(boxes[i].tolist(), kinds[i], class_color(classes[i])) for i in drawing_order]
     picture = Image.fromarray(_stroke_all(np.asarray(image), items))  # the background is shared: a new array
     labels = LabelPlacer(picture)
     label_waiting = sum(1 for v in status.values() if v == "waiting") <= MAX_WAITING_LABELS
     for i in reversed(drawing_order):  # labels, most important first
         box = boxes[i].tolist()
-        color = class_color(int(candidates.labels[i]))
-        name = f"#{i} {candidates.class_name(int(candidates.labels[i]))} {candidates.scores[i]:.2f}"
+        color = class_color(classes[i])
+        name = f"#{i} {candidates.class_name(classes[i])} {scores[i]:.2f}"
         kind = kinds[i]
         if kind == "baseline":
             labels.add(box, f"baseline {name}", BASELINE_HALO, 20, text_fill=(0, 0, 0))
@@ -601,7 +590,7 @@ def _caption(candidates: Candidates, trace: Trace, step: int, counts: dict, note
         s = trace.steps[step - 1]
         victims = ", ".join(f"#{i} (IoU {iou:.2f})" for i, iou in zip(s.suppressed, s.ious)) or "nothing"
         now = (f"Step {step}/{len(trace.steps)}: baseline **#{s.baseline}** "
-               f"({candidates.class_name(int(candidates.labels[s.baseline]))}, {candidates.scores[s.baseline]:.2f}) "
+               f"({candidates.class_name(int(candidates.labels[s.baseline]))}, {float(candidates.scores[s.baseline]):.2f}) "
                f"is kept and suppresses {victims}.")
         if step == len(trace.steps):
             now += " Done."
@@ -628,17 +617,18 @@ def nms_outputs(candidates: Candidates, score_threshold: float = 0.0, iou_thresh
     shown = int(min(max(step_value, 0), n_steps))
     picture, note = render(candidates, trace, shown, background, upload)
     counts = {
-        "candidates": int(len(candidates.scores)),
+        "candidates": len(candidates),
         "above_score_threshold": int(len(trace.active)),
         "kept": len(trace.kept),
         "suppressed": int(len(trace.active)) - len(trace.kept),
     }
-    pixel_boxes = candidates.pixel_boxes()
+    pixel_boxes = candidates.pixel_boxes().tolist()
+    scores, classes = candidates.scores.tolist(), candidates.labels.tolist()
     result = {
         "kept": trace.kept,
         "kept_boxes": [
-            {"index": i, "box": pixel_boxes[i], "score": candidates.scores[i], "label": int(candidates.labels[i]),
-             "class_name": candidates.class_name(int(candidates.labels[i]))}
+            {"index": i, "box": pixel_boxes[i], "score": scores[i], "label": classes[i],
+             "class_name": candidates.class_name(classes[i])}
             for i in trace.kept
         ],
         "steps": [{"step": k, "baseline": s.baseline, "suppressed": s.suppressed, "ious": s.ious}
@@ -685,7 +675,7 @@ def step_frames(candidates: Candidates, score_threshold: Any, iou_threshold: Any
     if len(trace.steps) > MAX_FRAMES:
         return {"pictures": [], "captions": []}
     base = background_picture(candidates, background, upload)
-    counts = {"candidates": int(len(candidates.scores)), "above_score_threshold": int(len(trace.active)),
+    counts = {"candidates": len(candidates), "above_score_threshold": int(len(trace.active)),
               "kept": len(trace.kept), "suppressed": int(len(trace.active)) - len(trace.kept)}
     pictures, captions = [], []
     for step in range(len(trace.steps) + 1):
@@ -762,7 +752,7 @@ class NmsView(View):
 def link_text(candidates: Candidates) -> str:
     """The compact JSON a link carries for custom candidates, or "" when it is longer than `MAX_LINK_CANDIDATES`."""
     payload = {"image_size": list(candidates.image_size), "normalized": candidates.normalized,
-               "class_names": candidates.class_names,
+               "class_names": list(candidates.class_names),
                "candidates": [[*map(_short, box), _short(score), int(label)] for box, score, label in
                               zip(candidates.boxes.tolist(), candidates.scores.tolist(), candidates.labels.tolist())]}
     text = json.dumps(payload, separators=(",", ":"))
@@ -799,8 +789,8 @@ def _tab_outputs(candidates: Candidates, score: Any, iou: Any, class_aware: bool
         frames["captions"] = [text + caption_html(note) for text in frames["captions"]]
     return [picture, result, _steps_table(candidates, run_nms(candidates, result["score_threshold"],
                                                               result["iou_threshold"], bool(class_aware)), -1),
-            caption_block(caption), gr.update(value=shown, maximum=max(n_steps, 1)), frames, candidates.to_json(),
-            candidates.table()]
+            caption_block(caption), gr.update(value=shown, maximum=max(n_steps, 1)), frames, to_json(candidates),
+            table_rows(candidates)]
 
 
 def show(view: NmsView) -> list[Any]:
@@ -843,7 +833,7 @@ def candidates_from_arrays(boxes: Any, scores: Any, labels: Any = None, *, class
 def nms_clutter(seed: Any, n_objects: float, per_object: float, n_classes: float) -> tuple[str, list[list[Any]], str]:
     """The `nms_clutter` endpoint: (candidates JSON, table rows, background) of seeded random clutter."""
     candidates = _clutter(seed, n_objects, per_object, n_classes)
-    return candidates.to_json(), candidates.table(), CANVAS
+    return to_json(candidates), table_rows(candidates), CANVAS
 
 
 def _clutter(seed: Any, n_objects: Any, per_object: Any, n_classes: Any) -> Candidates:
@@ -950,13 +940,13 @@ def _build_controls(view: NmsView) -> dict[str, Any]:
     c["background"] = gr.Dropdown([(BACKGROUND_LABELS.get(b, b), b) for b in background_choices()],
                                   value=view.background, label="draw on", elem_id="nms-background")
     # each number keeps its whole width (a phone scrolls the table sideways instead of cutting "37.5" to "37…")
-    c["table"] = gr.Dataframe(value=book.table(), headers=TABLE_HEADERS, datatype=["number"] * 6 + ["str"],
+    c["table"] = gr.Dataframe(value=table_rows(book), headers=TABLE_HEADERS, datatype=["number"] * 6 + ["str"],
                               interactive=True, label="candidates (edit cells, add rows; class = number or name)",
                               max_height=260, static_columns=[0], elem_id="nms-table",
                               # "#" and its lock, "1023.5", "0.975", "triangle" (the Detection tab's classes)
                               column_widths=column_widths(4, 6, 6, 6, 6, 5, 8))
     with gr.Accordion("Candidates as JSON (paste raw detector outputs here)", open=False):
-        c["json"] = gr.Textbox(value=book.to_json(), lines=8, max_lines=14, label="candidates JSON",
+        c["json"] = gr.Textbox(value=to_json(book), lines=8, max_lines=14, label="candidates JSON",
                                elem_id="nms-json", buttons=["copy"])
         c["apply"] = gr.Button("Use this JSON", size="sm", elem_id="nms-apply-json")
         c["upload"] = image_upload(label="background picture (choose 'uploaded / sent image')", height=190,

@@ -170,3 +170,27 @@ def test_multibox_detection_random_batch_matches_reference() -> None:
     offsets = torch.randn(batch, num_anc * 4, generator=g) * 0.5
     got = multibox_detection(cls_probs, offsets, anchors[None], nms_threshold=0.4, pos_threshold=0.3)
     torch.testing.assert_close(got, ref_multibox_detection(cls_probs, offsets, anchors, 0.4, 0.3))
+
+
+def test_candidates_select_and_pixel_boxes_keep_the_picture():
+    from core.ops.nms import Candidates
+
+    candidates = Candidates(
+        boxes=torch.tensor([[0.1, 0.2, 0.5, 0.6], [0.0, 0.0, 1.0, 1.0], [0.25, 0.5, 0.75, 1.0]], dtype=torch.float64),
+        scores=torch.tensor([0.9, 0.3, 0.6], dtype=torch.float64), labels=torch.tensor([1, 0, 2]),
+        class_names=("dog", "cat"), image_size=(200, 100), normalized=True,
+        anchor_index=torch.tensor([7, 8, 9]), level=torch.tensor([0, 1, 1]))
+    # fractions of a 200 x 100 picture, by hand: x * 200, y * 100
+    assert candidates.pixel_boxes().tolist() == [[20.0, 20.0, 100.0, 60.0], [0.0, 0.0, 200.0, 100.0],
+                                                 [50.0, 50.0, 150.0, 100.0]]
+    chosen = candidates.select(torch.tensor([2, 0]))
+    assert len(chosen) == 2 and chosen.scores.tolist() == [0.6, 0.9] and chosen.labels.tolist() == [2, 1]
+    assert chosen.anchor_index.tolist() == [9, 7] and chosen.level.tolist() == [1, 0]
+    assert (chosen.image_size, chosen.class_names, chosen.normalized) == ((200, 100), ("dog", "cat"), True)
+    assert [chosen.class_name(k) for k in chosen.labels.tolist()] == ["2", "cat"]  # no name for class 2: its number
+    masked = candidates.select(candidates.scores > 0.5)
+    assert masked.scores.tolist() == [0.9, 0.6] and masked.anchor_index.tolist() == [7, 9]
+    plain = Candidates(candidates.boxes, candidates.scores, candidates.labels)
+    assert plain.select(torch.tensor([1])).level is None
+    with pytest.raises(ValueError, match="image_size"):
+        Candidates(candidates.boxes, candidates.scores, candidates.labels, normalized=True).pixel_boxes()

@@ -195,9 +195,9 @@ def test_a_class_fetching_the_same_picture_at_once_gets_it_whole(app_url, tmp_pa
     (Gradio's own cache rewrote it in place; see demos.common.atomic_image_cache)."""
     import threading
 
-    from demos.nms import book_candidates
+    from demos.nms import book_candidates, to_json
 
-    book = book_candidates().to_json()  # the NMS tab's default: the book's dog and cat
+    book = to_json(book_candidates())  # the NMS tab's default: the book's dog and cat
     failures: list[str] = []
     sizes: set[int] = set()
 

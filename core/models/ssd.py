@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from core.data.images import IMAGENET_MEAN, IMAGENET_STD
 from core.ops.anchors import BACKGROUND, multibox_prior, multibox_target, offset_inverse
+from core.ops.nms import Candidates
 from core.data.scenes import CLASS_NAMES, REFERENCE_SIDE
 
 NAME = "ssd"
@@ -258,28 +259,6 @@ def ssd_loss(out: SSDOutput, labels: Tensor, neg_pos_ratio: int = NEG_POS_RATIO)
 # --- decoding -----------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Candidates:
-    """Scored boxes of one image before NMS (class-aware: one row per (anchor, class) above the threshold).
-
-    Attributes:
-        boxes (Tensor[N, 4]): ``(x1, y1, x2, y2)`` in pixels of the model input.
-        scores (Tensor[N]): class probabilities.
-        labels (Tensor[N], int64): class indices into `CLASS_NAMES` (0-based, like `make_scene`).
-        anchor_index (Tensor[N], int64): the anchor each came from.
-        level (Tensor[N], int64): the scale (0 = finest feature map) each came from.
-    """
-
-    boxes: Tensor
-    scores: Tensor
-    labels: Tensor
-    anchor_index: Tensor
-    level: Tensor
-
-    def select(self, index: Tensor) -> "Candidates":
-        return Candidates(self.boxes[index], self.scores[index], self.labels[index], self.anchor_index[index], self.level[index])
-
-
 def candidates(
     out: SSDOutput,
     image_hw: tuple[int, int],
@@ -308,7 +287,8 @@ def candidates(
         boxes = offset_inverse(out.anchors[anchor_idx], out.offsets[b, anchor_idx].float()) * scale  # (N, 4)
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
-        result.append(Candidates(boxes, flat[keep], labels, anchor_idx, level_of_anchor[anchor_idx]))
+        result.append(Candidates(boxes, flat[keep], labels, class_names=tuple(CLASS_NAMES), image_size=(width, height),
+                                 anchor_index=anchor_idx, level=level_of_anchor[anchor_idx]))
     return result
 
 
@@ -392,7 +372,8 @@ def detect(
     def to_image(boxes: Tensor) -> Tensor:
         return torch.minimum(boxes / scale, bound).cpu()
 
-    raw_image = Candidates(to_image(raw.boxes), raw.scores.cpu(), raw.labels.cpu(), raw.anchor_index.cpu(), raw.level.cpu())
+    raw_image = Candidates(to_image(raw.boxes), raw.scores.cpu(), raw.labels.cpu(), class_names=raw.class_names,
+                           image_size=(width, height), anchor_index=raw.anchor_index.cpu(), level=raw.level.cpu())
     return Detection(
         boxes=to_image(kept.boxes),
         scores=kept.scores.cpu(),

@@ -9,7 +9,7 @@ Boxes are corner boxes ``(x1, y1, x2, y2)`` (pixels or normalised, it does not m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -17,10 +17,65 @@ from torch import Tensor
 
 from core.ops.anchors import offset_inverse
 
-__all__ = ["REMOVED", "nms", "batched_nms", "NmsStep", "nms_steps", "multibox_detection"]
+__all__ = ["REMOVED", "Candidates", "nms", "batched_nms", "NmsStep", "nms_steps", "multibox_detection"]
 
 REMOVED = -1
 """Class id `multibox_detection` gives to background predictions and to boxes removed by NMS."""
+
+
+@dataclass(eq=False)
+class Candidates:
+    """Scored, labelled boxes on one picture before NMS: what a detector proposes and NMS prunes.
+
+    One type for every producer (the SSD's decoded anchors; the NMS tab's book example, clutter and pasted JSON)
+    and every consumer (the SSD's class-aware NMS, the Detection tab's hand-off, the NMS tab's stepper).
+
+    Attributes:
+        boxes (Tensor[N, 4], float): ``(x1, y1, x2, y2)`` in pixels of `image_size`, or fractions of it when
+            `normalized`.
+        scores (Tensor[N], float): in [0, 1].
+        labels (Tensor[N], int64): 0-based class indices (into `class_names` when it is given).
+        class_names (tuple[str, ...]): names of the classes; may be empty.
+        image_size ((W, H) | None): the picture the boxes belong to, when known.
+        normalized (bool): boxes are fractions of `image_size`.
+        anchor_index (Tensor[N], int64 | None): the anchor each came from (anchor-based detectors only).
+        level (Tensor[N], int64 | None): the feature-map scale each came from (0 = finest; anchor detectors only).
+    """
+
+    boxes: Tensor
+    scores: Tensor
+    labels: Tensor
+    class_names: tuple[str, ...] = ()
+    image_size: tuple[int, int] | None = None
+    normalized: bool = False
+    anchor_index: Tensor | None = field(default=None, repr=False)
+    level: Tensor | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    def select(self, index: Tensor) -> "Candidates":
+        """The candidates at `index` (a LongTensor of rows or a boolean mask), picture and names kept."""
+        return replace(
+            self, boxes=self.boxes[index], scores=self.scores[index], labels=self.labels[index],
+            anchor_index=None if self.anchor_index is None else self.anchor_index[index],
+            level=None if self.level is None else self.level[index],
+        )
+
+    def class_name(self, label: int) -> str:
+        """The name of class `label`, or the number itself when `class_names` does not cover it."""
+        return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
+
+    def pixel_boxes(self) -> Tensor:
+        """(N, 4) boxes in pixels of `image_size` (the boxes themselves when not `normalized`)."""
+        if not self.normalized:
+            return self.boxes
+        if self.image_size is None:
+            raise ValueError("normalised candidates need an image_size to be put in pixels")
+        width, height = self.image_size
+        return self.boxes * self.boxes.new_tensor([width, height, width, height])
+
+
 
 _MATRIX_TAIL = 256
 """When this few candidates remain, `nms` finishes with one IoU matrix and a cheap loop over its rows."""
