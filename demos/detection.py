@@ -45,6 +45,7 @@ from demos.inputs import user_errors
 from demos.nms import NmsView, sent_view, to_json as candidates_json
 from demos.router import Handoff, TabUI
 from demos.view import View, param
+from demos import rcnn_family
 from demos.rcnn_family import build_subtab as build_family_subtab, run_model as run_family_model
 
 TITLE = "Detection"
@@ -843,7 +844,8 @@ LINKS = " · ".join([
 
 PARTS: tuple[str, ...] = ("result", "ssd", "frcnn", "roi", "family")
 """The sub-tabs: the result, SSD insides, Faster R-CNN insides, RoI pooling vs RoIAlign, the R-CNN family side by
-side (the links' ``part=``; the family's comparison runs when its button is pressed, with its own settings)."""
+side (the links' ``part=``). The family's comparison runs when its sub-tab is opened or its button pressed, with
+its own settings (the view's ``family_*`` fields)."""
 
 
 @dataclass(frozen=True)
@@ -866,6 +868,13 @@ class DetectionView(View):
     roi: int = param(0, low=0, high=MAX_ROI_CHOICES, label="RoI")
     roi_size: int = param(4, low=2, high=7, label="output size")
     channel: str = param("mean", choices=CHANNELS, label="channel")
+    family_input: str = param(rcnn_family.GENERATED, choices=rcnn_family.SOURCES, label="R-CNN family: input")
+    family_seed: int = param(rcnn_family.DEFAULT_SEED, low=0, high=inputs.MAX_SEED, label="R-CNN family: scene seed")
+    family_limit: int = param(rcnn_family.MAX_PROPOSALS, low=10, high=rcnn_family.MAX_PROPOSALS,
+                              label="R-CNN family: proposals classified")
+    family_shown: int = param(rcnn_family.DEFAULT_SHOWN, low=0, high=300, label="R-CNN family: proposals drawn")
+    family_score: float = param(rcnn_family.DEFAULT_SCORE, low=0.05, high=0.95, label="R-CNN family: score threshold")
+    family_merges: int = param(rcnn_family.DEFAULT_MERGES, low=0, high=100, label="R-CNN family: merges done (%)")
 
 
 def _layers(proposals: bool, rois: bool, detections: bool) -> list[str]:
@@ -1042,6 +1051,21 @@ def send_view(inp: Input | None, score_threshold: Any, iou_threshold: Any) -> tu
     return view, {"candidates": candidates_json(candidates), "picture": inp.image}
 
 
+def family_from_link(request: gr.Request) -> list[Any]:
+    """The R-CNN family sub-tab's outputs when the page's link opens it (``?tab=detection&part=family&...``), with
+    the link's ``family_*`` settings; `gr.skip()` for every output otherwise (the sub-tab computes when opened)."""
+    query = dict(request.query_params) if request is not None else {}
+    count = 1 + 1 + 2 * len(rcnn_family.FAMILY) + 1 + 2
+    if query.get("tab") != DetectionView.TAB or DetectionView.part_from_query(query)[0] != "family":
+        return [gr.skip()] * count
+    view, _ = DetectionView.from_query(query)  # the page's notice names what the link got wrong
+    try:
+        return rcnn_family.show(view.family_input, view.family_seed, view.family_limit, view.family_shown,
+                                view.family_score, view.family_merges)
+    except gr.Error as error:
+        return [f"This link's comparison could not run: {error.message}", *[gr.skip()] * (count - 1)]
+
+
 PART_TITLES = {"result": "result", "ssd": "SSD insides", "frcnn": "Faster R-CNN insides",
                "roi": "RoI pooling vs RoIAlign", "family": "R-CNN family"}
 SHOWN_PART_JS = ("(part, ...rest) => { const shown = document.querySelector('#detection-parts [role=tab]"
@@ -1073,7 +1097,7 @@ def build() -> TabUI:
                     frcnn_controls, frcnn_outputs = _build_frcnn(view)
                 with gr.Tab(PART_TITLES["roi"], id="roi", elem_id="detection-roi-tab") as roi_tab:
                     roi_controls, roi_outputs, toy_outputs = _build_roi(view)
-                build_family_subtab(PART_TITLES["family"], "family")
+                family = build_family_subtab(PART_TITLES["family"], "family")
     _api_endpoints()
 
     main_inputs = [c["source"], c["seed"], c["sample"], c["upload"], c["model"], c["score"], c["iou"]]
@@ -1111,7 +1135,14 @@ def build() -> TabUI:
     gr.on([roi_controls[0].input, roi_controls[1].release, roi_controls[2].input], roi_real,
           inputs=[frcnn_state, *roi_controls], outputs=roi_outputs, api_name="detection_roi_ui",
           api_visibility="private", show_progress="minimal")
+
+    def family_load(blocks: gr.Blocks) -> None:
+        # a link to the family sub-tab shows its comparison at once (other links: the comparison waits for a click)
+        blocks.load(family_from_link, outputs=family.outputs, api_visibility="private", show_progress="minimal",
+                    concurrency_limit=1, concurrency_id=rcnn_family.CONCURRENCY_ID)
+
     return TabUI(DetectionView, controls=[c["source"], c["seed"], c["sample"], c["model"], c["score"], c["iou"], scale,
-                                          *frcnn_controls, *roi_controls],
+                                          *frcnn_controls, *roi_controls, *family.controls],
                  outputs=[*main_outputs, *insides_outputs, *toy_outputs], show=show, upload=c["upload"], parts=parts,
+                 more_uploads=[family.upload], loads=[family_load],
                  handoffs=[Handoff(send, NmsView.TAB, send_view, [state, c["score"], c["iou"]])])

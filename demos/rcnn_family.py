@@ -14,6 +14,7 @@ Endpoint contract: ``/rcnn_family(image)`` -> ``{"rcnn": {...}, "fast_rcnn": {..
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -29,9 +30,11 @@ from demos.common import (LATEX, LazyResource, book_link, column_widths, image_u
                           to_jsonable)
 from demos.inputs import user_errors
 
-GENERATED = "generated scene (seed)"
-UPLOADED = "your image"
-SOURCES = [GENERATED, UPLOADED]
+GENERATED = "scene"
+UPLOADED = "upload"
+SOURCES = (GENERATED, UPLOADED)
+"""The input's values (in links: ``family_input=``)."""
+SOURCE_LABELS = {GENERATED: "generated scene (seed)", UPLOADED: "your image"}
 DEFAULT_SEED = SPLITS["test"].start
 """The first held-out test scene: the default input."""
 DEFAULT_SCORE = 0.5
@@ -196,8 +199,9 @@ def caption(name: str, item: dict[str, Any], shown: int) -> str:
 
 
 def _input(source: str, seed: Any, upload: Any) -> tuple[np.ndarray, str]:
+    source = {label: value for value, label in SOURCE_LABELS.items()}.get(source, source)  # a label also works
     if source not in SOURCES:
-        raise gr.Error(f"Unknown input {source!r}; choose one of {SOURCES}.")
+        raise gr.Error(f"Unknown input {source!r}; choose one of {list(SOURCES)}.")
     if source == GENERATED:
         from demos import detection  # the Detection tab's own input (it imports this module at its top)
 
@@ -348,14 +352,44 @@ does not. """
 LINK = book_link("rcnn.html", "14.8 Region-based CNNs (R-CNNs)")
 
 
-def build_subtab(title: str = "R-CNN family", tab_id: str = "family") -> None:
+DEFAULT_MERGES = 50
+"""The selective-search stepper's default: half of the merges done."""
+
+
+@dataclass
+class FamilySubtab:
+    """What `build_subtab` hands to the Detection tab, which puts the settings in its view (and so in links).
+
+    controls: input, scene seed, proposals classified, proposals drawn, score threshold, merges done (%), in
+        the order of `show`'s arguments (the Detection view's ``family_*`` fields).
+    upload: the sub-tab's own image upload (a link cannot carry it).
+    outputs: `family_view`'s outputs, then `search_step_view`'s: what `show` returns.
+    """
+
+    controls: list[gr.components.Component]
+    upload: gr.components.Component
+    outputs: list[gr.components.Component]
+
+
+def show(source: str, seed: int, limit: int, shown: int, score: float, merges: int) -> list[Any]:
+    """Every output of the sub-tab for its settings (the comparison, then the selective-search step), as a link
+    opening it shows them; an uploaded image is not part of a link: then the summary says so and nothing runs."""
+    if source == UPLOADED:
+        note = ("This link's comparison used an uploaded image, which a link cannot carry: upload it again (or "
+                "choose the generated scene) and press *Compare the three*.")
+        return [note, *[gr.skip()] * (1 + 2 * len(FAMILY) + 1), gr.skip(), gr.skip()]
+    return [*family_view(source, seed, None, limit, shown, score), *search_step_view(source, seed, None, merges)]
+
+
+def build_subtab(title: str = "R-CNN family", tab_id: str = "family") -> FamilySubtab:
     """The "R-CNN family" sub-tab (call inside the Detection tab's `gr.Tabs`; `tab_id` is its ``part=``)."""
     with gr.Tab(title, id=tab_id, elem_id="detection-family-tab") as tab:
         gr.Markdown(EXPLANATION + LINK, latex_delimiters=LATEX)
         # the sub-tab sits in the Detection tab's right column (~900 px at 1366): two controls a row
         with gr.Row(equal_height=False):
             with gr.Column(min_width=240):
-                source = gr.Radio(SOURCES, value=GENERATED, label="input", elem_id="family-source")
+                source = gr.Radio([(SOURCE_LABELS[v], v) for v in SOURCES], value=GENERATED, label="input",
+                                  elem_id="family-source")
                 seed = gr.Number(value=DEFAULT_SEED, precision=0, minimum=0, label="scene seed",
                                  info=f"test split: {SPLITS['test'].start}–{SPLITS['test'].stop - 1}",
                                  elem_id="family-seed")
@@ -390,7 +424,7 @@ def build_subtab(title: str = "R-CNN family", tab_id: str = "family") -> None:
             gr.Markdown(SEARCH_EXPLANATION, latex_delimiters=LATEX)
             with gr.Row(equal_height=False):
                 with gr.Column(scale=1, min_width=240):
-                    progress = gr.Slider(0, 100, value=50, step=1, label="merges done (% of all)",
+                    progress = gr.Slider(0, 100, value=DEFAULT_MERGES, step=1, label="merges done (% of all)",
                                          elem_id="family-search-progress")
                     search_caption = gr.Markdown(elem_id="family-search-caption")
                 search_picture = gr.Image(type="numpy", format="png", label="regions after this many merges",
@@ -415,3 +449,5 @@ def build_subtab(title: str = "R-CNN family", tab_id: str = "family") -> None:
 
     api_button.click(family_endpoint, inputs=api_image, outputs=api_json, api_name="rcnn_family",
                      concurrency_limit=1, concurrency_id=CONCURRENCY_ID)
+    return FamilySubtab(controls=[source, seed, limit, shown, score, progress], upload=upload,
+                        outputs=[*outputs, search_picture, search_caption])

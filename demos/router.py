@@ -51,6 +51,7 @@ class TabUI:
     outputs: Sequence[gr.components.Component]  # what `show` returns, in order
     show: Callable[[Any], Outputs]  # view -> the tab's pictures and numbers
     upload: gr.components.Component | None = None  # an uploaded image: the link says it cannot carry it
+    more_uploads: Sequence[gr.components.Component] = ()  # the sub-tabs' own uploads: the link cannot carry them either
     parts: gr.Tabs | None = None  # sub-tabs whose ids are `view.PARTS`
     handoffs: Sequence[Handoff] = ()
     inbox: Mapping[str, gr.components.Component] = field(default_factory=dict)
@@ -187,9 +188,10 @@ def _connect_tab(tab_id: str, tab_block: gr.Tab, ui: TabUI, rendered: gr.State) 
     tab_block.select(first_pictures, inputs=[rendered, *ui.controls], outputs=outputs,
                      api_visibility="private", show_progress="minimal").then(
         None, js=f"() => {{ window.labView && window.labView.drawn({json.dumps(tab_id)}); }}")
-    inputs = [*ui.controls, *([ui.upload] if ui.upload is not None else [])]
+    uploads = [*([ui.upload] if ui.upload is not None else []), *ui.more_uploads]
+    inputs = [*ui.controls, *uploads]
     triggers = [control.change for control in inputs]
-    gr.on(triggers, None, inputs=inputs, js=sync_js(ui.view, 0 if ui.upload is not None else None))
+    gr.on(triggers, None, inputs=inputs, js=sync_js(ui.view, len(uploads)))
     if ui.parts is not None:
         for part in ui.parts.children:
             if isinstance(part, gr.Tab) and part.id in ui.view.PARTS:

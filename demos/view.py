@@ -273,18 +273,20 @@ def _shown(value: Any, limit: int = 40) -> str:
 # --- the browser side ---------------------------------------------------------------------------------------
 
 
-def sync_spec(view: type[View], upload_index: int | None = None) -> dict[str, Any]:
-    """What `labView.sync` needs to know of a tab: its id, field names, kinds, defaults as link text."""
+def sync_spec(view: type[View], uploads: int = 0) -> dict[str, Any]:
+    """What `labView.sync` needs to know of a tab: its id, field names, kinds, defaults as link text, and how many
+    uploads follow the fields among the values."""
     default = view()
     fields = [{"key": name, "kind": spec.kind, "default": format_value(spec, getattr(default, name)),
                "digits": spec.digits, "always": name in view.ALWAYS} for name, spec in view.specs().items()]
-    return {"tab": view.TAB, "fields": fields, "upload": upload_index}
+    return {"tab": view.TAB, "fields": fields, "uploads": uploads}
 
 
-def sync_js(view: type[View], upload_index: int | None = None) -> str:
-    """The `js=` of an event whose inputs are the tab's controls (in field order, then any upload): it writes
-    the address bar in the browser and returns nothing (an event with ``fn=None`` never reaches the server)."""
-    return f"(...values) => {{ window.labView && window.labView.sync({json.dumps(sync_spec(view, upload_index))}, values); }}"
+def sync_js(view: type[View], uploads: int = 0) -> str:
+    """The `js=` of an event whose inputs are the tab's controls (in field order), then its `uploads` uploads: it
+    writes the address bar in the browser and returns nothing (an event with ``fn=None`` never reaches the
+    server); while an upload holds a file, the tab says that its link cannot carry it."""
+    return f"(...values) => {{ window.labView && window.labView.sync({json.dumps(sync_spec(view, uploads))}, values); }}"
 
 
 def part_js(view: type[View], part: str) -> str:
@@ -376,9 +378,9 @@ window.labView = (() => {
         if (field.always || text !== field.default) query[field.key] = text;
       });
       queries[spec.tab] = query;
-      if (spec.upload !== null && spec.upload !== undefined) {
-        const upload = values[spec.fields.length + spec.upload];
-        uploads[spec.tab] = upload !== null && upload !== undefined && upload !== "";
+      if (spec.uploads) {
+        uploads[spec.tab] = values.slice(spec.fields.length, spec.fields.length + spec.uploads)
+          .some((upload) => upload !== null && upload !== undefined && upload !== "");
       }
       if (loaded && current === spec.tab) write(spec.tab);
     },

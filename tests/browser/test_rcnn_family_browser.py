@@ -104,3 +104,39 @@ def test_family_subtab_is_usable_on_a_phone(browser, app_url: str):
         assert_no_error(page)
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_a_link_carries_the_family_settings_and_shows_their_comparison(browser, app_url: str):
+    """A link to the sub-tab with its own settings: in a fresh browser the controls hold them and the comparison
+    ran with them (R-CNN classified only the link's 200 proposals, on the link's scene); a change is written back."""
+    seed = DEFAULT_SEED + 3
+    query = (f"tab=detection&part=family&family_seed={seed}&family_limit=200&family_shown=20&family_score=0.6"
+             "&family_merges=30")
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}?{query}", wait_until="domcontentloaded")
+        expect(page.locator("#family-summary")).to_contain_text(f"seed {seed} (test split)", timeout=240_000)
+        wait_until_idle(page, 240_000)
+        expect(page.locator("#detection-family-tab")).to_be_visible()
+        assert page.locator("#family-seed input").input_value() == str(seed)
+        assert page.locator("#family-limit input[type=number]").input_value() == "200"
+        assert page.locator("#family-shown input[type=number]").input_value() == "20"
+        assert page.locator("#family-score input[type=number]").input_value() == "0.6"
+        assert page.locator("#family-search-progress input[type=number]").input_value() == "30"
+        rows = _rows(page)
+        assert rows[0][1] == rows[0][2] == "200" and rows[1][1] == "200" and rows[1][2] == "1"
+        for name in FAMILY:  # 20 proposals drawn per picture, as the link says
+            expect(page.locator(f"#family-caption-{name}")).to_contain_text("best-ranked 20 drawn")
+        expect(page.locator("#family-search-caption")).to_contain_text("Felzenszwalb regions", timeout=60_000)
+        assert_no_error(page)
+        box = page.locator("#family-score input[type=number]")
+        box.fill("0.7")
+        box.press("Enter")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('family_score') === '0.7'",
+                               timeout=30_000)
+        search = page.evaluate("location.search")
+        assert "part=family" in search and f"family_seed={seed}" in search and "family_limit=200" in search
+    finally:
+        context.close()
