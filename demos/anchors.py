@@ -1283,7 +1283,7 @@ def _connect(sample: gr.Dropdown, upload: gr.UploadButton, info: gr.Markdown, bo
           anchors_at_pixel, anchor_inputs, anchor_outputs, api_name="anchors_at_pixel", trigger_mode="always_last")
     # a click is one event: the new center and its anchors together (docs/performance.md §4)
     anchor_outputs[0].select(_clicked_center, [upload, sample, sizes, ratios], [x, y, *anchor_outputs],
-                             api_visibility="private", trigger_mode="always_last")
+                             api_visibility="private", trigger_mode="always_last", show_progress="minimal")
 
     grid_inputs = [upload, sample, grid["fh"], grid["fw"], grid["sizes"], grid["ratios"]]
     gr.on([grid["fh"].release, grid["fw"].release, grid["sizes"].submit, grid["ratios"].submit, grid["sizes"].blur,

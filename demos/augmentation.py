@@ -456,7 +456,7 @@ def build() -> TabUI:
     run_inputs = [scene, upload, boxes, json_code, n, seed]
     run_outputs = [gallery, status, table, drawn, python_code]
     ui = dict(api_visibility="private")  # builder events belong to the page; the API is augment / augmentation_run
-    rerun = dict(fn=run, inputs=run_inputs, outputs=run_outputs, **ui)
+    rerun = dict(fn=run, inputs=run_inputs, outputs=run_outputs, show_progress="minimal", **ui)
 
     custom = dict(fn=lambda: CUSTOM, inputs=None, outputs=preset, queue=False, **ui)  # the builder changed it
     preset.input(load_preset, [preset, min_visibility], views, **ui).success(**rerun)

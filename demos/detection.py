@@ -1113,7 +1113,8 @@ def build() -> TabUI:
         event.then(_insides, inputs=[part, *insides_inputs], outputs=insides_outputs, js=SHOWN_PART_JS,
                    api_visibility="private", show_progress="minimal")
 
-    then_insides(c["run"].click(detection_view, inputs=main_inputs, outputs=main_outputs, api_name="detection_view"))
+    then_insides(c["run"].click(detection_view, inputs=main_inputs, outputs=main_outputs, api_name="detection_view",
+                                show_progress="minimal"))
     then_insides(gr.on([c["source"].input, c["model"].input, c["score"].release, c["iou"].release, c["seed"].submit,
                         c["sample"].input, c["upload"].input], detection_view, inputs=main_inputs,
                        outputs=main_outputs, api_name="detection_view_ui", api_visibility="private",

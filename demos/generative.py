@@ -663,9 +663,10 @@ def _build_latent(view: GenerativeView) -> tuple[list, list]:
     edit_outputs = [edit, nearest_note, edit_json]
     gr.on([sample_button.click, seed.submit, n.release, psi.release], explorer, edit_inputs,
           [*grid_outputs, *edit_outputs], api_name="generative_explorer_ui", api_visibility="private",
-          trigger_mode="always_last")
+          trigger_mode="always_last", show_progress="minimal")
     next_button.click(explorer_next_seed, edit_inputs, [seed, *grid_outputs, *edit_outputs], js=NEXT_SEED_JS,
-                      api_name="generative_next_seed_ui", api_visibility="private", trigger_mode="always_last")
+                      api_name="generative_next_seed_ui", api_visibility="private", trigger_mode="always_last",
+                      show_progress="minimal")
     gr.on([index.submit, *[p.release for p in pcs]], latent_edit, edit_inputs, edit_outputs,
           api_name="generative_latent_edit", trigger_mode="always_last")
 

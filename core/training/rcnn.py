@@ -332,6 +332,27 @@ def _set_regressors(model: RCNN, weights: np.ndarray, biases: np.ndarray) -> Non
     model.regressor_bias.copy_(torch.from_numpy(biases))
 
 
+def _choose(options: Sequence[Any], try_option: Callable[[Any], tuple[dict[str, Any], Any]],
+            settings: Callable[[Any], dict[str, Any]], search: list[dict[str, Any]],
+            log: Callable[[str], None]) -> tuple[Any, Any, dict[str, Any]]:
+    """Try each of `options` in order and keep the one with the best val mAP@0.5 + mAP (the first on a tie).
+
+    `try_option(option)` applies it to the model and returns (val metrics of `_val_map`, what to keep of it);
+    `settings(option)` is the search row's settings, logged and appended to `search` with the metrics.
+    Returns (the best option, what was kept of it, its val metrics).
+    """
+    best: tuple[float, Any, Any, dict[str, Any]] | None = None
+    for option in options:
+        found, kept = try_option(option)
+        search.append({**settings(option), "val_map_50": found["map_50"], "val_map": found["map"]})
+        log(f"search {search[-1]}")
+        score = (found["map_50"] or 0.0) + (found["map"] or 0.0)
+        if best is None or score > best[0]:
+            best = (score, option, kept, found)
+    assert best is not None, "no option to choose from"
+    return best[1], best[2], best[3]
+
+
 def fit_later_stages(model: RCNN, scenes: Scenes, val_scenes: Scenes, train_seeds: Sequence[int],
                      svm_seeds: Sequence[int], val_seeds: Sequence[int], seed: int = 0,
                      log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -360,38 +381,30 @@ def fit_later_stages(model: RCNN, scenes: Scenes, val_scenes: Scenes, train_seed
     best_alpha, best_nms = 1000.0, 0.3
     reg_w, reg_b, reg_counts = train_regressors(negatives, best_alpha, config.num_classes)
     _set_regressors(model, reg_w, reg_b)
-    best = None
-    for C in C_CHOICES:  # the SVMs' C, with the default ridge penalty and the paper's NMS 0.3
-        w, b, report = train_svms(positives.fc7, positives.best_label, negatives, C, feature_scale, config.num_classes,
-                                  seed, log)
+
+    def svms_with(C: float) -> tuple[dict[str, Any], tuple]:
+        w, b, report = train_svms(positives.fc7, positives.best_label, negatives, C, feature_scale,
+                                  config.num_classes, seed, log)
         _set_svms(model, w, b)
-        found = _val_map(model, val, best_nms)
-        search.append({"C": C, "alpha": best_alpha, "nms": best_nms, "val_map_50": found["map_50"], "val_map": found["map"]})
-        log(f"search {search[-1]}")
-        if best is None or (found["map_50"] or 0.0) + (found["map"] or 0.0) > best[0]:
-            best = ((found["map_50"] or 0.0) + (found["map"] or 0.0), C, w, b, report)
-    _, best_C, svm_w, svm_b, svm_report = best
-    _set_svms(model, svm_w, svm_b)
-    best = None
-    for alpha in ALPHA_CHOICES:
+        return _val_map(model, val, best_nms), (w, b, report)
+
+    def regressors_with(alpha: float) -> tuple[dict[str, Any], tuple]:
         w, b, counts = train_regressors(negatives, alpha, config.num_classes)
         _set_regressors(model, w, b)
-        found = _val_map(model, val, best_nms)
-        search.append({"C": best_C, "alpha": alpha, "nms": best_nms, "val_map_50": found["map_50"], "val_map": found["map"]})
-        log(f"search {search[-1]}")
-        if best is None or (found["map_50"] or 0.0) + (found["map"] or 0.0) > best[0]:
-            best = ((found["map_50"] or 0.0) + (found["map"] or 0.0), alpha, w, b, counts)
-    _, best_alpha, reg_w, reg_b, reg_counts = best
+        return _val_map(model, val, best_nms), (w, b, counts)
+
+    # one setting at a time, the others fixed: the SVMs' C (default ridge penalty, the paper's NMS 0.3), then the
+    # ridge penalty, then (with Platt's sigmoids fitted) the NMS IoU
+    best_C, (svm_w, svm_b, svm_report), _ = _choose(
+        C_CHOICES, svms_with, lambda C: {"C": C, "alpha": best_alpha, "nms": best_nms}, search, log)
+    _set_svms(model, svm_w, svm_b)
+    best_alpha, (reg_w, reg_b, reg_counts), _ = _choose(
+        ALPHA_CHOICES, regressors_with, lambda alpha: {"C": best_C, "alpha": alpha, "nms": best_nms}, search, log)
     _set_regressors(model, reg_w, reg_b)
     model.platt.copy_(torch.from_numpy(fit_platt(model, val)))
-    best = None
-    for nms in NMS_CHOICES:
-        found = _val_map(model, val, nms)
-        search.append({"C": best_C, "alpha": best_alpha, "nms": nms, "val_map_50": found["map_50"], "val_map": found["map"]})
-        log(f"search {search[-1]}")
-        if best is None or (found["map_50"] or 0.0) + (found["map"] or 0.0) > best[0]:
-            best = ((found["map_50"] or 0.0) + (found["map"] or 0.0), nms, found)
-    _, best_nms, val_metrics = best
+    best_nms, _, val_metrics = _choose(
+        NMS_CHOICES, lambda nms: (_val_map(model, val, nms), None),
+        lambda nms: {"C": best_C, "alpha": best_alpha, "nms": nms}, search, log)
     timings["svm_regression_search_s"] = round(time.time() - mark, 1)
     model.config = RCNNConfig(**{**config.to_dict(), "nms_iou": best_nms})
     return {
