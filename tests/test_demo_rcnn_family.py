@@ -90,3 +90,32 @@ def test_rcnn_family_works_on_a_photo_of_another_shape(client, tmp_path):
         for record in item["detections"]:
             x1, y1, x2, y2 = record["box"]
             assert 0 <= x1 < x2 <= 420 and 0 <= y1 < y2 <= 200
+
+
+class _Request:
+    def __init__(self, query: str):
+        from urllib.parse import parse_qsl
+
+        self.query_params = dict(parse_qsl(query))
+
+
+def test_a_family_link_computes_only_when_it_opens_the_family_sub_tab():
+    import gradio as gr
+
+    from demos import rcnn_family
+
+    count = 1 + 1 + 2 * len(rcnn_family.FAMILY) + 1 + 2  # summary, table, pictures, captions, JSON; search x2
+    for query in ("", "tab=detection", "tab=detection&part=ssd&family_seed=2000003", "tab=nms&part=family"):
+        outputs = detection.family_from_link(_Request(query))
+        assert len(outputs) == count and all(isinstance(o, type(gr.skip())) for o in outputs), query
+    # an uploaded image is not in a link: the summary says so, nothing else changes
+    outputs = detection.family_from_link(_Request("tab=detection&part=family&family_input=upload"))
+    assert "cannot carry" in outputs[0] and all(isinstance(o, type(gr.skip())) for o in outputs[1:])
+    # the link's settings reach the comparison: 30 proposals classified, 10 merges of the search shown
+    outputs = detection.family_from_link(_Request(
+        "tab=detection&part=family&family_seed=2000001&family_limit=30&family_merges=10"))
+    numbers = outputs[1 + 1 + 2 * len(rcnn_family.FAMILY)]
+    assert numbers["max_proposals"] == 30 and numbers["rcnn"]["cnn_forward_passes"] == 30
+    assert "seed 2000001" in outputs[0] and "After **" in outputs[-1]
+    view = detection.DetectionView.from_query({"family_seed": "2000001", "family_limit": "30"})[0]
+    assert (view.family_seed, view.family_limit, view.family_input) == (2000001, 30, "scene")
