@@ -1051,21 +1051,6 @@ def send_view(inp: Input | None, score_threshold: Any, iou_threshold: Any) -> tu
     return view, {"candidates": candidates_json(candidates), "picture": inp.image}
 
 
-def family_from_link(request: gr.Request) -> list[Any]:
-    """The R-CNN family sub-tab's outputs when the page's link opens it (``?tab=detection&part=family&...``), with
-    the link's ``family_*`` settings; `gr.skip()` for every output otherwise (the sub-tab computes when opened)."""
-    query = dict(request.query_params) if request is not None else {}
-    count = 1 + 1 + 2 * len(rcnn_family.FAMILY) + 1 + 2
-    if query.get("tab") != DetectionView.TAB or DetectionView.part_from_query(query)[0] != "family":
-        return [gr.skip()] * count
-    view, _ = DetectionView.from_query(query)  # the page's notice names what the link got wrong
-    try:
-        return rcnn_family.show(view.family_input, view.family_seed, view.family_limit, view.family_shown,
-                                view.family_score, view.family_merges)
-    except gr.Error as error:
-        return [f"This link's comparison could not run: {error.message}", *[gr.skip()] * (count - 1)]
-
-
 PART_TITLES = {"result": "result", "ssd": "SSD insides", "frcnn": "Faster R-CNN insides",
                "roi": "RoI pooling vs RoIAlign", "family": "R-CNN family"}
 SHOWN_PART_JS = ("(part, ...rest) => { const shown = document.querySelector('#detection-parts [role=tab]"
@@ -1137,13 +1122,8 @@ def build() -> TabUI:
           inputs=[frcnn_state, *roi_controls], outputs=roi_outputs, api_name="detection_roi_ui",
           api_visibility="private", show_progress="minimal")
 
-    def family_load(blocks: gr.Blocks) -> None:
-        # a link to the family sub-tab shows its comparison at once (other links: the comparison waits for a click)
-        blocks.load(family_from_link, outputs=family.outputs, api_visibility="private", show_progress="minimal",
-                    concurrency_limit=1, concurrency_id=rcnn_family.CONCURRENCY_ID)
-
     return TabUI(DetectionView, controls=[c["source"], c["seed"], c["sample"], c["model"], c["score"], c["iou"], scale,
                                           *frcnn_controls, *roi_controls, *family.controls],
                  outputs=[*main_outputs, *insides_outputs, *toy_outputs], show=show, upload=c["upload"], parts=parts,
-                 more_uploads=[family.upload], loads=[family_load],
+                 more_uploads=[family.upload],
                  handoffs=[Handoff(send, NmsView.TAB, send_view, [state, c["score"], c["iou"]])])

@@ -360,25 +360,16 @@ DEFAULT_MERGES = 50
 class FamilySubtab:
     """What `build_subtab` hands to the Detection tab, which puts the settings in its view (and so in links).
 
-    controls: input, scene seed, proposals classified, proposals drawn, score threshold, merges done (%), in
-        the order of `show`'s arguments (the Detection view's ``family_*`` fields).
+    controls: input, scene seed, proposals classified, proposals drawn, score threshold, merges done (%): the
+        Detection view's ``family_*`` fields, in order. A link restores them, then opens the sub-tab, whose
+        opening computes the comparison and the search step with them.
     upload: the sub-tab's own image upload (a link cannot carry it).
-    outputs: `family_view`'s outputs, then `search_step_view`'s: what `show` returns.
+    outputs: `family_view`'s outputs, then `search_step_view`'s.
     """
 
     controls: list[gr.components.Component]
     upload: gr.components.Component
     outputs: list[gr.components.Component]
-
-
-def show(source: str, seed: int, limit: int, shown: int, score: float, merges: int) -> list[Any]:
-    """Every output of the sub-tab for its settings (the comparison, then the selective-search step), as a link
-    opening it shows them; an uploaded image is not part of a link: then the summary says so and nothing runs."""
-    if source == UPLOADED:
-        note = ("This link's comparison used an uploaded image, which a link cannot carry: upload it again (or "
-                "choose the generated scene) and press *Compare the three*.")
-        return [note, *[gr.skip()] * (1 + 2 * len(FAMILY) + 1), gr.skip(), gr.skip()]
-    return [*family_view(source, seed, None, limit, shown, score), *search_step_view(source, seed, None, merges)]
 
 
 def build_subtab(title: str = "R-CNN family", tab_id: str = "family") -> FamilySubtab:

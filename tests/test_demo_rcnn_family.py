@@ -92,30 +92,17 @@ def test_rcnn_family_works_on_a_photo_of_another_shape(client, tmp_path):
             assert 0 <= x1 < x2 <= 420 and 0 <= y1 < y2 <= 200
 
 
-class _Request:
-    def __init__(self, query: str):
-        from urllib.parse import parse_qsl
 
-        self.query_params = dict(parse_qsl(query))
+def test_the_family_settings_are_fields_of_the_detection_view_and_travel_in_its_link():
+    from urllib.parse import parse_qsl
 
-
-def test_a_family_link_computes_only_when_it_opens_the_family_sub_tab():
-    import gradio as gr
-
-    from demos import rcnn_family
-
-    count = 1 + 1 + 2 * len(rcnn_family.FAMILY) + 1 + 2  # summary, table, pictures, captions, JSON; search x2
-    for query in ("", "tab=detection", "tab=detection&part=ssd&family_seed=2000003", "tab=nms&part=family"):
-        outputs = detection.family_from_link(_Request(query))
-        assert len(outputs) == count and all(isinstance(o, type(gr.skip())) for o in outputs), query
-    # an uploaded image is not in a link: the summary says so, nothing else changes
-    outputs = detection.family_from_link(_Request("tab=detection&part=family&family_input=upload"))
-    assert "cannot carry" in outputs[0] and all(isinstance(o, type(gr.skip())) for o in outputs[1:])
-    # the link's settings reach the comparison: 30 proposals classified, 10 merges of the search shown
-    outputs = detection.family_from_link(_Request(
-        "tab=detection&part=family&family_seed=2000001&family_limit=30&family_merges=10"))
-    numbers = outputs[1 + 1 + 2 * len(rcnn_family.FAMILY)]
-    assert numbers["max_proposals"] == 30 and numbers["rcnn"]["cnn_forward_passes"] == 30
-    assert "seed 2000001" in outputs[0] and "After **" in outputs[-1]
-    view = detection.DetectionView.from_query({"family_seed": "2000001", "family_limit": "30"})[0]
-    assert (view.family_seed, view.family_limit, view.family_input) == (2000001, 30, "scene")
+    view = detection.DetectionView(family_seed=2000003, family_limit=200, family_shown=20, family_score=0.6,
+                                   family_merges=30)
+    query = dict(parse_qsl(view.link().split("?", 1)[1]))
+    assert {k: v for k, v in query.items() if k.startswith("family_")} == {
+        "family_seed": "2000003", "family_limit": "200", "family_shown": "20", "family_score": "0.6",
+        "family_merges": "30"}  # the defaults (input: the generated scene) stay out of the link
+    assert detection.DetectionView.from_query(query) == (view, [])
+    restored, notices = detection.DetectionView.from_query({"family_limit": "5", "family_input": "camera"})
+    assert (restored.family_limit, restored.family_input) == (2000, "scene")  # bad values: defaults, named
+    assert any("family_limit" in text for text in notices) and any("family_input" in text for text in notices)
