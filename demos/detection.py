@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import gradio as gr
 import numpy as np
@@ -875,6 +875,17 @@ class DetectionView(View):
     family_shown: int = param(rcnn_family.DEFAULT_SHOWN, low=0, high=300, label="R-CNN family: proposals drawn")
     family_score: float = param(rcnn_family.DEFAULT_SCORE, low=0.05, high=0.95, label="R-CNN family: score threshold")
     family_merges: int = param(rcnn_family.DEFAULT_MERGES, low=0, high=100, label="R-CNN family: merges done (%)")
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> tuple["DetectionView", list[str]]:
+        """`View.from_query`; a link whose R-CNN family input is an upload (which no link carries) opens the
+        generated scene instead, and the notice says so."""
+        view, notices = super().from_query(query)
+        if view.family_input == rcnn_family.UPLOADED:
+            notices.append("The link's `family_input=upload` was not used: an uploaded image does not travel in "
+                           "links. The R-CNN family compares on the generated scene.")
+            view = replace(view, family_input=rcnn_family.GENERATED)
+        return view, notices
 
 
 def _layers(proposals: bool, rois: bool, detections: bool) -> list[str]:

@@ -106,3 +106,7 @@ def test_the_family_settings_are_fields_of_the_detection_view_and_travel_in_its_
     restored, notices = detection.DetectionView.from_query({"family_limit": "5", "family_input": "camera"})
     assert (restored.family_limit, restored.family_input) == (2000, "scene")  # bad values: defaults, named
     assert any("family_limit" in text for text in notices) and any("family_input" in text for text in notices)
+    # an upload does not travel: a link asking for it compares on the generated scene, and says so
+    restored, notices = detection.DetectionView.from_query({"family_input": "upload", "family_seed": "2000002"})
+    assert (restored.family_input, restored.family_seed) == ("scene", 2000002)
+    assert len(notices) == 1 and "does not travel" in notices[0]
