@@ -16,6 +16,7 @@ from PIL import Image
 
 import demos.anchors as tab
 from core.ops.anchors import multibox_prior
+from tests.lecture_links import lecture_links_into
 
 BOOK_SIZES, BOOK_RATIOS = "0.75, 0.5, 0.25", "1, 2, 0.5"
 BOOK_OFFSETS = [0, 0, 0, 0, 1.40, 10.0, 2.59, 7.18, -1.20, 0.269, 1.68, -1.57,
@@ -369,30 +370,20 @@ def test_show_equals_the_endpoints_for_the_same_settings(client):
 
 
 def test_every_lecture_link_into_the_tab_opens_without_a_notice_and_shows_the_answer():
-    from core.lecture import STEPS, lecture_step
-
-    seen = 0
-    for number in range(1, len(STEPS) + 1):
-        for variant in range(6):
-            step = lecture_step(number, variant)
-            if step["link_tab"] != "anchors":
-                continue
-            params = {key: str(value) for key, value in step["link_params"].items()}
-            view, notices = tab.AnchorsView.from_query(params)
-            part, part_notices = tab.AnchorsView.part_from_query(params)
-            assert notices == part_notices == [], (number, variant, notices, part_notices)
-            assert part == params["part"]
-            shown = tab.show(view)
-            answer = step["answer"]
-            if part == "boxes":  # the question asks for one number of the box's center form
-                assert any(math.isclose(float(answer), v, abs_tol=0.01) for v in shown[4]["center"][0])
-            elif part == "iou" and isinstance(answer, (int, float)):
-                assert shown[13]["iou"] == pytest.approx(float(answer), abs=step["tolerance"] or 0.01)
-            elif part == "labeling":
-                assert shown[-1]["step"] == shown[-1]["num_steps"] == int(params["step"])
-            elif part == "anchors":
-                assert shown[8]["center"] == [int(params["x"]), int(params["y"])]
-            elif part == "multiscale":
-                assert shown[10]["fmap_hw"] == [int(params["fh"]), int(params["fw"])]
-            seen += 1
-    assert seen == 7 * 6  # steps 3-8 and 10
+    links = lecture_links_into(tab.AnchorsView)
+    for link in links:
+        params, part = link.step["link_params"], link.part
+        assert part == params["part"]
+        shown = tab.show(link.view)
+        answer = link.step["answer"]
+        if part == "boxes":  # the question asks for one number of the box's center form
+            assert any(math.isclose(float(answer), v, abs_tol=0.01) for v in shown[4]["center"][0])
+        elif part == "iou" and isinstance(answer, (int, float)):
+            assert shown[13]["iou"] == pytest.approx(float(answer), abs=link.step["tolerance"] or 0.01)
+        elif part == "labeling":
+            assert shown[-1]["step"] == shown[-1]["num_steps"] == int(params["step"])
+        elif part == "anchors":
+            assert shown[8]["center"] == [int(params["x"]), int(params["y"])]
+        elif part == "multiscale":
+            assert shown[10]["fmap_hw"] == [int(params["fh"]), int(params["fw"])]
+    assert len(links) == 7 * 6  # steps 3-8 and 10

@@ -10,6 +10,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 from core.data import augment as aug
+from tests.lecture_links import lecture_links_into
 
 pytestmark = pytest.mark.filterwarnings("ignore:Got processor for bboxes")
 
@@ -242,19 +243,11 @@ def test_a_link_to_another_scene_shows_its_own_boxes_and_custom_says_it_does_not
 
 
 def test_every_lecture_link_into_the_tab_opens_without_a_notice():
-    from core.lecture import STEPS, lecture_step
     from demos import augmentation as demo
 
-    seen = 0
-    for number in range(1, len(STEPS) + 1):
-        for variant in range(6):
-            step = lecture_step(number, variant)
-            if step["link_tab"] != "augmentation":
-                continue
-            params = {key: str(value) for key, value in step["link_params"].items()}
-            view, notices = demo.AugmentationView.from_query(params)
-            assert notices == [] and demo.AugmentationView.part_from_query(params) == (None, [])
-            steps = demo.show(view.replace(n=1))[1]
-            assert [row[1] for row in steps] == ["VerticalFlip"]  # the step asks what flipping upside down does
-            seen += 1
-    assert seen == 6
+    links = lecture_links_into(demo.AugmentationView)
+    for link in links:
+        assert link.part is None
+        steps = demo.show(link.view.replace(n=1))[1]
+        assert [row[1] for row in steps] == ["VerticalFlip"]  # the step asks what flipping upside down does
+    assert len(links) == 6

@@ -14,6 +14,7 @@ from torchvision.utils import draw_segmentation_masks
 
 import demos.dataset as dataset
 from core.data.scenes import CLASS_COLORS, CLASS_NAMES, SPLITS, make_scene
+from tests.lecture_links import lecture_links_into
 
 
 def _png(path: str) -> Image.Image:
@@ -132,19 +133,10 @@ def test_a_link_round_trips_and_show_equals_the_endpoints(client):
 
 
 def test_every_lecture_link_into_the_tab_opens_without_a_notice_and_shows_its_scenes():
-    from core.lecture import STEPS, lecture_step
     from demos import dataset as tab
 
-    seen = 0
-    for number in range(1, len(STEPS) + 1):
-        for variant in range(6):
-            step = lecture_step(number, variant)
-            if step["link_tab"] != "dataset":
-                continue
-            params = {key: str(value) for key, value in step["link_params"].items()}
-            view, notices = tab.DatasetView.from_query(params)
-            assert notices == [] and tab.DatasetView.part_from_query(params) == (None, [])
-            stats = tab.show(view)[3]
-            assert stats["seeds"] == list(range(variant, variant + 8))
-            seen += 1
-    assert seen == 6
+    links = lecture_links_into(tab.DatasetView)
+    for link in links:
+        assert link.part is None
+        assert tab.show(link.view)[3]["seeds"] == list(range(link.variant, link.variant + 8))
+    assert len(links) == 6

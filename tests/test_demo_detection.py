@@ -17,6 +17,7 @@ from PIL import Image
 
 import demos.detection as detection
 from core.data.scenes import CLASS_NAMES, make_scene, split_seeds
+from tests.lecture_links import lecture_links_into
 
 BOOK_ROI_POOL = [[[[5.0, 6.0], [9.0, 10.0]]], [[[9.0, 11.0], [13.0, 15.0]]]]
 """d2l.ai rcnn.html: roi_pool(X = arange(16).reshape(1, 1, 4, 4), rois, output_size=(2, 2), spatial_scale=0.1)."""
@@ -228,18 +229,7 @@ def test_show_equals_the_endpoints_numbers(client):
 
 
 def test_every_lecture_link_into_the_tab_parses_and_opens_its_sub_tab():
-    from core.lecture import lecture_step, num_steps
-
-    seen = set()
-    for number in range(1, num_steps() + 1):
-        for variant in range(6):
-            step = lecture_step(number, variant)
-            if step["link_tab"] != "detection":
-                continue
-            params = {key: str(value) for key, value in step["link_params"].items()}
-            view, notices = detection.DetectionView.from_query(params)
-            part, part_notices = detection.DetectionView.part_from_query(params)
-            assert notices == [] and part_notices == [] and part in detection.PARTS
-            assert view.model == params["model"]
-            seen.add(part)
-    assert seen == {"ssd", "frcnn", "roi"}
+    links = lecture_links_into(detection.DetectionView)
+    for link in links:
+        assert link.part in detection.PARTS and link.view.model == link.step["link_params"]["model"]
+    assert {link.part for link in links} == {"ssd", "frcnn", "roi"}

@@ -14,6 +14,7 @@ from PIL import Image
 
 from core.models import finetune as ft
 from core.weights import hub
+from tests.lecture_links import lecture_links_into
 
 DEFAULTS = ft.FinetuneConfig()
 MIN_GAP = 0.10
@@ -164,18 +165,10 @@ def test_receive_shows_the_handed_pipeline_in_the_augmentation_part():
 
 @pytest.mark.parametrize("variant", range(6))
 def test_every_lecture_link_into_the_tab_opens_its_view_without_notices(variant):
-    from urllib.parse import parse_qsl
-
-    from core.lecture import STEPS, lecture_step
     from demos.finetune import FinetuneView
 
-    steps = [step for step in range(1, len(STEPS) + 1) if lecture_step(step, 0)["link_tab"] == "finetune"]
-    assert steps
-    for step in steps:
-        shown = lecture_step(step, variant)
-        query = dict(parse_qsl(shown["link"].lstrip("?")))
-        view, notices = FinetuneView.from_query(query)
-        part, part_notices = FinetuneView.part_from_query(query)
-        assert notices == [] and part_notices == [], (step, notices, part_notices)
-        assert view.freeze is shown["link_params"]["freeze"]
-        assert part == shown["link_params"].get("part")
+    links = lecture_links_into(FinetuneView, [variant])
+    assert links
+    for link in links:
+        assert link.view.freeze is link.step["link_params"]["freeze"]
+        assert link.part == link.step["link_params"].get("part")

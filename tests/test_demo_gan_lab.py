@@ -17,9 +17,8 @@ import pytest
 from PIL import Image
 
 import demos.gan_lab as lab
-from core.lecture import lecture_step
-from core.lecture.path import STEPS
 from core.models import gan2d
+from tests.lecture_links import lecture_links_into
 
 LOG2 = math.log(2)
 
@@ -203,17 +202,12 @@ def test_a_custom_data_link_asks_for_points():
 
 @pytest.mark.parametrize("variant", range(6))
 def test_every_lecture_link_into_the_tab_opens_its_view_without_notices(variant):
-    steps = [step for step in range(1, len(STEPS) + 1) if lecture_step(step, 0)["link_tab"] == "gan_lab"]
-    assert len(steps) >= 3  # two live-training steps, the WGAN steps
-    for step in steps:
-        shown = lecture_step(step, variant)
-        query = dict(parse_qsl(shown["link"].lstrip("?")))
-        view, notices = lab.GanLabView.from_query(query)
-        part, part_notices = lab.GanLabView.part_from_query(query)
-        assert notices == [] and part_notices == [], (step, notices, part_notices)
-        params = shown["link_params"]
-        assert part == params["part"]
-        if part == "wgan":  # the figure's EM is |theta|, the answer's "after"
+    links = lecture_links_into(lab.GanLabView, [variant])
+    assert len(links) >= 3  # two live-training steps, the WGAN steps
+    for link in links:
+        view, params = link.view, link.step["link_params"]
+        assert link.part == params["part"]
+        if link.part == "wgan":  # the figure's EM is |theta|, the answer's "after"
             assert view.theta == pytest.approx(float(params["theta"]))
             assert lab.wgan_numbers(view.theta, 20)["em"] == pytest.approx(abs(float(params["theta"])), abs=1e-6)
         else:

@@ -15,6 +15,7 @@ from PIL import Image
 
 import demos.generative as generative
 from core.models import cyclegan
+from tests.lecture_links import lecture_links_into
 
 
 def pixels(item) -> np.ndarray:
@@ -205,19 +206,12 @@ def test_next_seed_is_one_event_with_the_seed_computed_in_the_browser():
 
 @pytest.mark.parametrize("variant", range(6))
 def test_every_lecture_link_into_the_tab_opens_its_view_without_notices(variant):
-    from core.lecture import STEPS, lecture_step
-
-    steps = [step for step in range(1, len(STEPS) + 1) if lecture_step(step, 0)["link_tab"] == "generative"]
-    assert len(steps) >= 3  # CGAN, CycleGAN, ProGAN
-    for step in steps:
-        shown = lecture_step(step, variant)
-        query = dict(parse_qsl(shown["link"].lstrip("?")))
-        view, notices = generative.GenerativeView.from_query(query)
-        part, part_notices = generative.GenerativeView.part_from_query(query)
-        assert notices == [] and part_notices == [], (step, notices, part_notices)
-        params = shown["link_params"]
-        assert part == params["part"]
+    links = lecture_links_into(generative.GenerativeView, [variant])
+    assert len(links) >= 3  # CGAN, CycleGAN, ProGAN
+    for link in links:
+        params = link.step["link_params"]
+        assert link.part == params["part"]
         for key, value in params.items():
             if key != "part":
                 expected = pytest.approx(value) if isinstance(value, float) else value
-                assert getattr(view, key) == expected, key
+                assert getattr(link.view, key) == expected, key

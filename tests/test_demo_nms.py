@@ -14,6 +14,7 @@ import torch
 import torchvision
 
 import demos.nms as nms
+from tests.lecture_links import lecture_links_into
 
 BOOK_BOXES = torch.tensor(nms.BOOK_BOXES)
 
@@ -293,22 +294,13 @@ def test_custom_candidates_too_long_for_a_link_say_so():
 def test_every_lecture_link_into_the_tab_opens_its_answer():
     """The lecture's NMS step: the link parses without notices, and the view's last step keeps as many boxes as
     the question's answer."""
-    from core.lecture import lecture_step, num_steps
-
-    seen = 0
-    for number in range(1, num_steps() + 1):
-        for variant in range(6):
-            step = lecture_step(number, variant)
-            if step["link_tab"] != "nms":
-                continue
-            params = {key: str(value) for key, value in step["link_params"].items()}
-            view, notices = nms.NmsView.from_query(params)
-            assert notices == [] and nms.NmsView.part_from_query(params) == (None, [])
-            _, result, *_ = nms.show(view)
-            assert result["step_shown"] == result["n_steps"] == view.step
-            assert result["counts"]["kept"] == step["answer"], (number, variant)
-            seen += 1
-    assert seen >= 6
+    links = lecture_links_into(nms.NmsView)
+    for link in links:
+        assert link.part is None
+        _, result, *_ = nms.show(link.view)
+        assert result["step_shown"] == result["n_steps"] == link.view.step
+        assert result["counts"]["kept"] == link.step["answer"], (link.number, link.variant)
+    assert len(links) >= 6
 
 
 def test_step_frames_are_the_pictures_of_each_step():
