@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 import demos.anchors as tab
 from tests.browser.ui import (
-    assert_no_error, edit_cell, error_messages, open_tab, wait_until_idle, wait_until_ready,
+    assert_no_error, edit_cell, error_messages, open_link, open_tab, wait_until_idle,
 )
 
 SCREENSHOT = os.environ.get("ANCHORS_SCREENSHOT", "/tmp/anchors.png")
@@ -105,12 +105,9 @@ def test_anchors_tab_click_center_and_step_through_labeling(page: Page):
 
 
 def test_a_link_opens_the_iou_view_and_the_address_follows_the_controls(browser: Browser, app_url: str):
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
+    page, context = open_link(browser, f"{app_url}?tab=anchors&box_a=0,0,100,100&box_b=50,0,150,100&image=coffee"
+                                       "&part=iou")
     try:
-        page.goto(f"{app_url}?tab=anchors&box_a=0,0,100,100&box_b=50,0,150,100&image=coffee&part=iou",
-                  wait_until="domcontentloaded")
-        wait_until_ready(page)
         expect(page.get_by_role("tab", name="IoU", exact=True)).to_have_attribute("aria-selected", "true")
         expect(page.locator("#anchors-box-a input, #anchors-box-a textarea").first).to_have_value("0,0,100,100")
         expect(page.locator("#anchors-box-b input, #anchors-box-b textarea").first).to_have_value("50,0,150,100")

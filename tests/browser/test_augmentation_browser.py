@@ -10,7 +10,7 @@ import os
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.ui import (
-    ERROR_SELECTOR, assert_no_error, click_and_wait, error_messages, open_tab, wait_until_idle, wait_until_ready,
+    ERROR_SELECTOR, assert_no_error, click_and_wait, error_messages, open_link, open_tab, wait_until_idle,
 )
 
 SCREENSHOT = os.environ.get("AUGMENTATION_SCREENSHOT", "/tmp/augmentation.png")
@@ -54,11 +54,8 @@ def test_a_link_opens_its_view_and_the_address_follows_the_controls(browser: Bro
 
     view = tab.AugmentationView(preset="vflip", n=4, seed=3)
     expected_status = tab.show(view)[5]  # what /augmentation_run says for these settings
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
+    page, context = open_link(browser, f"{app_url}{view.link()}")
     try:
-        page.goto(f"{app_url}{view.link()}", wait_until="domcontentloaded")
-        wait_until_ready(page)
         expect(page.locator("#augmentation-preset input")).to_have_value("Book: vertical flip")
         expect(page.locator("#augmentation-seed input")).to_have_value("3")
         expect(page.locator("#augmentation-gallery img")).to_have_count(4, timeout=30_000)

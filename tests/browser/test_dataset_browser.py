@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.browser.ui import assert_no_error, click_and_wait, error_messages, open_tab, wait_until_idle
+from tests.browser.ui import assert_no_error, click_and_wait, error_messages, open_link, open_tab, wait_until_idle
 
 SCREENSHOT = os.environ.get("DATASET_SCREENSHOT", "/tmp/dataset.png")
 
@@ -89,14 +89,10 @@ def test_dataset_tab_bad_split_index_shows_a_clear_message(page: Page):
 def test_a_link_opens_its_view_and_sub_tab_and_the_address_follows(browser, app_url: str):
     from core.data.scenes import SPLITS
     from demos import dataset as tab
-    from tests.browser.ui import wait_until_ready
 
     view = tab.DatasetView(split="test", seed=3, count=4, scene_seed=7)
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
+    page, context = open_link(browser, f"{app_url}{view.link()}&part=masks")
     try:
-        page.goto(f"{app_url}{view.link()}&part=masks", wait_until="domcontentloaded")
-        wait_until_ready(page)
         expect(page.get_by_role("tab", name="masks", exact=True)).to_have_attribute("aria-selected", "true")
         expect(page.locator("#dataset-seed input")).to_have_value("3")
         expect(page.locator("#dataset-split input")).to_have_value("test")

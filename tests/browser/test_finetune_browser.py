@@ -11,7 +11,7 @@ import time
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.ui import assert_no_error, error_messages, open_tab, wait_until_idle
+from tests.browser.ui import assert_no_error, error_messages, open_link, open_tab, wait_until_idle
 
 SCREENSHOT = os.environ.get("FINETUNE_SCREENSHOT", "/tmp/finetune.png")
 
@@ -96,14 +96,9 @@ def test_finetune_bad_learning_rate_shows_a_clear_message(page: Page):
 def test_a_link_opens_both_parts_settings_without_training(browser, app_url):
     """?tab=finetune&...&part=generalization selects "Augmentation's effect" with the link's settings, and the
     Transfer part shows the link's settings in its diagram; nothing trains; a control change writes the address."""
-    from tests.browser.ui import wait_until_ready
-
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
+    page, context = open_link(browser, f"{app_url}?tab=finetune&epochs=3&freeze=1&augmentation=none&aug_seed=2"
+                                       "&part=generalization")
     try:
-        page.goto(f"{app_url}?tab=finetune&epochs=3&freeze=1&augmentation=none&aug_seed=2&part=generalization",
-                  wait_until="domcontentloaded")
-        wait_until_ready(page)
         tab = page.get_by_role("tab", name="Augmentation's effect", exact=True)
         assert tab.get_attribute("aria-selected") == "true"
         expect(page.locator("#generalization-augmentation input")).to_have_value("none")

@@ -11,7 +11,7 @@ import re
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.ui import assert_no_error, error_messages, open_tab, wait_until_idle, wait_until_ready
+from tests.browser.ui import assert_no_error, error_messages, open_link, open_tab, wait_until_idle, wait_until_ready
 
 SCREENSHOT = os.environ.get("GAN_LAB_SCREENSHOT", "/tmp/gan_lab.png")
 ERROR_TOAST = ".toast-body.error, [data-testid='toast-body'].error"
@@ -95,20 +95,12 @@ def test_wgan_figure_one(page: Page):
     page.screenshot(path=SCREENSHOT.replace(".png", "_wgan.png"))
 
 
-def _open(browser: Browser, url: str) -> tuple[Page, object]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    page.goto(url, wait_until="domcontentloaded")
-    wait_until_ready(page)
-    return page, context
-
-
 def test_a_link_opens_its_settings_and_sub_tab(browser: Browser, app_url: str, client):
     """?tab=gan_lab&... sets the controls and shows the model of those settings before training (the API's
     numbers); part=wgan opens Figure 1 at the link's theta; a control change writes the address bar."""
     from tests.test_demo_gan_lab import controls
 
-    page, context = _open(browser, f"{app_url}?tab=gan_lab&dataset=moons&loss=wgan-gp&lr_d=0.003&d_steps=2&seed=3")
+    page, context = open_link(browser, f"{app_url}?tab=gan_lab&dataset=moons&loss=wgan-gp&lr_d=0.003&d_steps=2&seed=3")
     try:
         assert page.get_by_role("tab", name="Train live").get_attribute("aria-selected") == "true"
         expect(page.locator("#gan-d-steps input[type=number]")).to_have_value("2")
@@ -131,7 +123,7 @@ def test_a_link_opens_its_settings_and_sub_tab(browser: Browser, app_url: str, c
     finally:
         context.close()
 
-    page, context = _open(browser, f"{app_url}?tab=gan_lab&part=wgan&theta=-0.3&wgan_steps=60")
+    page, context = open_link(browser, f"{app_url}?tab=gan_lab&part=wgan&theta=-0.3&wgan_steps=60")
     try:
         assert page.get_by_role("tab", name="WGAN Figure 1: EM vs JS").get_attribute("aria-selected") == "true"
         expect(page.locator("#wgan-theta input[type=number]")).to_have_value("-0.3")

@@ -9,7 +9,7 @@ import os
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.ui import assert_no_error, error_messages, open_tab, wait_until_idle, wait_until_ready
+from tests.browser.ui import assert_no_error, error_messages, open_link, open_tab, wait_until_idle
 
 SCREENSHOT = os.environ.get("GENERATIVE_SCREENSHOT", "/tmp/generative.png")
 ERROR_TOAST = ".toast-body.error, [data-testid='toast-body'].error"
@@ -64,18 +64,10 @@ def test_generative_tab_samples_and_every_subtab_renders(page: Page):
     assert any("minimum" in m or "Seed" in m for m in error_messages(page)), error_messages(page)
 
 
-def _open(browser, url: str):
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    page.goto(url, wait_until="domcontentloaded")
-    wait_until_ready(page)
-    return page, context
-
-
 def test_a_link_opens_its_sub_tab_with_the_apis_numbers_and_next_seed_is_one_click(browser, app_url, client):
     """?tab=generative&part=cgan&... selects CGAN with the link's digit and seed and shows what /gan_sample
     gives for them; in the latent explorer "Next seed" adds 1 in the browser and the address follows."""
-    page, context = _open(browser, f"{app_url}?tab=generative&part=cgan&digit=8&cgan_seed=3&cgan_n=4")
+    page, context = open_link(browser, f"{app_url}?tab=generative&part=cgan&digit=8&cgan_seed=3&cgan_n=4")
     try:
         assert page.get_by_role("tab", name="CGAN", exact=True).get_attribute("aria-selected") == "true"
         assert page.locator("#gen-digit input[value='8']").is_checked()

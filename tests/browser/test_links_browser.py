@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.ui import assert_no_error, wait_until_idle, wait_until_ready
+from tests.browser.ui import assert_no_error, open_link, wait_until_ready
 from tests.conftest import CHROMIUM_FLAGS  # noqa: F401  (the browser fixture uses them)
 
 
@@ -53,14 +53,6 @@ LINKS: dict[str, LinkCase] = {
 }
 
 
-def _open(browser: Browser, url: str) -> tuple[Page, object]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
-    page.goto(url, wait_until="domcontentloaded")
-    wait_until_ready(page)
-    return page, context
-
-
 def _search(page: Page) -> dict[str, str]:
     return dict(parse_qsl(page.evaluate("location.search").lstrip("?"), keep_blank_values=True))
 
@@ -91,7 +83,7 @@ def test_every_routed_tab_is_covered(page: Page):
 def test_a_link_opens_the_same_view_in_a_fresh_browser_and_follows_the_controls(browser: Browser, app_url: str,
                                                                                  tab: str):
     case = LINKS[tab]
-    page, context = _open(browser, f"{app_url}?tab={tab}&{case.query}")
+    page, context = open_link(browser, f"{app_url}?tab={tab}&{case.query}")
     try:
         expected = dict(parse_qsl(case.query))
         assert _search(page) == {"tab": tab, **expected}
@@ -101,7 +93,7 @@ def test_a_link_opens_the_same_view_in_a_fresh_browser_and_follows_the_controls(
         first = _shown(page, tab)
         assert first["images"], "the view shows pictures"
 
-        again, other = _open(browser, f"{app_url}?tab={tab}&{case.query}")
+        again, other = open_link(browser, f"{app_url}?tab={tab}&{case.query}")
         try:
             assert _shown(again, tab) == first
         finally:
@@ -116,13 +108,13 @@ def test_a_link_opens_the_same_view_in_a_fresh_browser_and_follows_the_controls(
 
 
 def test_a_bad_link_opens_the_lab_with_a_notice_naming_what_was_wrong(browser: Browser, app_url: str):
-    page, context = _open(browser, f"{app_url}?tab=nosuch")
+    page, context = open_link(browser, f"{app_url}?tab=nosuch")
     try:
         expect(page.locator("#lab-notice")).to_contain_text("nosuch")
         assert_no_error(page)
     finally:
         context.close()
-    page, context = _open(browser, f"{app_url}?tab=transposed_conv&stride=9&bogus=1")
+    page, context = open_link(browser, f"{app_url}?tab=transposed_conv&stride=9&bogus=1")
     try:
         notice = page.locator("#lab-notice")
         expect(notice).to_contain_text("stride")
@@ -149,7 +141,7 @@ def test_copy_link_puts_the_address_on_the_clipboard(browser: Browser, app_url: 
 
 
 def test_projector_mode_from_the_link_and_the_toggle(browser: Browser, app_url: str):
-    page, context = _open(browser, f"{app_url}?tab=transposed_conv&projector=1")
+    page, context = open_link(browser, f"{app_url}?tab=transposed_conv&projector=1")
     try:
         page.wait_for_function("() => document.body.classList.contains('lab-projector')", timeout=15_000)
         size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.prose p')).fontSize)")

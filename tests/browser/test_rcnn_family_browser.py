@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from core.data.scenes import make_scene
 from core.models.rcnn_family import card_metrics
 from demos.rcnn_family import DEFAULT_SEED, FAMILY, TABLE_HEADERS, TITLES
-from tests.browser.ui import assert_no_error, click_and_wait, open_tab, wait_until_idle
+from tests.browser.ui import assert_no_error, click_and_wait, open_link, open_tab, wait_until_idle
 
 SCREENSHOT = os.environ.get("RCNN_FAMILY_SCREENSHOT", "/tmp/detection_family.png")
 COLUMNS = len(TABLE_HEADERS)
@@ -113,10 +113,8 @@ def test_a_link_carries_the_family_settings_and_shows_their_comparison(browser, 
     seed = DEFAULT_SEED + 3
     query = (f"tab=detection&part=family&family_seed={seed}&family_limit=200&family_shown=20&family_score=0.6"
              "&family_merges=30")
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    page = context.new_page()
+    page, context = open_link(browser, f"{app_url}?{query}")
     try:
-        page.goto(f"{app_url}?{query}", wait_until="domcontentloaded")
         expect(page.locator("#family-summary")).to_contain_text(f"seed {seed} (test split)", timeout=240_000)
         wait_until_idle(page, 240_000)
         expect(page.locator("#detection-family-tab")).to_be_visible()

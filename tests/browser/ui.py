@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 ERROR_SELECTOR = ".toast-body.error, [data-testid='toast-body'].error, .error-message"
 
@@ -49,6 +49,16 @@ def wait_until_ready(page: Page, timeout_ms: int = 90_000) -> None:
     """Wait until the page load has restored the address's view (demos.view marks the body) and nothing is pending."""
     page.wait_for_function("() => document.body.dataset.labView === 'ready'", timeout=timeout_ms)
     wait_until_idle(page, timeout_ms)
+
+
+def open_link(browser: Browser, url: str) -> tuple[Page, BrowserContext]:
+    """`url` in a fresh context at 1366x768 (nothing shared with other tests), once the page load has restored the
+    view its address names. The caller closes the context."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded")
+    wait_until_ready(page)
+    return page, context
 
 
 def click_and_wait(page: Page, button_text: str, timeout_ms: int = 60_000) -> None:
