@@ -1254,7 +1254,7 @@ def build() -> TabUI:
     outputs = [info, boxes["corner"], boxes["center"], boxes["image"], boxes["json"], *anchors["outputs"],
                *grid["outputs"], *iou["outputs"], labeling["gt_table"], labeling["anchor_table"], labeling["step"],
                *labeling["outputs"]]
-    return TabUI(AnchorsView, controls, outputs, show, upload=upload, parts=parts)
+    return TabUI(AnchorsView, controls, outputs, show, uploads=[upload], parts=parts)
 
 
 def _connect(sample: gr.Dropdown, upload: gr.UploadButton, info: gr.Markdown, boxes: dict, anchors: dict, grid: dict,

@@ -486,7 +486,7 @@ def build() -> TabUI:
           api_name="augmentation_run")
     api_button.click(augment, [upload, json_code, n, seed], [gallery, drawn], api_name="augment")
     return TabUI(AugmentationView, [preset, scene, boxes, n, seed, min_visibility],
-                 [*views, *run_outputs, boxes], show, upload=upload,
+                 [*views, *run_outputs, boxes], show, uploads=[upload],
                  handoffs=[Handoff(to_effect, "finetune", effect_view, [json_code])])
 
 

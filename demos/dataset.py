@@ -319,4 +319,4 @@ def build() -> TabUI:
 
     single_outputs = [single_image, single_json, single_mask, single_preview]
     return TabUI(DatasetView, [split, seed, count, opacity, single_seed], [*grid_outputs, *single_outputs], show,
-                 upload=upload, parts=parts)
+                 uploads=[upload], parts=parts)

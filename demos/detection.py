@@ -1135,6 +1135,6 @@ def build() -> TabUI:
 
     return TabUI(DetectionView, controls=[c["source"], c["seed"], c["sample"], c["model"], c["score"], c["iou"], scale,
                                           *frcnn_controls, *roi_controls, *family.controls],
-                 outputs=[*main_outputs, *insides_outputs, *toy_outputs], show=show, upload=c["upload"], parts=parts,
-                 more_uploads=[family.upload],
+                 outputs=[*main_outputs, *insides_outputs, *toy_outputs], show=show,
+                 uploads=[c["upload"], family.upload], parts=parts,
                  handoffs=[Handoff(send, NmsView.TAB, send_view, [state, c["score"], c["iou"]])])

@@ -832,4 +832,4 @@ def build() -> TabUI:
     return TabUI(GenerativeView,
                  controls=[*latent_controls, *interp_controls, *cgan_controls, *cycle_controls, *progan_controls],
                  outputs=[*latent_outputs, *interp_outputs, *cgan_outputs, *cycle_outputs_, *progan_outputs],
-                 show=show, upload=upload, parts=parts)
+                 show=show, uploads=[upload], parts=parts)

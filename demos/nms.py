@@ -1021,4 +1021,4 @@ def build() -> TabUI:
     c["apply"].click(_from_json, inputs=[c["json"], *settings, *drawn_on], outputs=custom, api_name="nms_json_ui",
                      **quiet)
     return TabUI(NmsView, controls=[c[name] for name in NmsView.specs()], outputs=outputs, show=show,
-                 upload=c["upload"], inbox={"picture": c["upload"]}, receive=receive)
+                 uploads=[c["upload"]], inbox={"picture": c["upload"]}, receive=receive)

@@ -1,7 +1,7 @@
 """The tabs as one lab: which tab and view a link opens, lazy first pictures, the address bar, and hand-offs.
 
 Each tab module's `build()` returns a `TabUI`: its `View` class, the controls that hold the view's fields (in
-field order), the outputs its `show(view)` fills, and optionally an upload (which links cannot carry), its sub-tabs
+field order), the outputs its `show(view)` fills, and optionally its uploads (which links cannot carry), its sub-tabs
 and the hand-offs it starts. `connect` wires, once every tab is built (so build order never matters):
 
   * page load: `route` reads the query (``?tab=nms&iou=0.3``), selects that tab and sub-tab, sets its controls
@@ -50,8 +50,7 @@ class TabUI:
     controls: Sequence[gr.components.Component]  # one per field of `view`, in field order
     outputs: Sequence[gr.components.Component]  # what `show` returns, in order
     show: Callable[[Any], Outputs]  # view -> the tab's pictures and numbers
-    upload: gr.components.Component | None = None  # an uploaded image: the link says it cannot carry it
-    more_uploads: Sequence[gr.components.Component] = ()  # the sub-tabs' own uploads: the link cannot carry them either
+    uploads: Sequence[gr.components.Component] = ()  # uploaded images (sub-tabs' too): a link says it cannot carry them
     parts: gr.Tabs | None = None  # sub-tabs whose ids are `view.PARTS`
     handoffs: Sequence[Handoff] = ()
     inbox: Mapping[str, gr.components.Component] = field(default_factory=dict)
@@ -188,10 +187,9 @@ def _connect_tab(tab_id: str, tab_block: gr.Tab, ui: TabUI, rendered: gr.State) 
     tab_block.select(first_pictures, inputs=[rendered, *ui.controls], outputs=outputs,
                      api_visibility="private", show_progress="minimal").then(
         None, js=f"() => {{ window.labView && window.labView.drawn({json.dumps(tab_id)}); }}")
-    uploads = [*([ui.upload] if ui.upload is not None else []), *ui.more_uploads]
-    inputs = [*ui.controls, *uploads]
+    inputs = [*ui.controls, *ui.uploads]
     triggers = [control.change for control in inputs]
-    gr.on(triggers, None, inputs=inputs, js=sync_js(ui.view, len(uploads)))
+    gr.on(triggers, None, inputs=inputs, js=sync_js(ui.view, len(ui.uploads)))
     if ui.parts is not None:
         for part in ui.parts.children:
             if isinstance(part, gr.Tab) and part.id in ui.view.PARTS:

@@ -697,5 +697,5 @@ def build() -> TabUI:
     scale.input(bilinear_kernel_view, inputs=scale, outputs=kernel_outputs, api_name="segmentation_bilinear_kernel")
     return TabUI(SegmentationView, controls=[source, seed, sample, opacity, score_class, scale],
                  outputs=[*main_outputs, *coarse_outputs, *kernel_outputs, *learned_outputs], show=show,
-                 upload=upload, parts=parts,
+                 uploads=[upload], parts=parts,
                  handoffs=[Handoff(to_tc, TransposedConvView.TAB, _fcn_upsampling_layer)])

@@ -155,7 +155,7 @@ def test_the_views_defaults_are_the_controls_first_values():
     with gr.Blocks():
         ui = generative.build()
     assert [control.value for control in ui.controls] == list(generative.GenerativeView().values())
-    assert ui.upload is not None and ui.parts is not None
+    assert len(ui.uploads) == 1 and ui.parts is not None
 
 
 def test_a_link_round_trips_the_view():
