@@ -430,13 +430,19 @@ def build_subtab(title: str = "R-CNN family", tab_id: str = "family") -> FamilyS
     outputs = [summary, table, *pictures, *captions, numbers]
     run.click(family_view, inputs=inputs, outputs=outputs, api_name="rcnn_family_view", api_visibility="private",
               concurrency_limit=1, concurrency_id=CONCURRENCY_ID)
-    gr.on([tab.select, seed.submit, source.input, limit.release, score.release, upload.change], family_view,
-          inputs=inputs, outputs=outputs, api_name="rcnn_family_view_ui", api_visibility="private",
-          trigger_mode="always_last", concurrency_limit=1, concurrency_id=CONCURRENCY_ID, show_progress="minimal")
-    search_inputs = [source, seed, upload, progress]
-    gr.on([tab.select, progress.release, seed.submit, source.input, upload.change], search_step_view,
-          inputs=search_inputs, outputs=[search_picture, search_caption], api_name="rcnn_family_search_ui",
-          api_visibility="private", trigger_mode="always_last", show_progress="minimal")
+    compare = dict(fn=family_view, inputs=inputs, outputs=outputs, api_name="rcnn_family_view_ui",
+                   api_visibility="private", trigger_mode="always_last", concurrency_limit=1,
+                   concurrency_id=CONCURRENCY_ID, show_progress="minimal")
+    step = dict(fn=search_step_view, inputs=[source, seed, upload, progress], outputs=[search_picture, search_caption],
+                api_name="rcnn_family_search_ui", api_visibility="private", trigger_mode="always_last",
+                show_progress="minimal")
+    gr.on([tab.select, seed.submit, source.input, limit.release, score.release], **compare)
+    gr.on([tab.select, progress.release, seed.submit, source.input], **step)
+    # an upload (or its removal) chooses the input itself, then both views follow
+    chosen = upload.change(lambda image: GENERATED if image is None else UPLOADED, inputs=upload, outputs=source,
+                           queue=False, api_visibility="private")
+    chosen.then(**compare)
+    chosen.then(**step)
 
     api_button.click(family_endpoint, inputs=api_image, outputs=api_json, api_name="rcnn_family",
                      concurrency_limit=1, concurrency_id=CONCURRENCY_ID)

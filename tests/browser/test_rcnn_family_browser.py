@@ -107,7 +107,7 @@ def test_family_subtab_is_usable_on_a_phone(browser, app_url: str):
 
 
 @pytest.mark.browser
-def test_a_link_carries_the_family_settings_and_shows_their_comparison(browser, app_url: str):
+def test_a_link_carries_the_family_settings_and_shows_their_comparison(browser, app_url: str, tmp_path):
     """A link to the sub-tab with its own settings: in a fresh browser the controls hold them and the comparison
     ran with them (R-CNN classified only the link's 200 proposals, on the link's scene); a change is written back."""
     seed = DEFAULT_SEED + 3
@@ -136,5 +136,15 @@ def test_a_link_carries_the_family_settings_and_shows_their_comparison(browser, 
                                timeout=30_000)
         search = page.evaluate("location.search")
         assert "part=family" in search and f"family_seed={seed}" in search and "family_limit=200" in search
+        # an upload becomes the input at once, and the tab says that a link cannot carry it
+        path = tmp_path / "photo.png"
+        Image.fromarray(make_scene(DEFAULT_SEED + 5).image).save(path)
+        page.locator("#family-upload input[type=file]").set_input_files(str(path))
+        expect(page.locator("#family-summary")).to_contain_text("your image", timeout=240_000)
+        expect(page.locator("#family-source input[value=upload]")).to_be_checked()
+        expect(page.locator("#detection-link-note")).to_contain_text("uploaded image is not part of the link")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('family_input') === 'upload'",
+                               timeout=30_000)
+        assert_no_error(page)
     finally:
         context.close()
