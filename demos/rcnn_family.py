@@ -199,7 +199,6 @@ def caption(name: str, item: dict[str, Any], shown: int) -> str:
 
 
 def _input(source: str, seed: Any, upload: Any) -> tuple[np.ndarray, str]:
-    source = {label: value for value, label in SOURCE_LABELS.items()}.get(source, source)  # a label also works
     if source not in SOURCES:
         raise gr.Error(f"Unknown input {source!r}; choose one of {list(SOURCES)}.")
     if source == GENERATED:
